@@ -1,0 +1,38 @@
+//! The claims of a Portcullis access token.
+
+use serde::{Deserialize, Serialize};
+
+/// The verified claims of an access token.
+///
+/// Field names are the JWT claim names. Unknown claims are ignored; a known claim
+/// that appears twice makes the token malformed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    /// Issuer: the Portcullis instance (its public URL, or a configured name).
+    pub iss: String,
+    /// Audience: who the token is meant for.
+    pub aud: String,
+    /// Subject: the user id.
+    pub sub: String,
+    /// Issued at, in seconds since the Unix epoch.
+    pub iat: u64,
+    /// Expiry, in seconds since the Unix epoch.
+    pub exp: u64,
+    /// Not before, in seconds since the Unix epoch; Portcullis does not set it, but
+    /// it is honoured when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<u64>,
+    /// Unique token id.
+    pub jti: String,
+    /// The session this token belongs to; revoking the session revokes the token
+    /// at the gateway at once.
+    pub sid: String,
+    /// The user's name at the time of issue.
+    pub username: String,
+    /// The user's e-mail address at the time of issue.
+    pub email: String,
+    /// A copy of `sub` for backends written against the common NestJS pattern,
+    /// which read `_id`; only present when Portcullis is configured to add it.
+    #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
+    pub legacy_id: Option<String>,
+}
