@@ -4,7 +4,7 @@
 ///
 /// Callers normally answer every variant the same way (401); the distinction is
 /// for logs and metrics, never for the client.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The token is longer than [`crate::MAX_TOKEN_LENGTH`]; nothing was decoded.
     #[error("token is too long")]

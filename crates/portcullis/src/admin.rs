@@ -1,0 +1,171 @@
+//! The administration commands: `portcullis user|keys|sessions`. They work on
+//! the configured database directly; a running server picks their changes up
+//! (revocations within a second, keys within 30 seconds).
+
+use std::io::{IsTerminal, Read};
+use std::sync::Arc;
+
+use time::format_description::well_known::Rfc3339;
+
+use crate::auth::keys::{self, KEY_RELOAD_INTERVAL};
+use crate::auth::{Auth, AuthError, NewAccount};
+use crate::cli::{KeysCommand, SessionsCommand, UserCommand};
+use crate::clock::{Clock, SystemClock};
+use crate::config::Config;
+use crate::store::{RevokeReason, Store};
+
+/// An admin command failed; the message is for the operator.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct AdminError(String);
+
+impl From<AuthError> for AdminError {
+    fn from(e: AuthError) -> Self {
+        AdminError(e.to_string())
+    }
+}
+
+async fn open(config: &Config) -> Result<Auth, AdminError> {
+    let store = Store::connect(&config.database)
+        .await
+        .map_err(|e| AdminError(format!("cannot open the database: {e}")))?;
+    Auth::load(config, store, Arc::new(SystemClock))
+        .await
+        .map_err(|e| AdminError(format!("cannot load keys: {e}")))
+}
+
+fn timestamp(t: time::OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+/// Runs `portcullis user …`.
+pub async fn user(config: &Config, command: UserCommand) -> Result<(), AdminError> {
+    let auth = open(config).await?;
+    match command {
+        UserCommand::Add { username, email } => {
+            let password = read_password()?;
+            let user = auth
+                .create_user(NewAccount {
+                    username: &username,
+                    email: &email,
+                    password: &password,
+                })
+                .await?;
+            println!("created user {} ({})", user.username, user.id);
+        }
+        UserCommand::List => {
+            println!(
+                "{:<36}  {:<32}  {:<30}  {:<25}  status",
+                "id", "username", "email", "created"
+            );
+            for u in auth.list_users().await? {
+                let status = if u.disabled { "disabled" } else { "active" };
+                println!(
+                    "{:<36}  {:<32}  {:<30}  {:<25}  {status}",
+                    u.id.to_string(),
+                    u.username,
+                    u.email,
+                    timestamp(u.created_at)
+                );
+            }
+        }
+        UserCommand::Disable { username } => {
+            let user = find(&auth, &username).await?;
+            auth.disable_user(user.id).await?;
+            println!("disabled {} and ended their sessions", user.username);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `portcullis sessions …`.
+pub async fn sessions(config: &Config, command: SessionsCommand) -> Result<(), AdminError> {
+    let auth = open(config).await?;
+    match command {
+        SessionsCommand::Revoke { user } => {
+            let user = find(&auth, &user).await?;
+            let n = auth
+                .revoke_user_sessions(user.id, None, RevokeReason::Administrator)
+                .await?;
+            println!("revoked {n} session(s) of {}", user.username);
+        }
+    }
+    Ok(())
+}
+
+/// Runs `portcullis keys …`.
+pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminError> {
+    let auth = open(config).await?;
+    let now = SystemClock.now();
+    match command {
+        KeysCommand::Rotate => {
+            let key = keys::generate(now).map_err(|e| AdminError(e.to_string()))?;
+            // The old key must verify every token it may still sign: those
+            // issued until the servers reload, plus their lifetime.
+            let verify_until =
+                now + config.sessions.access_token_ttl + config.clock_leeway + KEY_RELOAD_INTERVAL;
+            auth.store()
+                .rotate_keys(&key, verify_until)
+                .await
+                .map_err(|e| AdminError(format!("cannot rotate keys: {e}")))?;
+            println!(
+                "new signing key {}; previous keys verify until {}",
+                key.kid,
+                timestamp(verify_until)
+            );
+        }
+        KeysCommand::List => {
+            let records = auth
+                .store()
+                .signing_keys(now)
+                .await
+                .map_err(|e| AdminError(e.to_string()))?;
+            println!(
+                "{:<43}  {:<7}  {:<25}  {:<25}  status",
+                "kid", "alg", "created", "signs from"
+            );
+            for k in records {
+                let status = match k.verify_until {
+                    Some(until) => format!("retired, verifies until {}", timestamp(until)),
+                    None if k.signs_from > now => "published, not signing yet".to_owned(),
+                    None => "signing".to_owned(),
+                };
+                println!(
+                    "{:<43}  {:<7}  {:<25}  {:<25}  {status}",
+                    k.kid,
+                    k.algorithm,
+                    timestamp(k.created_at),
+                    timestamp(k.signs_from)
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+async fn find(auth: &Auth, username: &str) -> Result<crate::store::UserRecord, AdminError> {
+    auth.find_user(username)
+        .await?
+        .ok_or_else(|| AdminError(format!("no user named {username:?}")))
+}
+
+/// The new password: prompted twice without echo on a terminal, else the
+/// whole of stdin without its final line break.
+fn read_password() -> Result<String, AdminError> {
+    if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
+        let again = rpassword::prompt_password("Again: ")
+            .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
+        if first != again {
+            return Err(AdminError("the passwords differ".into()));
+        }
+        return Ok(first);
+    }
+    let mut input = String::new();
+    std::io::stdin()
+        .read_to_string(&mut input)
+        .map_err(|e| AdminError(format!("cannot read the password from stdin: {e}")))?;
+    let trimmed = input.strip_suffix('\n').unwrap_or(&input);
+    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}

@@ -1,0 +1,203 @@
+//! The auth service: accounts, sessions, tokens and keys, independent of HTTP.
+//!
+//! [`Auth`] is what the HTTP handlers and the admin commands call. It owns the
+//! rules (who may sign in, how refresh tokens rotate, what revocation means);
+//! the store only persists, the HTTP layer only translates.
+
+mod accounts;
+pub mod keys;
+pub mod passwords;
+pub mod revocation;
+pub mod rotation;
+mod sessions;
+pub mod throttle;
+pub mod tokens;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use portcullis_verifier::Validation;
+use time::OffsetDateTime;
+
+pub use accounts::NewAccount;
+pub use sessions::SignedIn;
+
+use crate::clock::SharedClock;
+use crate::config::{Config, Registration, SessionPolicy};
+use crate::domain::{EmailError, PasswordError, UsernameError};
+use crate::store::{Store, StoreError};
+use keys::{KeyError, KeyRing};
+use passwords::{HashError, PasswordHasher};
+use revocation::RevocationSet;
+use rotation::RefreshDenial;
+use tokens::{AccessDenial, AccessTokens};
+
+/// What the browser told us about itself, recorded with a new session.
+#[derive(Debug, Clone, Default)]
+pub struct ClientInfo {
+    /// The `User-Agent` header, truncated.
+    pub user_agent: Option<String>,
+    /// The client's address.
+    pub addr: Option<IpAddr>,
+}
+
+/// Longest `User-Agent` kept with a session.
+const MAX_USER_AGENT_CHARS: usize = 256;
+
+impl ClientInfo {
+    /// Builds the record, truncating an overlong user agent.
+    pub fn new(user_agent: Option<&str>, addr: Option<IpAddr>) -> Self {
+        Self {
+            user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
+            addr,
+        }
+    }
+}
+
+/// Why an auth operation failed. The HTTP layer maps each variant to one
+/// status and contract code.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// Registration: the username breaks the rules.
+    #[error(transparent)]
+    InvalidUsername(UsernameError),
+    /// Registration: the e-mail address is malformed.
+    #[error(transparent)]
+    InvalidEmail(EmailError),
+    /// A new password breaks the rules.
+    #[error(transparent)]
+    WeakPassword(PasswordError),
+    /// Registration: the username or e-mail address is taken.
+    #[error("an account with this username or e-mail address exists")]
+    AccountExists,
+    /// Registration is closed.
+    #[error("registration is closed")]
+    RegistrationClosed,
+    /// Sign-in: unknown name, wrong password or disabled account, deliberately
+    /// indistinguishable.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// Password change: the current password is wrong.
+    #[error("the current password is wrong")]
+    WrongCurrentPassword,
+    /// Sign-in: too many recent failures for this account name.
+    #[error("too many attempts")]
+    TooManyAttempts {
+        /// How long until the next attempt is accepted.
+        retry_after: Duration,
+    },
+    /// Refresh refused.
+    #[error("refresh refused: {}", .0.as_str())]
+    RefreshDenied(RefreshDenial),
+    /// No valid session.
+    #[error("not signed in")]
+    Unauthenticated(AccessDenial),
+    /// No such session among the caller's own.
+    #[error("no such session")]
+    SessionNotFound,
+    /// Password hashing is at capacity.
+    #[error(transparent)]
+    Overloaded(HashError),
+    /// The database failed; nothing was changed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Something that should not fail did (randomness, a hashing task).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl From<HashError> for AuthError {
+    fn from(e: HashError) -> Self {
+        match e {
+            HashError::Overloaded => AuthError::Overloaded(e),
+            HashError::Failed(why) => AuthError::Internal(why),
+        }
+    }
+}
+
+/// The auth service. Cheap to clone: every field is a handle.
+#[derive(Clone)]
+pub struct Auth {
+    store: Store,
+    clock: SharedClock,
+    policy: SessionPolicy,
+    registration: Registration,
+    /// How long a revoked session must stay in [`RevocationSet`]: until every
+    /// access token it may have been issued has expired.
+    revocation_horizon: Duration,
+    passwords: PasswordHasher,
+    keys: KeyRing,
+    tokens: AccessTokens,
+    revoked: RevocationSet,
+}
+
+impl Auth {
+    /// Loads keys (generating the first one) and recent revocations.
+    pub async fn load(config: &Config, store: Store, clock: SharedClock) -> Result<Self, KeyError> {
+        let keys = KeyRing::load(store.clone(), clock.clone()).await?;
+        let revoked = RevocationSet::new();
+        let validation =
+            Validation::new(&config.issuer, &config.audience).with_leeway(config.clock_leeway);
+        let tokens = AccessTokens::new(
+            keys.clone(),
+            validation,
+            config.sessions.access_token_ttl,
+            revoked.clone(),
+        );
+        let auth = Self {
+            store,
+            clock,
+            policy: config.sessions,
+            registration: config.registration,
+            revocation_horizon: config.sessions.access_token_ttl
+                + config.clock_leeway
+                + Duration::from_secs(60),
+            passwords: PasswordHasher::new(config.hashing),
+            keys,
+            tokens,
+            revoked,
+        };
+        auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
+            .await?;
+        Ok(auth)
+    }
+
+    /// The store, for health checks.
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The signing keys.
+    pub fn keys(&self) -> &KeyRing {
+        &self.keys
+    }
+
+    /// The password hasher, for warming up and metrics.
+    pub fn passwords(&self) -> &PasswordHasher {
+        &self.passwords
+    }
+
+    /// The session policy in force.
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    /// The current time from the injected clock.
+    pub fn now(&self) -> OffsetDateTime {
+        self.clock.now()
+    }
+
+    /// Adds sessions revoked since `since` (possibly by another instance or an
+    /// admin command) to the in-memory set.
+    pub async fn sync_revocations(&self, since: OffsetDateTime) -> Result<(), StoreError> {
+        let revoked = self.store.revoked_since(since).await?;
+        self.revoked.extend(revoked);
+        Ok(())
+    }
+
+    /// Drops revocations whose tokens have all expired.
+    pub fn prune_revocations(&self) {
+        self.revoked
+            .prune(self.clock.now() - self.revocation_horizon);
+    }
+}

@@ -1,0 +1,274 @@
+//! Sessions: starting them, rotating their refresh tokens, checking access
+//! tokens, and ending them.
+
+use std::time::Duration;
+
+use portcullis_verifier::Claims;
+use tracing::instrument;
+
+use super::rotation::{self, Decision, RefreshDenial};
+use super::tokens::{AccessDenial, IssuedAccess};
+use super::{Auth, AuthError, ClientInfo};
+use crate::domain::{RefreshToken, SessionId, UserId};
+use crate::store::{NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
+
+/// A signed-in session's fresh credentials: what the cookies will hold.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The user.
+    pub user: UserRecord,
+    /// The session.
+    pub session_id: SessionId,
+    /// A new access token.
+    pub access: IssuedAccess,
+    /// The session's live refresh token.
+    pub refresh: RefreshToken,
+    /// How long the refresh cookie should live.
+    pub refresh_lifetime: Duration,
+}
+
+/// Rotation races are settled by re-reading the session; after this many
+/// rounds something is wrong and the refresh is refused rather than looping.
+const MAX_ROTATION_ATTEMPTS: usize = 4;
+
+impl Auth {
+    /// Starts a session for `user`.
+    pub(super) async fn start_session(
+        &self,
+        user: UserRecord,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AuthError> {
+        let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let now = self.clock.now();
+        let id = SessionId::random();
+        let expires_at = rotation::absolute_end(now, &self.policy);
+        let addr = client.addr.map(|a| a.to_string());
+        self.store
+            .insert_session(NewSession {
+                id,
+                user_id: user.id,
+                now,
+                expires_at,
+                token_hash: &refresh.hash(),
+                user_agent: client.user_agent.as_deref(),
+                client_addr: addr.as_deref(),
+            })
+            .await?;
+        Ok(SignedIn {
+            access: self.tokens.issue(&user, id, expires_at, now),
+            refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
+            user,
+            session_id: id,
+            refresh,
+        })
+    }
+
+    /// Exchanges a refresh token (the cookie's value) for fresh credentials.
+    #[instrument(skip_all)]
+    pub async fn refresh(&self, cookie: Option<&str>) -> Result<SignedIn, AuthError> {
+        let deny = |reason| Err(AuthError::RefreshDenied(reason));
+        let Some(cookie) = cookie else {
+            return deny(RefreshDenial::Missing);
+        };
+        let Some(presented) = RefreshToken::parse(cookie) else {
+            return deny(RefreshDenial::Malformed);
+        };
+        let Some(issued) = self.store.refresh_token(&presented.hash()).await? else {
+            return deny(RefreshDenial::Unknown);
+        };
+        for _ in 0..MAX_ROTATION_ATTEMPTS {
+            let Some(session) = self.store.session(issued.session_id).await? else {
+                return deny(RefreshDenial::Unknown);
+            };
+            let now = self.clock.now();
+            match rotation::decide(&session, issued.generation, now, &self.policy) {
+                Decision::Deny(reason) => return deny(reason),
+                Decision::RevokeForReuse => {
+                    self.revoke(session.id, None, RevokeReason::RefreshReuse)
+                        .await?;
+                    tracing::warn!(session = %session.id, "refresh token reused: session revoked");
+                    return deny(RefreshDenial::Reused);
+                }
+                Decision::ReissueCurrent => {
+                    let Some(current) = session
+                        .successor_seal
+                        .as_deref()
+                        .and_then(|seal| presented.open_successor(seal))
+                    else {
+                        return deny(RefreshDenial::Unknown);
+                    };
+                    return self.signed_in(&session, current).await;
+                }
+                Decision::Rotate => {
+                    let next =
+                        RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+                    let rotated = self
+                        .store
+                        .rotate(Rotation {
+                            session_id: session.id,
+                            from_generation: session.generation,
+                            token_hash: &next.hash(),
+                            successor_seal: &presented.seal_successor(&next),
+                            now,
+                        })
+                        .await?;
+                    if rotated {
+                        return self.signed_in(&session, next).await;
+                    }
+                    // Another request rotated (or revoked) the session between
+                    // our read and our write: decide again on the new state.
+                }
+            }
+        }
+        tracing::error!(session = %issued.session_id, "refresh did not settle");
+        deny(RefreshDenial::Unknown)
+    }
+
+    /// Fresh credentials for a session that has just been rotated or re-issued.
+    async fn signed_in(
+        &self,
+        session: &SessionRecord,
+        refresh: RefreshToken,
+    ) -> Result<SignedIn, AuthError> {
+        let user = match self.store.user_by_id(session.user_id).await? {
+            Some(user) if !user.disabled => user,
+            _ => return Err(AuthError::RefreshDenied(RefreshDenial::UserDisabled)),
+        };
+        let now = self.clock.now();
+        Ok(SignedIn {
+            access: self
+                .tokens
+                .issue(&user, session.id, session.expires_at, now),
+            refresh_lifetime: rotation::refresh_cookie_lifetime(
+                session.expires_at,
+                now,
+                &self.policy,
+            ),
+            user,
+            session_id: session.id,
+            refresh,
+        })
+    }
+
+    /// Checks an access token (the cookie's value).
+    pub async fn authenticate(&self, access: Option<&str>) -> Result<Claims, AuthError> {
+        let token = access.ok_or(AuthError::Unauthenticated(AccessDenial::Missing))?;
+        self.tokens
+            .verify(token, self.clock.now())
+            .await
+            .map_err(AuthError::Unauthenticated)
+    }
+
+    /// The user and session behind valid claims, re-checked in the database.
+    pub async fn current_session(
+        &self,
+        claims: &Claims,
+    ) -> Result<(UserRecord, SessionRecord), AuthError> {
+        let gone = || AuthError::Unauthenticated(AccessDenial::Revoked);
+        let session_id: SessionId = claims.sid.parse().map_err(|_| gone())?;
+        let session = self.store.session(session_id).await?.ok_or_else(gone)?;
+        if session.revoked_at.is_some() || session.user_id.to_string() != claims.sub {
+            return Err(gone());
+        }
+        match self.store.user_by_id(session.user_id).await? {
+            Some(user) if !user.disabled => Ok((user, session)),
+            _ => Err(gone()),
+        }
+    }
+
+    /// The user's live sessions, newest first.
+    pub async fn list_sessions(&self, claims: &Claims) -> Result<Vec<SessionRecord>, AuthError> {
+        let user: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthError::Unauthenticated(AccessDenial::Revoked))?;
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .live_sessions(user, now, now - self.policy.idle_timeout)
+            .await?)
+    }
+
+    /// Signs out: revokes the session named by the refresh token, or else by
+    /// the access token. Nothing to revoke is not an error.
+    #[instrument(skip_all)]
+    pub async fn logout(
+        &self,
+        access: Option<&str>,
+        refresh: Option<&str>,
+    ) -> Result<(), AuthError> {
+        let mut session = None;
+        if let Some(token) = refresh.and_then(RefreshToken::parse) {
+            session = self
+                .store
+                .refresh_token(&token.hash())
+                .await?
+                .map(|t| t.session_id);
+        }
+        if session.is_none()
+            && let Ok(claims) = self.authenticate(access).await
+        {
+            session = claims.sid.parse().ok();
+        }
+        if let Some(id) = session {
+            self.revoke(id, None, RevokeReason::Logout).await?;
+        }
+        Ok(())
+    }
+
+    /// Ends one of the caller's own sessions; [`AuthError::SessionNotFound`]
+    /// for a malformed id or anybody else's session.
+    pub async fn end_session(&self, claims: &Claims, id: &str) -> Result<(), AuthError> {
+        let id: SessionId = id.parse().map_err(|_| AuthError::SessionNotFound)?;
+        let owner: UserId = claims.sub.parse().map_err(|_| AuthError::SessionNotFound)?;
+        if self
+            .revoke(id, Some(owner), RevokeReason::SignedOutRemotely)
+            .await?
+        {
+            Ok(())
+        } else {
+            Err(AuthError::SessionNotFound)
+        }
+    }
+
+    /// Signs the user out everywhere.
+    pub async fn logout_all(&self, claims: &Claims) -> Result<usize, AuthError> {
+        let user: UserId = claims
+            .sub
+            .parse()
+            .map_err(|_| AuthError::Unauthenticated(AccessDenial::Revoked))?;
+        self.revoke_user_sessions(user, None, RevokeReason::LogoutAll)
+            .await
+    }
+
+    /// Revokes every session of `user` but `except`; returns how many.
+    pub async fn revoke_user_sessions(
+        &self,
+        user: UserId,
+        except: Option<SessionId>,
+        reason: RevokeReason,
+    ) -> Result<usize, AuthError> {
+        let now = self.clock.now();
+        let ids = self
+            .store
+            .revoke_user_sessions(user, except, reason, now)
+            .await?;
+        self.revoked.extend(ids.iter().map(|id| (*id, now)));
+        Ok(ids.len())
+    }
+
+    /// Revokes one session in the database and, at once, in memory.
+    async fn revoke(
+        &self,
+        id: SessionId,
+        owner: Option<UserId>,
+        reason: RevokeReason,
+    ) -> Result<bool, AuthError> {
+        let now = self.clock.now();
+        let revoked = self.store.revoke_session(id, owner, reason, now).await?;
+        if revoked {
+            self.revoked.insert(id, now);
+        }
+        Ok(revoked)
+    }
+}

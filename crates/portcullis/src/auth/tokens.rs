@@ -1,0 +1,149 @@
+//! Access tokens: issued as EdDSA-signed JWTs, verified with the verifier crate
+//! plus the one check only the gateway can make — whether the session has been
+//! revoked since.
+
+use std::fmt;
+use std::time::Duration;
+
+use portcullis_verifier::{Claims, KeySet, Validation, VerifyError};
+use time::OffsetDateTime;
+
+use super::keys::KeyRing;
+use super::revocation::RevocationSet;
+use crate::clock::unix_seconds;
+use crate::domain::SessionId;
+use crate::store::UserRecord;
+
+/// A signed access token. `Debug` is redacted.
+#[derive(Clone)]
+pub struct AccessToken(String);
+
+impl AccessToken {
+    /// The compact JWS, for the cookie and the upstream `Authorization` header.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for AccessToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("AccessToken(<redacted>)")
+    }
+}
+
+/// A freshly issued access token with what it says.
+#[derive(Debug, Clone)]
+pub struct IssuedAccess {
+    /// The token.
+    pub token: AccessToken,
+    /// Its claims.
+    pub claims: Claims,
+    /// How long it is valid from now; the cookie's `Max-Age`.
+    pub lifetime: Duration,
+}
+
+/// Why an access token was not accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccessDenial {
+    /// No access cookie.
+    Missing,
+    /// The token failed verification.
+    Invalid(VerifyError),
+    /// The token is genuine but its session has been revoked.
+    Revoked,
+}
+
+/// Issues and checks access tokens.
+#[derive(Clone)]
+pub struct AccessTokens {
+    keys: KeyRing,
+    validation: Validation,
+    ttl: Duration,
+    revoked: RevocationSet,
+}
+
+impl AccessTokens {
+    /// Tokens signed with `keys`, valid for `ttl`, checked against `validation`
+    /// and the revocation set.
+    pub fn new(
+        keys: KeyRing,
+        validation: Validation,
+        ttl: Duration,
+        revoked: RevocationSet,
+    ) -> Self {
+        Self {
+            keys,
+            validation,
+            ttl,
+            revoked,
+        }
+    }
+
+    /// Issues a token for `user` in `session`; it expires after the configured
+    /// lifetime or at the session's end, whichever is first.
+    pub fn issue(
+        &self,
+        user: &UserRecord,
+        session: SessionId,
+        session_expires_at: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> IssuedAccess {
+        let iat = unix_seconds(now);
+        let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
+        let claims = Claims {
+            iss: self.validation.issuer().to_owned(),
+            aud: self.validation.audience().to_owned(),
+            sub: user.id.to_string(),
+            iat,
+            exp,
+            nbf: None,
+            jti: uuid::Uuid::new_v4().simple().to_string(),
+            sid: session.to_string(),
+            username: user.username.clone(),
+            email: user.email.clone(),
+            legacy_id: None,
+        };
+        // Serialising a struct of strings and integers cannot fail.
+        let json = serde_json::to_vec(&claims).unwrap_or_default();
+        let token = self.keys.current().signer.sign(&json);
+        IssuedAccess {
+            token: AccessToken(token),
+            claims,
+            lifetime: Duration::from_secs(exp - iat),
+        }
+    }
+
+    /// Verifies a token at `now`: signature, issuer, audience, times, and
+    /// that its session has not been revoked.
+    pub async fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, AccessDenial> {
+        let now = unix_seconds(now);
+        let claims = match self.check(token, now) {
+            Err(VerifyError::UnknownKey) => {
+                // Perhaps another instance rotated the keys a moment ago.
+                let kid =
+                    KeySet::key_id(token).ok_or(AccessDenial::Invalid(VerifyError::UnknownKey))?;
+                if !self.keys.reload_for_unknown(&kid).await {
+                    return Err(AccessDenial::Invalid(VerifyError::UnknownKey));
+                }
+                self.check(token, now)
+            }
+            other => other,
+        }
+        .map_err(AccessDenial::Invalid)?;
+        let session: SessionId = claims
+            .sid
+            .parse()
+            .map_err(|_| AccessDenial::Invalid(VerifyError::MalformedClaims))?;
+        if self.revoked.contains(session) {
+            return Err(AccessDenial::Revoked);
+        }
+        Ok(claims)
+    }
+
+    fn check(&self, token: &str, now: u64) -> Result<Claims, VerifyError> {
+        self.keys
+            .current()
+            .verifiers
+            .verify(token, &self.validation, now)
+    }
+}

@@ -1,0 +1,125 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::config::{ConfigError, Sources};
+
+/// Portcullis: an authentication gateway that keeps JWTs in HttpOnly cookies.
+#[derive(Debug, Parser)]
+#[command(name = "portcullis", version, about)]
+pub struct Cli {
+    /// A TOML configuration file; environment variables and flags override it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// The database: sqlite://FILE (created if missing) or postgres://...
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage signing keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+    /// Manage sessions.
+    #[command(subcommand)]
+    Sessions(SessionsCommand),
+}
+
+/// Flags of `serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, value_name = "ADDR")]
+    pub bind: Option<String>,
+    /// The API to forward other /api/* requests to.
+    #[arg(long, value_name = "URL")]
+    pub upstream: Option<String>,
+    /// A frontend to proxy non-API paths to, instead of the built-in UI.
+    #[arg(long, value_name = "URL")]
+    pub frontend: Option<String>,
+    /// Portcullis's public URL (origin checks, default issuer and audience).
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
+    /// DEVELOPMENT ONLY: send cookies without Secure and without the __Host- prefix.
+    #[arg(long)]
+    pub insecure_dev_cookies: bool,
+}
+
+/// `portcullis user …`
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin, or prompted for on a terminal.
+    Add {
+        /// The username.
+        username: String,
+        /// The e-mail address.
+        #[arg(long)]
+        email: String,
+    },
+    /// List users.
+    List,
+    /// Disable a user and end their sessions.
+    Disable {
+        /// The username.
+        username: String,
+    },
+}
+
+/// `portcullis keys …`
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Start signing with a new key; the old one keeps verifying until its tokens expire.
+    Rotate,
+    /// List the published keys.
+    List,
+}
+
+/// `portcullis sessions …`
+#[derive(Debug, Subcommand)]
+pub enum SessionsCommand {
+    /// Revoke every session of a user.
+    Revoke {
+        /// The user whose sessions end.
+        #[arg(long)]
+        user: String,
+    },
+}
+
+impl Cli {
+    /// The configuration layers this command line selects.
+    pub fn sources(&self) -> Result<Sources, ConfigError> {
+        let mut sources = Sources::load(self.config.as_deref())?;
+        if let Some(url) = &self.database_url {
+            sources.set_flag("--database-url", url);
+        }
+        if let Command::Serve(args) = &self.command {
+            let flags = [
+                ("--bind", &args.bind),
+                ("--upstream", &args.upstream),
+                ("--frontend", &args.frontend),
+                ("--public-url", &args.public_url),
+            ];
+            for (flag, value) in flags {
+                if let Some(value) = value {
+                    sources.set_flag(flag, value);
+                }
+            }
+            if args.insecure_dev_cookies {
+                sources.set_flag("--insecure-dev-cookies", "true");
+            }
+        }
+        Ok(sources)
+    }
+}

@@ -1,0 +1,598 @@
+//! Settings from three layers — a TOML file (`--config`), `PORTCULLIS_*`
+//! environment variables, command-line flags, later layers winning — parsed once
+//! into a typed [`Config`]. Every bad value is refused at start with a message
+//! that names the setting and where it came from.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use ipnet::IpNet;
+use secrecy::SecretString;
+use url::Url;
+
+/// A setting that can be given in the file, the environment, or (some) as a flag.
+struct Setting {
+    /// The key in the TOML file.
+    key: &'static str,
+    /// The environment variable.
+    env: &'static str,
+    /// The command-line flag, when there is one.
+    flag: Option<&'static str>,
+}
+
+macro_rules! settings {
+    ($($key:literal, $env:literal, $flag:expr;)*) => {
+        const SETTINGS: &[Setting] = &[$(Setting { key: $key, env: $env, flag: $flag }),*];
+    };
+}
+
+settings! {
+    "bind", "PORTCULLIS_BIND", Some("--bind");
+    "database_url", "PORTCULLIS_DATABASE_URL", Some("--database-url");
+    "upstream", "PORTCULLIS_UPSTREAM", Some("--upstream");
+    "frontend", "PORTCULLIS_FRONTEND", Some("--frontend");
+    "public_url", "PORTCULLIS_PUBLIC_URL", Some("--public-url");
+    "issuer", "PORTCULLIS_ISSUER", None;
+    "audience", "PORTCULLIS_AUDIENCE", None;
+    "registration", "PORTCULLIS_REGISTRATION", None;
+    "access_token_ttl", "PORTCULLIS_ACCESS_TOKEN_TTL", None;
+    "refresh_idle_timeout", "PORTCULLIS_REFRESH_IDLE_TIMEOUT", None;
+    "session_max_lifetime", "PORTCULLIS_SESSION_MAX_LIFETIME", None;
+    "refresh_reuse_grace", "PORTCULLIS_REFRESH_REUSE_GRACE", None;
+    "clock_leeway", "PORTCULLIS_CLOCK_LEEWAY", None;
+    "insecure_dev_cookies", "PORTCULLIS_INSECURE_DEV_COOKIES", Some("--insecure-dev-cookies");
+    "hash_concurrency", "PORTCULLIS_HASH_CONCURRENCY", None;
+    "hash_queue", "PORTCULLIS_HASH_QUEUE", None;
+    "database_max_connections", "PORTCULLIS_DATABASE_MAX_CONNECTIONS", None;
+    "log_format", "PORTCULLIS_LOG_FORMAT", None;
+    "trusted_proxies", "PORTCULLIS_TRUSTED_PROXIES", None;
+}
+
+/// Where a value came from, for error messages.
+#[derive(Debug, Clone)]
+enum Origin {
+    File(PathBuf),
+    Env(&'static str),
+    Flag(&'static str),
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "in {}", path.display()),
+            Origin::Env(var) => write!(f, "from {var}"),
+            Origin::Flag(flag) => write!(f, "from {flag}"),
+        }
+    }
+}
+
+/// A setting that could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The configuration file could not be read or is not TOML.
+    #[error("cannot read the configuration file {path}: {reason}")]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// The file names a setting that does not exist.
+    #[error("unknown setting `{key}` in {path}; known settings: {known}")]
+    UnknownKey {
+        /// The file.
+        path: PathBuf,
+        /// The unknown key.
+        key: String,
+        /// The keys that exist.
+        known: String,
+    },
+    /// One value is malformed.
+    #[error("invalid {key} {origin}: {value:?} is not {expected}")]
+    Invalid {
+        /// The setting.
+        key: &'static str,
+        /// Where the value came from.
+        origin: String,
+        /// The value (never a secret: secrets are not echoed).
+        value: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// Values that are fine alone but not together.
+    #[error("{0}")]
+    Inconsistent(String),
+}
+
+/// The raw layers, before parsing.
+#[derive(Debug, Default)]
+pub struct Sources {
+    file: Option<(PathBuf, BTreeMap<String, String>)>,
+    env: HashMap<String, String>,
+    flags: HashMap<&'static str, String>,
+}
+
+impl Sources {
+    /// Reads the file (when given) and takes the process environment.
+    pub fn load(config_file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut sources = Self {
+            env: std::env::vars()
+                .filter(|(k, _)| k.starts_with("PORTCULLIS_"))
+                .collect(),
+            ..Self::default()
+        };
+        if let Some(path) = config_file {
+            sources.file = Some((path.to_owned(), read_file(path)?));
+        }
+        Ok(sources)
+    }
+
+    /// Sources with only the given environment, for tests and embedding.
+    pub fn from_env<I, K, V>(vars: I) -> Self
+    where
+        I: IntoIterator<Item = (K, V)>,
+        K: Into<String>,
+        V: Into<String>,
+    {
+        Self {
+            env: vars
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            ..Self::default()
+        }
+    }
+
+    /// Sets a flag's value; `flag` is the long flag, e.g. `--bind`.
+    pub fn set_flag(&mut self, flag: &str, value: impl Into<String>) {
+        if let Some(name) = SETTINGS.iter().find_map(|s| s.flag.filter(|f| *f == flag)) {
+            self.flags.insert(name, value.into());
+        }
+    }
+
+    fn lookup(&self, key: &'static str) -> Option<(String, Origin)> {
+        let setting = SETTINGS.iter().find(|s| s.key == key)?;
+        if let Some(flag) = setting.flag
+            && let Some(v) = self.flags.get(flag)
+        {
+            return Some((v.clone(), Origin::Flag(flag)));
+        }
+        if let Some(v) = self.env.get(setting.env) {
+            return Some((v.clone(), Origin::Env(setting.env)));
+        }
+        let (path, table) = self.file.as_ref()?;
+        table
+            .get(key)
+            .map(|v| (v.clone(), Origin::File(path.clone())))
+    }
+
+    /// Reads one setting through `parse`, or `default` when it is not given.
+    fn get<T>(
+        &self,
+        key: &'static str,
+        expected: &'static str,
+        parse: impl FnOnce(&str) -> Option<T>,
+    ) -> Result<Option<T>, ConfigError> {
+        let Some((value, origin)) = self.lookup(key) else {
+            return Ok(None);
+        };
+        parse(value.trim())
+            .map(Some)
+            .ok_or_else(|| ConfigError::Invalid {
+                key,
+                origin: origin.to_string(),
+                value,
+                expected,
+            })
+    }
+
+    fn duration(&self, key: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        Ok(self
+            .get(key, "a duration such as 30s, 15m or 7d", |v| {
+                humantime::parse_duration(v).ok()
+            })?
+            .unwrap_or(default))
+    }
+
+    fn url(&self, key: &'static str) -> Result<Option<Url>, ConfigError> {
+        self.get(key, "an http or https URL", |v| {
+            Url::parse(v)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
+        })
+    }
+}
+
+fn read_file(path: &Path) -> Result<BTreeMap<String, String>, ConfigError> {
+    let file_error = |reason: String| ConfigError::File {
+        path: path.to_owned(),
+        reason,
+    };
+    let text = std::fs::read_to_string(path).map_err(|e| file_error(e.to_string()))?;
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| file_error(e.message().to_owned()))?;
+    let mut values = BTreeMap::new();
+    for (key, value) in table {
+        if !SETTINGS.iter().any(|s| s.key == key) {
+            let known = SETTINGS
+                .iter()
+                .map(|s| s.key)
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(ConfigError::UnknownKey {
+                path: path.to_owned(),
+                key,
+                known,
+            });
+        }
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            other => {
+                return Err(file_error(format!(
+                    "`{key}` must be a string, number or boolean, not {}",
+                    other.type_str()
+                )));
+            }
+        };
+        values.insert(key, text);
+    }
+    Ok(values)
+}
+
+/// Whether anyone may create an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Registration {
+    /// `POST /api/auth/register` creates accounts.
+    Open,
+    /// Only `portcullis user add` creates accounts.
+    Closed,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// For people.
+    Text,
+    /// One JSON object per line, for collectors.
+    Json,
+}
+
+/// The database and its connection pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://...`; secret because it may hold a password.
+    pub url: SecretString,
+    /// Largest number of pooled connections.
+    pub max_connections: u32,
+}
+
+/// Lifetimes of tokens and sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// A session not refreshed for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub max_lifetime: Duration,
+    /// How long after a rotation the just-rotated refresh token is still
+    /// answered with the session's current tokens instead of being treated as
+    /// theft.
+    pub reuse_grace: Duration,
+}
+
+/// Password hashing capacity.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingConfig {
+    /// Hashes computed at once (each holds 19 MiB while it runs).
+    pub concurrency: usize,
+    /// Hash requests allowed to wait for a slot; beyond this, sign-ins are shed
+    /// with 503 instead of queueing without bound.
+    pub queue: usize,
+}
+
+/// The whole, validated configuration of `portcullis serve` and the admin commands.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Where state lives.
+    pub database: DatabaseConfig,
+    /// The API that other `/api/*` paths are proxied to.
+    pub upstream: Option<Url>,
+    /// The frontend that non-API paths are proxied to, instead of the built-in UI.
+    pub frontend: Option<Url>,
+    /// Portcullis's own public origin, when fixed; else each request's scheme and `Host`.
+    pub public_url: Option<Url>,
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The `aud` claim.
+    pub audience: String,
+    /// Whether self-service registration is open.
+    pub registration: Registration,
+    /// Token and session lifetimes.
+    pub sessions: SessionPolicy,
+    /// Clock difference tolerated when checking token times.
+    pub clock_leeway: Duration,
+    /// Development only: cookies without `Secure` (and so without `__Host-`).
+    pub insecure_dev_cookies: bool,
+    /// Password hashing capacity.
+    pub hashing: HashingConfig,
+    /// How logs are written.
+    pub log_format: LogFormat,
+    /// Proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+}
+
+impl Config {
+    /// Parses and cross-checks every setting.
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let bind = sources
+            .get("bind", "an address such as 127.0.0.1:8080", |v| {
+                v.parse().ok()
+            })?
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let database_url = sources
+            .get("database_url", "a sqlite:// or postgres:// URL", |v| {
+                (v.starts_with("sqlite:")
+                    || v.starts_with("postgres://")
+                    || v.starts_with("postgresql://"))
+                .then(|| v.to_owned())
+            })
+            .map_err(redact_database_url)?
+            .unwrap_or_else(|| "sqlite://portcullis.db".to_owned());
+        let public_url = sources.url("public_url")?;
+        let default_name = public_url
+            .as_ref()
+            .map(|u| u.as_str().trim_end_matches('/').to_owned())
+            .unwrap_or_else(|| "portcullis".to_owned());
+        let non_empty = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        let issuer = sources
+            .get("issuer", "a non-empty string", non_empty)?
+            .unwrap_or_else(|| default_name.clone());
+        let audience = sources
+            .get("audience", "a non-empty string", non_empty)?
+            .unwrap_or_else(|| default_name.clone());
+        let registration = sources
+            .get("registration", "`open` or `closed`", |v| match v {
+                "open" => Some(Registration::Open),
+                "closed" => Some(Registration::Closed),
+                _ => None,
+            })?
+            .unwrap_or(Registration::Open);
+        let sessions = SessionPolicy {
+            access_token_ttl: sources.duration("access_token_ttl", Duration::from_secs(15 * 60))?,
+            idle_timeout: sources
+                .duration("refresh_idle_timeout", Duration::from_secs(7 * 86_400))?,
+            max_lifetime: sources
+                .duration("session_max_lifetime", Duration::from_secs(30 * 86_400))?,
+            reuse_grace: sources.duration("refresh_reuse_grace", Duration::from_secs(10))?,
+        };
+        let clock_leeway = sources.duration("clock_leeway", Duration::from_secs(5))?;
+        let insecure_dev_cookies = sources
+            .get("insecure_dev_cookies", "true or false", parse_bool)?
+            .unwrap_or(false);
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let positive = |v: &str| v.parse::<usize>().ok().filter(|n| *n > 0);
+        let hashing = HashingConfig {
+            concurrency: sources
+                .get("hash_concurrency", "a whole number above zero", positive)?
+                .unwrap_or(cores),
+            queue: sources
+                .get("hash_queue", "a whole number", |v| v.parse().ok())?
+                .unwrap_or(64 * cores),
+        };
+        let max_connections = sources
+            .get(
+                "database_max_connections",
+                "a whole number above zero",
+                |v| v.parse::<u32>().ok().filter(|n| *n > 0),
+            )?
+            .unwrap_or(10);
+        let log_format = sources
+            .get("log_format", "`text` or `json`", |v| match v {
+                "text" => Some(LogFormat::Text),
+                "json" => Some(LogFormat::Json),
+                _ => None,
+            })?
+            .unwrap_or(LogFormat::Text);
+
+        let trusted_proxies = sources
+            .get(
+                "trusted_proxies",
+                "a comma-separated list of addresses or networks (10.0.0.0/8)",
+                |v| {
+                    v.split(',')
+                        .map(str::trim)
+                        .filter(|p| !p.is_empty())
+                        .map(|p| {
+                            p.parse::<IpNet>()
+                                .ok()
+                                .or_else(|| p.parse::<std::net::IpAddr>().ok().map(IpNet::from))
+                        })
+                        .collect::<Option<Vec<_>>>()
+                },
+            )?
+            .unwrap_or_default();
+
+        let config = Config {
+            bind,
+            database: DatabaseConfig {
+                url: SecretString::from(database_url),
+                max_connections,
+            },
+            upstream: sources.url("upstream")?,
+            frontend: sources.url("frontend")?,
+            public_url,
+            issuer,
+            audience,
+            registration,
+            sessions,
+            clock_leeway,
+            insecure_dev_cookies,
+            hashing,
+            log_format,
+            trusted_proxies,
+        };
+        config.check_consistency()?;
+        Ok(config)
+    }
+
+    fn check_consistency(&self) -> Result<(), ConfigError> {
+        let s = &self.sessions;
+        let fail = |msg: String| Err(ConfigError::Inconsistent(msg));
+        if s.access_token_ttl < Duration::from_secs(1) {
+            return fail("access_token_ttl must be at least 1s".into());
+        }
+        if s.access_token_ttl >= s.idle_timeout {
+            return fail(format!(
+                "access_token_ttl ({}) must be shorter than refresh_idle_timeout ({})",
+                humantime::format_duration(s.access_token_ttl),
+                humantime::format_duration(s.idle_timeout)
+            ));
+        }
+        if s.idle_timeout > s.max_lifetime {
+            return fail(format!(
+                "refresh_idle_timeout ({}) must not exceed session_max_lifetime ({})",
+                humantime::format_duration(s.idle_timeout),
+                humantime::format_duration(s.max_lifetime)
+            ));
+        }
+        if s.reuse_grace > Duration::from_secs(60) {
+            return fail("refresh_reuse_grace must be at most 60s: a long grace window lets a stolen refresh token in".into());
+        }
+        if self.clock_leeway > Duration::from_secs(300) {
+            return fail("clock_leeway must be at most 5m".into());
+        }
+        Ok(())
+    }
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v {
+        "true" | "1" | "yes" => Some(true),
+        "false" | "0" | "no" => Some(false),
+        _ => None,
+    }
+}
+
+/// A database URL may carry a password: never echo it.
+fn redact_database_url(error: ConfigError) -> ConfigError {
+    match error {
+        ConfigError::Invalid {
+            key,
+            origin,
+            expected,
+            ..
+        } => ConfigError::Invalid {
+            key,
+            origin,
+            value: "<redacted>".into(),
+            expected,
+        },
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::from_sources(&Sources::from_env(vars.iter().copied()))
+    }
+
+    #[test]
+    fn the_defaults_are_the_documented_ones() {
+        let c = config(&[]).expect("defaults are valid");
+        assert_eq!(c.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(c.sessions.access_token_ttl, Duration::from_secs(900));
+        assert_eq!(c.sessions.idle_timeout, Duration::from_secs(7 * 86_400));
+        assert_eq!(c.sessions.max_lifetime, Duration::from_secs(30 * 86_400));
+        assert_eq!(c.sessions.reuse_grace, Duration::from_secs(10));
+        assert_eq!(c.clock_leeway, Duration::from_secs(5));
+        assert_eq!(
+            (c.issuer.as_str(), c.audience.as_str()),
+            ("portcullis", "portcullis")
+        );
+        assert_eq!(c.registration, Registration::Open);
+        assert!(!c.insecure_dev_cookies);
+        assert!(c.upstream.is_none());
+    }
+
+    #[test]
+    fn the_issuer_defaults_to_the_public_url() {
+        let c = config(&[("PORTCULLIS_PUBLIC_URL", "https://auth.example.com/")]).expect("valid");
+        assert_eq!(c.issuer, "https://auth.example.com");
+        assert_eq!(c.audience, "https://auth.example.com");
+    }
+
+    #[test]
+    fn flags_win_over_the_environment() {
+        let mut sources = Sources::from_env([("PORTCULLIS_BIND", "127.0.0.1:1")]);
+        sources.set_flag("--bind", "127.0.0.1:2");
+        let c = Config::from_sources(&sources).expect("valid");
+        assert_eq!(c.bind.port(), 2);
+    }
+
+    #[test]
+    fn the_environment_wins_over_the_file() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(&path, "bind = \"127.0.0.1:1\"\naccess_token_ttl = \"2m\"\n")
+            .expect("write");
+        let mut sources = Sources::load(Some(&path)).expect("loads");
+        sources.env = [("PORTCULLIS_BIND".to_owned(), "127.0.0.1:3".to_owned())].into();
+        let c = Config::from_sources(&sources).expect("valid");
+        assert_eq!(c.bind.port(), 3);
+        assert_eq!(c.sessions.access_token_ttl, Duration::from_secs(120));
+    }
+
+    #[test]
+    fn a_bad_value_names_the_setting_and_its_origin() {
+        let err = config(&[("PORTCULLIS_ACCESS_TOKEN_TTL", "soon")]).expect_err("invalid");
+        let msg = err.to_string();
+        assert!(
+            msg.contains("access_token_ttl") && msg.contains("PORTCULLIS_ACCESS_TOKEN_TTL"),
+            "{msg}"
+        );
+        assert!(config(&[("PORTCULLIS_UPSTREAM", "ftp://x")]).is_err());
+        assert!(config(&[("PORTCULLIS_REGISTRATION", "maybe")]).is_err());
+    }
+
+    #[test]
+    fn unknown_file_keys_are_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("portcullis.toml");
+        std::fs::write(&path, "acess_token_ttl = \"2m\"\n").expect("write");
+        let err = Sources::load(Some(&path)).expect_err("typo");
+        assert!(err.to_string().contains("acess_token_ttl"));
+    }
+
+    #[test]
+    fn trusted_proxies_take_addresses_and_networks() {
+        let c = config(&[("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/8, 127.0.0.1")]).expect("valid");
+        assert_eq!(c.trusted_proxies.len(), 2);
+        assert!(config(&[("PORTCULLIS_TRUSTED_PROXIES", "10.0.0.0/33")]).is_err());
+    }
+
+    #[test]
+    fn inconsistent_lifetimes_are_refused() {
+        assert!(config(&[("PORTCULLIS_ACCESS_TOKEN_TTL", "8d")]).is_err());
+        assert!(config(&[("PORTCULLIS_REFRESH_IDLE_TIMEOUT", "40d")]).is_err());
+        assert!(config(&[("PORTCULLIS_REFRESH_REUSE_GRACE", "1h")]).is_err());
+    }
+
+    #[test]
+    fn a_bad_database_url_is_not_echoed() {
+        let err =
+            config(&[("PORTCULLIS_DATABASE_URL", "mysql://root:hunter2@db")]).expect_err("invalid");
+        assert!(!err.to_string().contains("hunter2"));
+    }
+}

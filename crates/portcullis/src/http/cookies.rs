@@ -1,0 +1,229 @@
+//! The only place that reads Portcullis's cookies or writes `Set-Cookie`.
+//!
+//! Both cookies are `HttpOnly` (page script cannot read them), `Secure` (never
+//! sent in clear), `SameSite=Strict` (not sent on cross-site requests) and
+//! `Path=/` without `Domain`, which the `__Host-` prefix makes the browser
+//! enforce: no subdomain can plant or shadow them.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::Response;
+use cookie::{Cookie, SameSite};
+
+use crate::auth::SignedIn;
+
+/// Cookie names and attributes for this deployment.
+#[derive(Debug, Clone, Copy)]
+pub struct CookiePolicy {
+    /// `false` only under the explicit development switch: drops `Secure` and,
+    /// since browsers require it for the prefix, `__Host-`.
+    secure: bool,
+}
+
+/// The cookie values a request carried; either may be absent.
+#[derive(Debug, Default)]
+pub struct Presented {
+    /// The access token.
+    pub access: Option<String>,
+    /// The refresh token.
+    pub refresh: Option<String>,
+}
+
+impl Presented {
+    /// Whether the request carried either cookie.
+    pub fn any(&self) -> bool {
+        self.access.is_some() || self.refresh.is_some()
+    }
+}
+
+/// Two `Set-Cookie` values: access then refresh.
+pub type SetCookies = [HeaderValue; 2];
+
+impl CookiePolicy {
+    /// The policy; `secure` is `false` only in development.
+    pub fn new(secure: bool) -> Self {
+        Self { secure }
+    }
+
+    /// The access cookie's name.
+    pub fn access_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-access_token"
+        } else {
+            "access_token"
+        }
+    }
+
+    /// The refresh cookie's name.
+    pub fn refresh_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-refresh_token"
+        } else {
+            "refresh_token"
+        }
+    }
+
+    fn is_ours(&self, name: &str) -> bool {
+        name == self.access_name() || name == self.refresh_name()
+    }
+
+    /// Reads both cookies from every `Cookie` header. When a name appears twice,
+    /// the first wins, as browsers send the most specific cookie first.
+    pub fn read(&self, headers: &HeaderMap) -> Presented {
+        let mut presented = Presented::default();
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for cookie in Cookie::split_parse(text).flatten() {
+                let slot = match cookie.name() {
+                    n if n == self.access_name() => &mut presented.access,
+                    n if n == self.refresh_name() => &mut presented.refresh,
+                    _ => continue,
+                };
+                if slot.is_none() && !cookie.value().is_empty() {
+                    *slot = Some(cookie.value().to_owned());
+                }
+            }
+        }
+        presented
+    }
+
+    /// The `Cookie` header with Portcullis's own cookies removed, for
+    /// forwarding; `None` when nothing else is left.
+    pub fn strip(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let kept: Vec<&str> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|text| text.split(';'))
+            .map(str::trim)
+            .filter(|pair| {
+                let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
+                !pair.is_empty() && !self.is_ours(name)
+            })
+            .collect();
+        if kept.is_empty() {
+            return None;
+        }
+        HeaderValue::from_str(&kept.join("; ")).ok()
+    }
+
+    /// The cookies that hold a freshly signed-in session.
+    pub fn issue(&self, signed_in: &SignedIn) -> SetCookies {
+        [
+            self.build(
+                self.access_name(),
+                signed_in.access.token.expose(),
+                signed_in.access.lifetime,
+            ),
+            self.build(
+                self.refresh_name(),
+                &signed_in.refresh.encode(),
+                signed_in.refresh_lifetime,
+            ),
+        ]
+    }
+
+    /// The cookies that delete both: same names and attributes, `Max-Age=0`.
+    pub fn clear(&self) -> SetCookies {
+        [
+            self.build(self.access_name(), "", Duration::ZERO),
+            self.build(self.refresh_name(), "", Duration::ZERO),
+        ]
+    }
+
+    fn build(&self, name: &'static str, value: &str, max_age: Duration) -> HeaderValue {
+        let max_age =
+            cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
+        let cookie = Cookie::build((name, value))
+            .http_only(true)
+            .secure(self.secure)
+            .same_site(SameSite::Strict)
+            .path("/")
+            .max_age(max_age)
+            .build();
+        // Names are constants and values are base64url or JWS text: always
+        // valid header bytes.
+        HeaderValue::from_str(&cookie.to_string())
+            .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
+    }
+}
+
+/// Attaches `Set-Cookie` headers to a response and, since they carry
+/// credentials, forbids caching it.
+pub fn attach(mut response: Response, cookies: SetCookies) -> Response {
+    let headers = response.headers_mut();
+    for cookie in cookies {
+        headers.append(header::SET_COOKIE, cookie);
+    }
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(cookie: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_str(cookie).expect("ascii"),
+        );
+        h
+    }
+
+    #[test]
+    fn cleared_cookies_keep_every_attribute_and_expire_now() {
+        let [access, refresh] = CookiePolicy::new(true).clear();
+        for (value, name) in [
+            (access, "__Host-access_token"),
+            (refresh, "__Host-refresh_token"),
+        ] {
+            let text = value.to_str().expect("ascii");
+            assert!(text.starts_with(&format!("{name}=;")), "{text}");
+            for attr in [
+                "HttpOnly",
+                "Secure",
+                "SameSite=Strict",
+                "Path=/",
+                "Max-Age=0",
+            ] {
+                assert!(
+                    text.split("; ").any(|a| a == attr),
+                    "{attr} missing in {text}"
+                );
+            }
+            assert!(!text.contains("Domain"));
+        }
+    }
+
+    #[test]
+    fn development_cookies_drop_secure_and_the_prefix() {
+        let [access, _] = CookiePolicy::new(false).clear();
+        let text = access.to_str().expect("ascii");
+        assert!(text.starts_with("access_token=;"));
+        assert!(!text.contains("Secure"));
+    }
+
+    #[test]
+    fn reading_takes_the_first_of_duplicate_names_and_ignores_others() {
+        let p = CookiePolicy::new(true).read(&headers(
+            "theme=dark; __Host-access_token=a1; __Host-access_token=a2; __Host-refresh_token=r",
+        ));
+        assert_eq!(p.access.as_deref(), Some("a1"));
+        assert_eq!(p.refresh.as_deref(), Some("r"));
+        let none = CookiePolicy::new(true).read(&headers("access_token=x"));
+        assert!(!none.any());
+    }
+
+    #[test]
+    fn stripping_keeps_only_the_apps_cookies() {
+        let policy = CookiePolicy::new(true);
+        let kept = policy.strip(&headers(
+            "a=1; __Host-access_token=x;b=2; __Host-refresh_token=y",
+        ));
+        assert_eq!(kept, Some(HeaderValue::from_static("a=1; b=2")));
+        assert_eq!(policy.strip(&headers("__Host-access_token=x")), None);
+    }
+}

@@ -1,0 +1,219 @@
+//! Every failure the HTTP layer answers with, as RFC 9457 problem details with
+//! a stable `code`; the one place that knows statuses.
+
+use std::time::Duration;
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+
+/// A failure, one variant per contract code. Internal details are logged where
+/// the error is converted, never returned.
+#[derive(Debug)]
+pub enum ApiError {
+    /// 400 `invalid_username`: the username breaks the rules (the detail says which).
+    InvalidUsername(String),
+    /// 400 `invalid_email`.
+    InvalidEmail(String),
+    /// 400 `weak_password`: the detail says which rule.
+    WeakPassword(String),
+    /// 409 `account_exists`.
+    AccountExists,
+    /// 403 `registration_closed`.
+    RegistrationClosed,
+    /// 401 `invalid_credentials`: unknown user, wrong password or disabled
+    /// account, never distinguished.
+    InvalidCredentials,
+    /// 403 `invalid_credentials`: the current password given to change it is
+    /// wrong. 403, not 401: the caller is signed in, the proof is what failed.
+    WrongCurrentPassword,
+    /// 429 `too_many_attempts`, with `Retry-After`.
+    TooManyAttempts(Duration),
+    /// 401 `invalid_refresh_token`; the reason is for logs and metrics.
+    InvalidRefreshToken(&'static str),
+    /// 401 `unauthenticated`: no valid session.
+    Unauthenticated,
+    /// 404 `not_found`.
+    NotFound,
+    /// 405 `method_not_allowed`.
+    MethodNotAllowed,
+    /// 403 `cross_site_request`: a state-changing request from another site.
+    CrossSiteRequest,
+    /// 503 `unavailable`: the database is unreachable or hashing is at capacity.
+    Unavailable,
+    /// 400 `malformed_json`: the body is not JSON.
+    MalformedJson,
+    /// 400 `invalid_request`: the JSON lacks a field or has one of the wrong type.
+    InvalidRequest,
+    /// 415 `unsupported_media_type`: the body is not `application/json`.
+    UnsupportedMediaType,
+    /// 413 `payload_too_large`.
+    PayloadTooLarge,
+    /// 431 `request_header_fields_too_large`.
+    HeadersTooLarge,
+    /// 500 `internal_error`: a bug; the cause is in the log.
+    Internal,
+}
+
+/// The problem-details body.
+#[derive(Serialize)]
+struct Problem<'a> {
+    r#type: &'static str,
+    title: &'a str,
+    status: u16,
+    code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    detail: Option<&'a str>,
+}
+
+impl ApiError {
+    /// The status and the stable code.
+    pub fn status_and_code(&self) -> (StatusCode, &'static str) {
+        use ApiError::*;
+        match self {
+            InvalidUsername(_) => (StatusCode::BAD_REQUEST, "invalid_username"),
+            InvalidEmail(_) => (StatusCode::BAD_REQUEST, "invalid_email"),
+            WeakPassword(_) => (StatusCode::BAD_REQUEST, "weak_password"),
+            AccountExists => (StatusCode::CONFLICT, "account_exists"),
+            RegistrationClosed => (StatusCode::FORBIDDEN, "registration_closed"),
+            InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
+            WrongCurrentPassword => (StatusCode::FORBIDDEN, "invalid_credentials"),
+            TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+            InvalidRefreshToken(_) => (StatusCode::UNAUTHORIZED, "invalid_refresh_token"),
+            Unauthenticated => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
+            Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
+            InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            HeadersTooLarge => (
+                StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+                "request_header_fields_too_large",
+            ),
+            Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+        }
+    }
+
+    fn detail(&self) -> Option<&str> {
+        match self {
+            ApiError::InvalidUsername(d)
+            | ApiError::InvalidEmail(d)
+            | ApiError::WeakPassword(d) => Some(d),
+            ApiError::MalformedJson => Some("the request body is not valid JSON"),
+            ApiError::InvalidRequest => {
+                Some("the request body lacks a required field or has one of the wrong type")
+            }
+            ApiError::UnsupportedMediaType => Some("the request body must be application/json"),
+            _ => None,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let problem = Problem {
+            r#type: "about:blank",
+            title: status.canonical_reason().unwrap_or("Error"),
+            status: status.as_u16(),
+            code,
+            detail: self.detail(),
+        };
+        // Serialising a struct of strings and a number cannot fail.
+        let body = serde_json::to_vec(&problem).unwrap_or_default();
+        let mut response = (status, body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
+        match &self {
+            ApiError::TooManyAttempts(wait) => {
+                // Round up: retrying a second early would only fail again.
+                let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            }
+            ApiError::Unauthenticated
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidRefreshToken(_) => {
+                // RFC 9110 asks a 401 to name a scheme; the session lives in cookies.
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Cookie realm="portcullis""#),
+                );
+            }
+            ApiError::Unavailable => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+impl From<AuthError> for ApiError {
+    fn from(e: AuthError) -> Self {
+        match e {
+            AuthError::InvalidUsername(e) => ApiError::InvalidUsername(e.to_string()),
+            AuthError::InvalidEmail(e) => ApiError::InvalidEmail(e.to_string()),
+            AuthError::WeakPassword(e) => ApiError::WeakPassword(e.to_string()),
+            AuthError::AccountExists => ApiError::AccountExists,
+            AuthError::RegistrationClosed => ApiError::RegistrationClosed,
+            AuthError::InvalidCredentials => ApiError::InvalidCredentials,
+            AuthError::WrongCurrentPassword => ApiError::WrongCurrentPassword,
+            AuthError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts(retry_after),
+            AuthError::RefreshDenied(reason) => ApiError::InvalidRefreshToken(reason.as_str()),
+            AuthError::Unauthenticated(_) => ApiError::Unauthenticated,
+            AuthError::SessionNotFound => ApiError::NotFound,
+            AuthError::Overloaded(_) => {
+                tracing::warn!("password hashing at capacity: request shed");
+                ApiError::Unavailable
+            }
+            AuthError::Store(e) => {
+                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "database failure");
+                ApiError::Unavailable
+            }
+            AuthError::Internal(why) => {
+                tracing::error!(error = %why, "internal error");
+                ApiError::Internal
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> String {
+        let bytes = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .expect("small body");
+        String::from_utf8(bytes.to_vec()).expect("utf-8")
+    }
+
+    #[tokio::test]
+    async fn a_problem_has_exactly_the_contract_members() {
+        let response = ApiError::InvalidCredentials.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+        assert_eq!(
+            body(response).await,
+            r#"{"type":"about:blank","title":"Unauthorized","status":401,"code":"invalid_credentials"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn too_many_attempts_says_when_to_retry_rounded_up() {
+        let response = ApiError::TooManyAttempts(Duration::from_millis(2500)).into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "3");
+    }
+}

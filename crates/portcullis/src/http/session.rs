@@ -1,0 +1,77 @@
+//! Who is signed in: the access cookie, or, when it is missing or no longer
+//! valid, a transparent refresh with the refresh cookie. The same mechanism
+//! serves `/api/auth/session` and every proxied request.
+
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use portcullis_verifier::Claims;
+
+use super::AppState;
+use super::cookies::{self, SetCookies};
+use super::error::ApiError;
+use crate::auth::AuthError;
+
+/// A request with a valid session.
+pub struct Authenticated {
+    /// The access token's claims.
+    pub claims: Claims,
+    /// New cookies, when the session had to be refreshed to answer.
+    pub renewed: Option<SetCookies>,
+}
+
+impl Authenticated {
+    /// Finishes a response, attaching renewed cookies if there are any.
+    pub fn respond(self, response: impl IntoResponse) -> Response {
+        let response = response.into_response();
+        match self.renewed {
+            Some(set) => cookies::attach(response, set),
+            None => response,
+        }
+    }
+}
+
+/// Authenticates a request; the `Err` is the complete response to send.
+///
+/// A refresh that is refused ends the session in the browser too (the cookies
+/// are cleared); a database failure answers 503 and leaves them alone, since
+/// the session may be perfectly good.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Authenticated, Response> {
+    let presented = state.cookies.read(headers);
+    match state.auth.authenticate(presented.access.as_deref()).await {
+        Ok(claims) => {
+            return Ok(Authenticated {
+                claims,
+                renewed: None,
+            });
+        }
+        Err(AuthError::Unauthenticated(_)) => {}
+        Err(other) => return Err(ApiError::from(other).into_response()),
+    }
+    if presented.refresh.is_none() {
+        return Err(unauthenticated(state, presented.any()));
+    }
+    match state.auth.refresh(presented.refresh.as_deref()).await {
+        Ok(signed_in) => Ok(Authenticated {
+            renewed: Some(state.cookies.issue(&signed_in)),
+            claims: signed_in.access.claims,
+        }),
+        Err(AuthError::RefreshDenied(reason)) => {
+            tracing::debug!(reason = reason.as_str(), "transparent refresh refused");
+            Err(unauthenticated(state, true))
+        }
+        Err(other) => Err(ApiError::from(other).into_response()),
+    }
+}
+
+/// 401 `unauthenticated`, clearing cookies that no longer hold a session.
+pub fn unauthenticated(state: &AppState, clear: bool) -> Response {
+    let response = ApiError::Unauthenticated.into_response();
+    if clear {
+        cookies::attach(response, state.cookies.clear())
+    } else {
+        response
+    }
+}
