@@ -167,7 +167,7 @@ async fn material(store: &Store, now: OffsetDateTime) -> Result<KeyMaterial, Key
     let records = store.signing_keys(now).await?;
     let mut verifiers = KeySet::new();
     let mut jwks = Jwks::default();
-    let mut signer: Option<(&KeyRecord, SigningKey)> = None;
+    let mut signer: Option<(&KeyRecord, SigningKey, bool)> = None;
     for record in &records {
         let unusable = || KeyError::Unusable(record.kid.clone());
         if record.algorithm != "EdDSA" {
@@ -188,12 +188,17 @@ async fn material(store: &Store, now: OffsetDateTime) -> Result<KeyMaterial, Key
             VerificationKey::ed25519(&public).map_err(|_| unusable())?,
         );
         jwks.keys.push(Jwk::ed25519(record.kid.clone(), &public));
-        // Records come ordered by `signs_from`: the last eligible one signs.
-        if record.retired_at.is_none() && record.signs_from <= now {
-            signer = Some((record, key));
+        // Records come ordered by `signs_from`: the last one in its signing
+        // period signs. Should clocks disagree so that none is (a rotation
+        // stamped by a machine whose clock runs ahead), the newest key signs
+        // rather than none: every published key verifies.
+        let signing_now =
+            record.signs_from <= now && record.retired_at.is_none_or(|retired| retired > now);
+        if signing_now || signer.as_ref().is_none_or(|(_, _, eligible)| !eligible) {
+            signer = Some((record, key, signing_now));
         }
     }
-    let (record, key) = signer.ok_or(KeyError::NoSigner)?;
+    let (record, key, _) = signer.ok_or(KeyError::NoSigner)?;
     let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, record.kid);
     let jwks = serde_json::to_string(&jwks).map_err(|_| KeyError::Unusable(record.kid.clone()))?;
     Ok(KeyMaterial {

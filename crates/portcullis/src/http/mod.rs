@@ -13,12 +13,12 @@ mod session;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{any, delete, get, post};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::trace::TraceLayer;
 use url::Url;
 
@@ -61,11 +61,7 @@ pub fn router(state: AppState) -> Router {
         .route("/password", post(auth_routes::change_password))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT))
-        .layer(SetResponseHeaderLayer::overriding(
-            header::CACHE_CONTROL,
-            HeaderValue::from_static("no-store"),
-        ));
+        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT));
 
     Router::new()
         .nest("/api/auth", auth)
@@ -79,12 +75,26 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             csrf::guard,
         ))
+        .layer(axum::middleware::from_fn(no_store_on_auth_routes))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()
         }))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Every `/api/auth/*` answer — errors, fallbacks and refusals included —
+/// concerns credentials and must not be cached anywhere.
+async fn no_store_on_auth_routes(request: Request, next: Next) -> Response {
+    let is_auth = request.uri().path().starts_with("/api/auth/");
+    let mut response = next.run(request).await;
+    if is_auth {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 async fn not_found() -> Response {

@@ -3,3 +3,12 @@
 mod helpers;
 
 mod auth_flow;
+mod cli;
+mod csrf;
+mod forged_tokens;
+mod health;
+mod login;
+mod logout;
+mod malformed;
+mod refresh;
+mod register;
