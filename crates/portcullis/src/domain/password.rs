@@ -1,7 +1,17 @@
 //! Passwords, kept secret from the moment they are parsed.
 
+use std::collections::HashSet;
+use std::sync::LazyLock;
+
 use secrecy::{ExposeSecret, SecretString};
 use unicode_normalization::UnicodeNormalization;
+
+/// The 10,000 most common passwords (see `data/README.md`), lower case.
+static COMMON_PASSWORDS: LazyLock<HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../../data/common-passwords.txt")
+        .lines()
+        .collect()
+});
 
 /// Fewest characters in a new password (NIST SP 800-63B).
 pub const MIN_PASSWORD_CHARS: usize = 8;
@@ -23,6 +33,9 @@ pub enum PasswordError {
     /// More than 1024 characters.
     #[error("a password has at most 1024 characters")]
     TooLong,
+    /// One of the most common passwords, the first an attacker tries.
+    #[error("this password is one of the most commonly used; choose another")]
+    Common,
 }
 
 impl Password {
@@ -35,6 +48,9 @@ impl Password {
         }
         if len > MAX_PASSWORD_CHARS {
             return Err(PasswordError::TooLong);
+        }
+        if COMMON_PASSWORDS.contains(password.0.expose_secret().to_lowercase().as_str()) {
+            return Err(PasswordError::Common);
         }
         Ok(password)
     }
@@ -64,6 +80,29 @@ mod tests {
             Password::new_password(&"a".repeat(MAX_PASSWORD_CHARS + 1)).err(),
             Some(PasswordError::TooLong)
         );
+    }
+
+    #[test]
+    fn common_passwords_are_refused_in_any_case() {
+        for common in [
+            "password",
+            "PassWord1",
+            "12345678",
+            "iloveyou",
+            "ｐａｓｓｗｏｒｄ",
+        ] {
+            assert_eq!(
+                Password::new_password(common).err(),
+                Some(PasswordError::Common),
+                "{common}"
+            );
+        }
+        assert!(Password::new_password("correct horse battery staple").is_ok());
+    }
+
+    #[test]
+    fn the_bundled_list_has_ten_thousand_entries() {
+        assert_eq!(COMMON_PASSWORDS.len(), 10_000);
     }
 
     #[test]

@@ -8,6 +8,7 @@ mod csrf;
 pub mod error;
 mod health;
 mod json;
+mod limits;
 mod session;
 
 use std::sync::Arc;
@@ -76,6 +77,7 @@ pub fn router(state: AppState) -> Router {
             csrf::guard,
         ))
         .layer(axum::middleware::from_fn(no_store_on_auth_routes))
+        .layer(axum::middleware::from_fn(limits::header_limits))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()

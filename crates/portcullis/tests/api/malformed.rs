@@ -116,7 +116,8 @@ async fn an_oversized_body_is_413() {
 #[tokio::test]
 async fn oversized_and_garbage_cookies_are_just_no_session() {
     let app = TestApp::spawn().await;
-    let huge = "A".repeat(16 * 1024);
+    // Over the token length limit, under the cookie header limit.
+    let huge = "A".repeat(6 * 1024);
     for jar in [
         Jar::with(&[(ACCESS, &huge)]),
         Jar::with(&[(ACCESS, "a.b.c"), (REFRESH, "%%%")]),
@@ -172,4 +173,34 @@ async fn every_auth_response_forbids_caching() {
         let response = app.send(&mut jar, method, path, None).await;
         assert_eq!(response.headers()["cache-control"], "no-store", "{path}");
     }
+}
+
+#[tokio::test]
+async fn oversized_headers_and_cookies_are_431() {
+    let app = TestApp::spawn().await;
+    let big = "a".repeat(17 * 1024);
+    let cookie = app
+        .client
+        .get(app.url("/api/auth/session"))
+        .header("cookie", format!("app={big}"))
+        .send()
+        .await
+        .expect("answered");
+    assert_problem(
+        cookie,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request_header_fields_too_large",
+    )
+    .await;
+    let mut request = app.client.post(app.url("/api/auth/login"));
+    for i in 0..40 {
+        request = request.header(format!("x-filler-{i}"), "b".repeat(1024));
+    }
+    let response = request.send().await.expect("answered");
+    assert_problem(
+        response,
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request_header_fields_too_large",
+    )
+    .await;
 }
