@@ -154,4 +154,18 @@ mod tests {
         );
         assert!(split(&token).is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn splitting_any_text_never_panics(token in "\\PC{0,600}") {
+            let _ = split(&token);
+        }
+
+        #[test]
+        fn splitting_dotted_base64_never_panics(
+            a in "[A-Za-z0-9_-]{0,80}", b in "[A-Za-z0-9_-]{0,200}", c in "[A-Za-z0-9_-]{0,100}"
+        ) {
+            let _ = split(&format!("{a}.{b}.{c}"));
+        }
+    }
 }

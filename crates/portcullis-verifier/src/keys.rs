@@ -438,4 +438,22 @@ mod tests {
             Some(KeyError::InvalidEd25519Key)
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn verifying_arbitrary_text_is_always_an_error(token in "\\PC{0,400}") {
+            proptest::prop_assert!(keys().verify(&token, &validation(), NOW).is_err());
+        }
+
+        #[test]
+        fn flipping_any_byte_of_a_genuine_token_breaks_it(index in 0usize..300, bit in 0u8..8) {
+            let token = sign_ed25519(r#"{"alg":"EdDSA","kid":"k1"}"#, &claims_json());
+            let mut bytes = token.into_bytes();
+            let i = index % bytes.len();
+            bytes[i] ^= 1 << bit;
+            if let Ok(forged) = String::from_utf8(bytes) {
+                proptest::prop_assert!(keys().verify(&forged, &validation(), NOW).is_err());
+            }
+        }
+    }
 }

@@ -97,4 +97,15 @@ mod tests {
             assert_eq!(Email::parse(bad), Err(EmailError), "{bad:?}");
         }
     }
+
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_accepted_addresses_are_bounded(input in "\\PC{0,300}") {
+            if let Ok(email) = Email::parse(&input) {
+                proptest::prop_assert!(email.as_str().len() <= MAX_EMAIL_LEN);
+                proptest::prop_assert_eq!(email.as_str().matches('@').count(), 1);
+                proptest::prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+            }
+        }
+    }
 }

@@ -72,4 +72,13 @@ mod tests {
         );
         assert!("not-an-id".parse::<SessionId>().is_err());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn only_the_canonical_spelling_parses(text in "[0-9a-fA-F-]{30,40}") {
+            if let Ok(id) = text.parse::<SessionId>() {
+                proptest::prop_assert_eq!(id.to_string(), text);
+            }
+        }
+    }
 }

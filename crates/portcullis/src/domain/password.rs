@@ -117,4 +117,17 @@ mod tests {
         let p = Password::candidate("hunter2hunter2");
         assert!(!format!("{p:?}").contains("hunter2"));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_input_is_judged_without_panicking(input in "\\PC{0,1100}") {
+            let counted = Password::candidate(&input).expose().chars().count();
+            match Password::new_password(&input) {
+                Ok(p) => proptest::prop_assert!((MIN_PASSWORD_CHARS..=MAX_PASSWORD_CHARS).contains(&p.expose().chars().count())),
+                Err(PasswordError::TooShort) => proptest::prop_assert!(counted < MIN_PASSWORD_CHARS),
+                Err(PasswordError::TooLong) => proptest::prop_assert!(counted > MAX_PASSWORD_CHARS),
+                Err(PasswordError::Common) => {}
+            }
+        }
+    }
 }

@@ -130,4 +130,19 @@ mod tests {
         let t = RefreshToken::generate().expect("os rng");
         assert!(!format!("{t:?}").contains(&t.encode()));
     }
+
+    proptest::proptest! {
+        #[test]
+        fn every_token_has_exactly_one_text_form(bytes in proptest::array::uniform32(proptest::num::u8::ANY)) {
+            let token = RefreshToken(bytes);
+            proptest::prop_assert_eq!(RefreshToken::parse(&token.encode()), Some(token));
+        }
+
+        #[test]
+        fn only_canonical_text_parses(text in "[A-Za-z0-9_=+/-]{0,50}") {
+            if let Some(token) = RefreshToken::parse(&text) {
+                proptest::prop_assert_eq!(token.encode(), text);
+            }
+        }
+    }
 }

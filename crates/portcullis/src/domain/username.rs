@@ -107,4 +107,17 @@ mod tests {
     fn the_lookup_key_matches_the_registered_key() {
         assert_eq!(key("ＡＤＡ"), Username::parse("Ada").expect("valid").key());
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_accepted_name_keeps_the_documented_shape(input in "\\PC{0,40}") {
+            if let Ok(name) = Username::parse(&input) {
+                let s = name.as_str();
+                proptest::prop_assert!((MIN_USERNAME_CHARS..=MAX_USERNAME_CHARS).contains(&s.len()));
+                proptest::prop_assert!(s.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)));
+                proptest::prop_assert_eq!(Username::parse(s), Ok(name.clone()));
+                proptest::prop_assert_eq!(key(&input), name.key());
+            }
+        }
+    }
 }

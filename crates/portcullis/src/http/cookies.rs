@@ -226,4 +226,22 @@ mod tests {
         assert_eq!(kept, Some(HeaderValue::from_static("a=1; b=2")));
         assert_eq!(policy.strip(&headers("__Host-access_token=x")), None);
     }
+
+    proptest::proptest! {
+        #[test]
+        fn reading_and_stripping_any_cookie_header_is_safe(raw in "[ -~]{0,300}") {
+            let policy = CookiePolicy::new(true);
+            let Ok(value) = HeaderValue::from_str(&raw) else { return Ok(()) };
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, value);
+            let _ = policy.read(&h);
+            if let Some(kept) = policy.strip(&h) {
+                let kept = kept.to_str().expect("ascii in, ascii out").to_owned();
+                for pair in kept.split("; ") {
+                    let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+                    proptest::prop_assert!(name != policy.access_name() && name != policy.refresh_name());
+                }
+            }
+        }
+    }
 }
