@@ -6,10 +6,11 @@ use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use time::OffsetDateTime;
 
 use super::AppState;
+use super::bodies::{LoginBody, PasswordBody, RegisterBody};
 use super::cookies;
 use super::error::ApiError;
 use super::json::AppJson;
@@ -69,13 +70,6 @@ fn signed_in(state: &AppState, signed_in: &SignedIn) -> Response {
     )
 }
 
-#[derive(Deserialize)]
-pub struct RegisterBody {
-    username: String,
-    email: String,
-    password: String,
-}
-
 /// `POST /api/auth/register`.
 pub async fn register(
     State(state): State<AppState>,
@@ -89,12 +83,6 @@ pub async fn register(
     };
     let session = state.auth.register(account, &client).await?;
     Ok(signed_in(&state, &session))
-}
-
-#[derive(Deserialize)]
-pub struct LoginBody {
-    username: String,
-    password: String,
 }
 
 /// `POST /api/auth/login`.
@@ -259,12 +247,6 @@ pub async fn end_session(
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),
         Err(e) => signed_in.respond(ApiError::from(e)),
     }
-}
-
-#[derive(Deserialize)]
-pub struct PasswordBody {
-    current_password: String,
-    new_password: String,
 }
 
 /// `POST /api/auth/password`: other sessions are revoked, this one stays.

@@ -2,6 +2,7 @@
 //! guards every request passes (cross-site check, body limits, panics caught).
 
 mod auth_routes;
+pub mod bodies;
 mod client;
 pub mod cookies;
 mod csrf;

@@ -1,0 +1,27 @@
+//! Request bodies: the JSON the handlers accept, and the parsers their fields
+//! go through, on any input.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use portcullis::domain::{Email, LoginName, Password, RefreshToken, Username};
+use portcullis::http::bodies::{LoginBody, PasswordBody, RegisterBody};
+
+fuzz_target!(|data: &[u8]| {
+    if let Ok(body) = serde_json::from_slice::<RegisterBody>(data) {
+        let _ = Username::parse(&body.username);
+        let _ = Email::parse(&body.email);
+        let _ = Password::new_password(&body.password);
+    }
+    if let Ok(body) = serde_json::from_slice::<LoginBody>(data) {
+        let _ = LoginName::new(&body.username).key().len();
+        let _ = Password::candidate(&body.password);
+    }
+    if let Ok(body) = serde_json::from_slice::<PasswordBody>(data) {
+        let _ = Password::new_password(&body.new_password);
+    }
+    if let Ok(text) = std::str::from_utf8(data) {
+        if let Some(token) = RefreshToken::parse(text) {
+            assert_eq!(token.encode(), text);
+        }
+    }
+});
