@@ -63,6 +63,23 @@ impl VerificationKey {
         Ok(Self(Kind::Hs256(secret.into())))
     }
 
+    /// The key id Portcullis writes into the header of tokens it signs with
+    /// this HS256 `secret`.
+    ///
+    /// A shared secret has no public half to publish, so there is no JWKS to
+    /// learn its `kid` from; both sides derive it from the secret instead. It
+    /// is a truncated SHA-256 of the secret under a fixed label: it names the
+    /// key without revealing anything usable about a secret of 256 bits or more.
+    pub fn hs256_key_id(secret: &[u8]) -> String {
+        use base64::Engine;
+        use sha2::Digest;
+        let digest = Sha256::new()
+            .chain_update(b"portcullis hs256 kid\0")
+            .chain_update(secret)
+            .finalize();
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&digest[..12])
+    }
+
     /// The one algorithm this key verifies.
     pub fn algorithm(&self) -> Algorithm {
         match self.0 {
@@ -131,6 +148,17 @@ impl KeySet {
     /// Whether the set is empty.
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
+    }
+
+    /// A set holding one HS256 `secret` (at least 256 bits), under the key id
+    /// Portcullis gives it ([`VerificationKey::hs256_key_id`]).
+    pub fn from_shared_secret(secret: &[u8]) -> Result<Self, KeyError> {
+        let mut set = Self::new();
+        set.insert(
+            VerificationKey::hs256_key_id(secret),
+            VerificationKey::hs256(secret)?,
+        );
+        Ok(set)
     }
 
     /// The Ed25519 signature keys of a JWKS document. Keys of other types or
@@ -402,6 +430,22 @@ mod tests {
         assert_eq!(
             VerificationKey::ed25519(&identity).err(),
             Some(KeyError::InvalidEd25519Key)
+        );
+    }
+
+    #[test]
+    fn a_shared_secret_set_verifies_tokens_under_the_derived_kid() {
+        let secret = [3u8; 32];
+        let kid = VerificationKey::hs256_key_id(&secret);
+        assert_eq!(kid, VerificationKey::hs256_key_id(&secret));
+        assert_ne!(kid, VerificationKey::hs256_key_id(&[4u8; 32]));
+        let header = format!(r#"{{"alg":"HS256","typ":"JWT","kid":"{kid}"}}"#);
+        let token = sign_hs256(&secret, &header, &claims_json());
+        let set = KeySet::from_shared_secret(&secret).expect("long enough");
+        assert!(set.verify(&token, &validation(), NOW).is_ok());
+        assert_eq!(
+            KeySet::from_shared_secret(&[3u8; 31]).err(),
+            Some(KeyError::SecretTooShort)
         );
     }
 

@@ -32,6 +32,31 @@
 //! What it costs: only `EdDSA` and `HS256` are supported, which is what Portcullis
 //! issues; this is not a general JOSE library.
 //!
+//! # What you get
+//!
+//! - [`Verifier`]: keys, the expected issuer and audience ([`Validation`]), and
+//!   a clock in one cheap handle. This is what a resource server keeps in its
+//!   state.
+//! - [`KeySet`] and [`VerificationKey`]: the keys, each pinned to one algorithm.
+//!   [`KeySet::from_jwks`] reads a JWKS; [`KeySet::from_shared_secret`] holds an
+//!   HS256 secret for Portcullis's compatibility mode.
+//! - With the `jwks` feature, [`JwksCache`]: fetches `/.well-known/jwks.json`,
+//!   caches the keys by `kid`, refetches when a token names a key it has not
+//!   seen (at most once per interval, so forged `kid`s cannot flood the issuer),
+//!   and refreshes in the background with a task that stops when the cache is
+//!   dropped. `jwks-rustls` adds https.
+//! - With the `axum` feature, [`VerifiedClaims`]: an extractor that yields the
+//!   claims of a valid `Authorization: Bearer` token (or of a configured
+//!   cookie) and answers anything else with 401 and `WWW-Authenticate: Bearer`.
+//!
+//! The default build has none of these features and so no runtime and no HTTP
+//! client: only the verification core, its hashes and signatures.
+//!
+//! Note what a resource server can and cannot know: it accepts a token until its
+//! `exp` (15 minutes by default). A session revoked at Portcullis is refused at
+//! once by the gateway, but a token already forwarded stays valid here until it
+//! expires; that is the price of verifying without asking anyone.
+//!
 //! # Example
 //!
 //! ```
@@ -48,18 +73,32 @@
 //! assert!(keys.verify(forged, &validation, 1_700_000_000).is_err());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! A complete resource server with the JWKS cache and the axum extractor is in
+//! the `extract` module's documentation (feature `axum`) and in the repository's
+//! `examples/upstream-api`.
 #![deny(missing_docs)]
 
 mod claims;
 mod error;
+#[cfg(feature = "axum")]
+pub mod extract;
 mod jwk;
+#[cfg(feature = "jwks")]
+mod jwks_cache;
 mod jws;
 mod keys;
 mod validation;
+mod verifier;
 
 pub use claims::Claims;
 pub use error::{KeyError, VerifyError};
+#[cfg(feature = "axum")]
+pub use extract::{Rejection, VerifiedClaims};
 pub use jwk::{Jwk, Jwks};
+#[cfg(feature = "jwks")]
+pub use jwks_cache::{JwksCache, JwksError, JwksOptions};
 pub use jws::MAX_TOKEN_LENGTH;
-pub use keys::{Algorithm, KeySet, VerificationKey};
+pub use keys::{Algorithm, KeySet, MIN_HS256_SECRET_LEN, VerificationKey};
 pub use validation::Validation;
+pub use verifier::Verifier;

@@ -14,6 +14,7 @@ use crate::auth::Auth;
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
+use crate::gateway::{Gateway, UpstreamError};
 use crate::http::{self, AppState, CookiePolicy, ProxyTrust};
 use crate::store::{Store, StoreError};
 
@@ -40,6 +41,9 @@ pub enum StartError {
     /// The signing keys could not be loaded.
     #[error("cannot load signing keys: {0}")]
     Keys(#[from] KeyError),
+    /// The upstream or frontend cannot be proxied to.
+    #[error(transparent)]
+    Upstream(#[from] UpstreamError),
 }
 
 /// A bound, loaded server, ready to run.
@@ -67,6 +71,7 @@ impl Application {
             addr: config.bind,
             source,
         })?;
+        let gateway = Gateway::from_config(&config)?;
         let store = Store::connect(&config.database).await?;
         let auth = Auth::load(&config, store, clock).await?;
         if config.insecure_dev_cookies {
@@ -80,6 +85,7 @@ impl Application {
             proxies: ProxyTrust::new(config.trusted_proxies.clone()),
             public_url: config.public_url.clone().map(Arc::new),
             tls: false,
+            gateway,
         };
         Ok(Self {
             listener,

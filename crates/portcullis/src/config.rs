@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use ipnet::IpNet;
-use secrecy::SecretString;
+use secrecy::{SecretSlice, SecretString};
 use url::Url;
 
 /// A setting that can be given in the file, the environment, or (some) as a flag.
@@ -49,6 +49,10 @@ settings! {
     "database_max_connections", "PORTCULLIS_DATABASE_MAX_CONNECTIONS", None;
     "log_format", "PORTCULLIS_LOG_FORMAT", None;
     "trusted_proxies", "PORTCULLIS_TRUSTED_PROXIES", None;
+    "upstream_timeout", "PORTCULLIS_UPSTREAM_TIMEOUT", None;
+    "upstream_token_cookie", "PORTCULLIS_UPSTREAM_TOKEN_COOKIE", None;
+    "hs256_secret_file", "PORTCULLIS_HS256_SECRET_FILE", None;
+    "legacy_id_claim", "PORTCULLIS_LEGACY_ID_CLAIM", None;
 }
 
 /// Where a value came from, for error messages.
@@ -105,6 +109,14 @@ pub enum ConfigError {
     /// Values that are fine alone but not together.
     #[error("{0}")]
     Inconsistent(String),
+    /// The HS256 secret file cannot be read or holds too short a secret.
+    #[error("hs256_secret_file {path}: {reason}")]
+    SecretFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong (never the secret itself).
+        reason: String,
+    },
 }
 
 /// The raw layers, before parsing.
@@ -195,6 +207,23 @@ impl Sources {
                 humantime::parse_duration(v).ok()
             })?
             .unwrap_or(default))
+    }
+
+    /// A URL we proxy to: plain http, since the proxy speaks no TLS to its
+    /// upstreams (they sit next to it, on a private network).
+    fn proxy_target(&self, key: &'static str) -> Result<Option<Url>, ConfigError> {
+        self.get(
+            key,
+            "an http:// URL (TLS to the upstream is not supported)",
+            |v| {
+                Url::parse(v).ok().filter(|u| {
+                    u.scheme() == "http"
+                        && u.host().is_some()
+                        && u.query().is_none()
+                        && u.fragment().is_none()
+                })
+            },
+        )
     }
 
     fn url(&self, key: &'static str) -> Result<Option<Url>, ConfigError> {
@@ -328,6 +357,17 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long the upstream (or frontend) may take to begin its answer once
+    /// the request has been sent in full; then 504 `upstream_timeout`.
+    pub upstream_timeout: Duration,
+    /// Attach the access token upstream as this cookie instead of as
+    /// `Authorization: Bearer` (the NestJS pattern's `accessToken`).
+    pub upstream_token_cookie: Option<String>,
+    /// Sign access tokens with HS256 and this shared secret instead of
+    /// Ed25519, for backends that only know a shared secret.
+    pub hs256_secret: Option<SecretSlice<u8>>,
+    /// Add an `_id` claim equal to `sub`, as the NestJS pattern's backends read it.
+    pub legacy_id_claim: bool,
 }
 
 impl Config {
@@ -427,8 +467,8 @@ impl Config {
                 url: SecretString::from(database_url),
                 max_connections,
             },
-            upstream: sources.url("upstream")?,
-            frontend: sources.url("frontend")?,
+            upstream: sources.proxy_target("upstream")?,
+            frontend: sources.proxy_target("frontend")?,
             public_url,
             issuer,
             audience,
@@ -439,6 +479,21 @@ impl Config {
             hashing,
             log_format,
             trusted_proxies,
+            upstream_timeout: sources.duration("upstream_timeout", Duration::from_secs(30))?,
+            upstream_token_cookie: sources.get(
+                "upstream_token_cookie",
+                "a cookie name (letters, digits and !#$%&'*+-.^_`|~)",
+                |v| is_cookie_name(v).then(|| v.to_owned()),
+            )?,
+            hs256_secret: match sources.get("hs256_secret_file", "a file path", |v| {
+                (!v.is_empty()).then(|| PathBuf::from(v))
+            })? {
+                Some(path) => Some(read_hs256_secret(&path)?),
+                None => None,
+            },
+            legacy_id_claim: sources
+                .get("legacy_id_claim", "true or false", parse_bool)?
+                .unwrap_or(false),
         };
         config.check_consistency()?;
         Ok(config)
@@ -470,8 +525,45 @@ impl Config {
         if self.clock_leeway > Duration::from_secs(300) {
             return fail("clock_leeway must be at most 5m".into());
         }
+        if self.upstream_timeout < Duration::from_millis(1) {
+            return fail("upstream_timeout must be above zero".into());
+        }
         Ok(())
     }
+}
+
+/// An RFC 6265 cookie name: an HTTP token.
+fn is_cookie_name(v: &str) -> bool {
+    !v.is_empty()
+        && v.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b))
+}
+
+/// Reads the HS256 secret: the file's bytes less one trailing newline, so that
+/// `echo "$SECRET" > file` gives the same key as the string `$SECRET` handed to
+/// a NestJS `JwtModule`. Anything under 256 bits is refused (RFC 7518 §3.2).
+fn read_hs256_secret(path: &Path) -> Result<SecretSlice<u8>, ConfigError> {
+    let fail = |reason: String| ConfigError::SecretFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let mut bytes = std::fs::read(path).map_err(|e| fail(e.to_string()))?;
+    if bytes.last() == Some(&b'\n') {
+        bytes.pop();
+        if bytes.last() == Some(&b'\r') {
+            bytes.pop();
+        }
+    }
+    let secret = SecretSlice::from(bytes);
+    use secrecy::ExposeSecret;
+    let len = secret.expose_secret().len();
+    if len < portcullis_verifier::MIN_HS256_SECRET_LEN {
+        return Err(fail(format!(
+            "the secret is {len} bytes; at least {} (256 bits) are required, e.g. `openssl rand -base64 48`",
+            portcullis_verifier::MIN_HS256_SECRET_LEN
+        )));
+    }
+    Ok(secret)
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -587,6 +679,57 @@ mod tests {
         assert!(config(&[("PORTCULLIS_ACCESS_TOKEN_TTL", "8d")]).is_err());
         assert!(config(&[("PORTCULLIS_REFRESH_IDLE_TIMEOUT", "40d")]).is_err());
         assert!(config(&[("PORTCULLIS_REFRESH_REUSE_GRACE", "1h")]).is_err());
+    }
+
+    #[test]
+    fn gateway_settings_have_safe_defaults_and_are_checked() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.upstream_timeout, Duration::from_secs(30));
+        assert_eq!(c.upstream_token_cookie, None);
+        assert!(c.hs256_secret.is_none() && !c.legacy_id_claim);
+        let c = config(&[
+            ("PORTCULLIS_UPSTREAM", "http://127.0.0.1:3000"),
+            ("PORTCULLIS_UPSTREAM_TIMEOUT", "2s"),
+            ("PORTCULLIS_UPSTREAM_TOKEN_COOKIE", "accessToken"),
+            ("PORTCULLIS_LEGACY_ID_CLAIM", "true"),
+        ])
+        .expect("valid");
+        assert_eq!(c.upstream_timeout, Duration::from_secs(2));
+        assert_eq!(c.upstream_token_cookie.as_deref(), Some("accessToken"));
+        assert!(c.legacy_id_claim);
+        for bad in ["access token", "a;b", "a=b", ""] {
+            assert!(
+                config(&[("PORTCULLIS_UPSTREAM_TOKEN_COOKIE", bad)]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(config(&[("PORTCULLIS_UPSTREAM", "https://api.internal")]).is_err());
+        assert!(config(&[("PORTCULLIS_FRONTEND", "http://x?y=1")]).is_err());
+    }
+
+    #[test]
+    fn an_hs256_secret_under_256_bits_is_refused() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let short = dir.path().join("short");
+        std::fs::write(&short, format!("{}\n", "s".repeat(31))).expect("write");
+        let long = dir.path().join("long");
+        std::fs::write(&long, format!("{}\n", "s".repeat(32))).expect("write");
+        let err = config(&[(
+            "PORTCULLIS_HS256_SECRET_FILE",
+            short.to_str().expect("utf-8"),
+        )])
+        .expect_err("too short");
+        assert!(err.to_string().contains("31 bytes"), "{err}");
+        assert!(!err.to_string().contains("sss"), "the secret is not echoed");
+        let c = config(&[(
+            "PORTCULLIS_HS256_SECRET_FILE",
+            long.to_str().expect("utf-8"),
+        )])
+        .expect("long enough");
+        use secrecy::ExposeSecret;
+        let secret = c.hs256_secret.expect("read");
+        assert_eq!(secret.expose_secret(), "s".repeat(32).as_bytes());
+        assert!(config(&[("PORTCULLIS_HS256_SECRET_FILE", "/nonexistent/secret")]).is_err());
     }
 
     #[test]

@@ -12,6 +12,9 @@
 //! - [`http`] is the browser-facing interface: the `/api/auth/*` handlers, the
 //!   one cookie module, the cross-site guard, problem responses. It only
 //!   translates between HTTP and the auth service.
+//! - [`gateway`] is the proxy: the rest of `/api/*` to the upstream API with
+//!   the session's access token attached, other paths to a frontend server,
+//!   bodies and WebSockets streamed through.
 //! - [`auth`] is the service itself: registration and sign-in, argon2id on a
 //!   bounded blocking pool, sessions and the refresh-token rotation rules,
 //!   access tokens, signing keys, the in-memory revocation set.
@@ -33,5 +36,6 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod gateway;
 pub mod http;
 pub mod store;

@@ -1,5 +1,9 @@
 //! Signing keys: generated into the database, shared by every instance, loaded
 //! into memory, published as a JWKS.
+//!
+//! In compatibility mode an HS256 shared secret (from the configuration, never
+//! the database) signs instead. It verifies too, but it is never published:
+//! the JWKS holds public keys only.
 
 use std::sync::Arc;
 use std::sync::Mutex;
@@ -9,8 +13,9 @@ use arc_swap::ArcSwap;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signer as _, SigningKey};
+use hmac::{Hmac, Mac};
 use portcullis_verifier::{Jwk, Jwks, KeySet, VerificationKey};
-use secrecy::ExposeSecret;
+use secrecy::{ExposeSecret, SecretSlice};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -44,9 +49,17 @@ pub enum KeyError {
 /// The key that signs new tokens.
 pub struct Signer {
     kid: String,
-    key: SigningKey,
+    key: SignWith,
     /// The encoded JOSE header, the same for every token this key signs.
     header: String,
+}
+
+// One signer per key snapshot, not per token: the size difference between the
+// variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+enum SignWith {
+    Ed25519(SigningKey),
+    Hs256(SecretSlice<u8>),
 }
 
 impl Signer {
@@ -61,9 +74,19 @@ impl Signer {
         token.push_str(&self.header);
         token.push('.');
         URL_SAFE_NO_PAD.encode_string(claims_json, &mut token);
-        let signature = self.key.sign(token.as_bytes());
+        let signature: Vec<u8> = match &self.key {
+            SignWith::Ed25519(key) => key.sign(token.as_bytes()).to_bytes().to_vec(),
+            SignWith::Hs256(secret) => {
+                // HMAC takes keys of any length; the length was checked at start.
+                let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.expose_secret()) else {
+                    return String::new();
+                };
+                mac.update(token.as_bytes());
+                mac.finalize().into_bytes().to_vec()
+            }
+        };
         token.push('.');
-        URL_SAFE_NO_PAD.encode_string(signature.to_bytes(), &mut token);
+        URL_SAFE_NO_PAD.encode_string(signature, &mut token);
         token
     }
 }
@@ -83,21 +106,34 @@ pub struct KeyMaterial {
 pub struct KeyRing {
     store: Store,
     clock: SharedClock,
+    /// The HS256 secret that signs in compatibility mode.
+    hs256: Option<SecretSlice<u8>>,
     current: Arc<ArcSwap<KeyMaterial>>,
     last_unknown_kid_reload: Arc<Mutex<Option<Instant>>>,
 }
 
 impl KeyRing {
     /// Loads the keys, generating the first one if the database has none.
-    pub async fn load(store: Store, clock: SharedClock) -> Result<Self, KeyError> {
+    /// With `hs256`, that secret signs instead of the Ed25519 keys.
+    pub async fn load(
+        store: Store,
+        clock: SharedClock,
+        hs256: Option<SecretSlice<u8>>,
+    ) -> Result<Self, KeyError> {
         let now = clock.now();
         if store.insert_first_key(&generate(now)?).await? {
             tracing::info!("generated the first signing key");
         }
-        let material = material(&store, now).await?;
+        let material = material(&store, now, hs256.as_ref()).await?;
+        if hs256.is_some() {
+            tracing::info!(
+                "signing access tokens with the HS256 shared secret (compatibility mode)"
+            );
+        }
         Ok(Self {
             store,
             clock,
+            hs256,
             current: Arc::new(ArcSwap::from_pointee(material)),
             last_unknown_kid_reload: Arc::new(Mutex::new(None)),
         })
@@ -110,7 +146,7 @@ impl KeyRing {
 
     /// Rereads the keys from the database.
     pub async fn reload(&self) -> Result<(), KeyError> {
-        let material = material(&self.store, self.clock.now()).await?;
+        let material = material(&self.store, self.clock.now(), self.hs256.as_ref()).await?;
         self.current.store(Arc::new(material));
         Ok(())
     }
@@ -163,7 +199,11 @@ fn thumbprint(public: &[u8; 32]) -> String {
     URL_SAFE_NO_PAD.encode(Sha256::digest(canonical.as_bytes()))
 }
 
-async fn material(store: &Store, now: OffsetDateTime) -> Result<KeyMaterial, KeyError> {
+async fn material(
+    store: &Store,
+    now: OffsetDateTime,
+    hs256: Option<&SecretSlice<u8>>,
+) -> Result<KeyMaterial, KeyError> {
     let records = store.signing_keys(now).await?;
     let mut verifiers = KeySet::new();
     let mut jwks = Jwks::default();
@@ -199,11 +239,22 @@ async fn material(store: &Store, now: OffsetDateTime) -> Result<KeyMaterial, Key
         }
     }
     let (record, key, _) = signer.ok_or(KeyError::NoSigner)?;
-    let header = format!(r#"{{"alg":"EdDSA","typ":"JWT","kid":"{}"}}"#, record.kid);
     let jwks = serde_json::to_string(&jwks).map_err(|_| KeyError::Unusable(record.kid.clone()))?;
+    // Only after the JWKS is serialised: the shared secret must never be in it.
+    let (kid, alg, key) = match hs256 {
+        Some(secret) => {
+            let kid = VerificationKey::hs256_key_id(secret.expose_secret());
+            let key = VerificationKey::hs256(secret.expose_secret())
+                .map_err(|_| KeyError::Unusable(kid.clone()))?;
+            verifiers.insert(kid.clone(), key);
+            (kid, "HS256", SignWith::Hs256(secret.clone()))
+        }
+        None => (record.kid.clone(), "EdDSA", SignWith::Ed25519(key)),
+    };
+    let header = format!(r#"{{"alg":"{alg}","typ":"JWT","kid":"{kid}"}}"#);
     Ok(KeyMaterial {
         signer: Signer {
-            kid: record.kid.clone(),
+            kid,
             key,
             header: URL_SAFE_NO_PAD.encode(header),
         },

@@ -134,7 +134,7 @@ pub struct Auth {
 impl Auth {
     /// Loads keys (generating the first one) and recent revocations.
     pub async fn load(config: &Config, store: Store, clock: SharedClock) -> Result<Self, KeyError> {
-        let keys = KeyRing::load(store.clone(), clock.clone()).await?;
+        let keys = KeyRing::load(store.clone(), clock.clone(), config.hs256_secret.clone()).await?;
         let revoked = RevocationSet::new();
         let validation =
             Validation::new(&config.issuer, &config.audience).with_leeway(config.clock_leeway);
@@ -143,7 +143,8 @@ impl Auth {
             validation,
             config.sessions.access_token_ttl,
             revoked.clone(),
-        );
+        )
+        .with_legacy_id_claim(config.legacy_id_claim);
         let auth = Self {
             store,
             clock,

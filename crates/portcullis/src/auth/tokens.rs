@@ -19,6 +19,11 @@ use crate::store::UserRecord;
 pub struct AccessToken(String);
 
 impl AccessToken {
+    /// A token as presented in the access cookie (already verified by the caller).
+    pub fn presented(token: &str) -> Self {
+        Self(token.to_owned())
+    }
+
     /// The compact JWS, for the cookie and the upstream `Authorization` header.
     pub fn expose(&self) -> &str {
         &self.0
@@ -60,6 +65,8 @@ pub struct AccessTokens {
     validation: Validation,
     ttl: Duration,
     revoked: RevocationSet,
+    /// Whether tokens carry `_id` (a copy of `sub`) for NestJS-pattern backends.
+    legacy_id_claim: bool,
 }
 
 impl AccessTokens {
@@ -76,7 +83,14 @@ impl AccessTokens {
             validation,
             ttl,
             revoked,
+            legacy_id_claim: false,
         }
+    }
+
+    /// Adds the `_id` claim (equal to `sub`) to every token issued.
+    pub fn with_legacy_id_claim(mut self, on: bool) -> Self {
+        self.legacy_id_claim = on;
+        self
     }
 
     /// Issues a token for `user` in `session`; it expires after the configured
@@ -90,10 +104,12 @@ impl AccessTokens {
     ) -> IssuedAccess {
         let iat = unix_seconds(now);
         let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
+        let sub = user.id.to_string();
         let claims = Claims {
             iss: self.validation.issuer().to_owned(),
             aud: self.validation.audience().to_owned(),
-            sub: user.id.to_string(),
+            legacy_id: self.legacy_id_claim.then(|| sub.clone()),
+            sub,
             iat,
             exp,
             nbf: None,
@@ -101,7 +117,6 @@ impl AccessTokens {
             sid: session.to_string(),
             username: user.username.clone(),
             email: user.email.clone(),
-            legacy_id: None,
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

@@ -108,6 +108,29 @@ impl CookiePolicy {
         HeaderValue::from_str(&kept.join("; ")).ok()
     }
 
+    /// Removes every `Set-Cookie` for Portcullis's own cookie names from a
+    /// proxied answer: only Portcullis may set or clear them, never an upstream.
+    pub fn remove_set_cookies_of_ours(&self, headers: &mut HeaderMap) {
+        let theirs: Vec<HeaderValue> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter(|value| {
+                let name = value
+                    .to_str()
+                    .ok()
+                    .and_then(|v| v.split_once('='))
+                    .map(|(n, _)| n.trim());
+                // Unreadable values are dropped too: we cannot tell whose they are.
+                name.is_some_and(|n| !self.is_ours(n))
+            })
+            .cloned()
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        for value in theirs {
+            headers.append(header::SET_COOKIE, value);
+        }
+    }
+
     /// The cookies that hold a freshly signed-in session.
     pub fn issue(&self, signed_in: &SignedIn) -> SetCookies {
         [

@@ -53,6 +53,11 @@ pub enum ApiError {
     PayloadTooLarge,
     /// 431 `request_header_fields_too_large`.
     HeadersTooLarge,
+    /// 502 `upstream_unavailable`: the upstream refused the connection, could
+    /// not be reached, or broke it before answering.
+    UpstreamUnavailable,
+    /// 504 `upstream_timeout`: the upstream did not begin to answer in time.
+    UpstreamTimeout,
     /// 500 `internal_error`: a bug; the cause is in the log.
     Internal,
 }
@@ -95,6 +100,8 @@ impl ApiError {
                 StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
                 "request_header_fields_too_large",
             ),
+            UpstreamUnavailable => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
+            UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }

@@ -10,7 +10,7 @@ pub mod error;
 mod health;
 mod json;
 mod limits;
-mod session;
+pub mod session;
 
 use std::sync::Arc;
 
@@ -29,6 +29,7 @@ pub use cookies::CookiePolicy;
 pub use error::ApiError;
 
 use crate::auth::Auth;
+use crate::gateway::{self, Gateway};
 
 /// Largest request body accepted on `/api/auth/*`: far above any real
 /// registration, far below anything that costs us to read.
@@ -47,6 +48,8 @@ pub struct AppState {
     pub public_url: Option<Arc<Url>>,
     /// Whether we serve TLS ourselves.
     pub tls: bool,
+    /// Where proxied requests go.
+    pub gateway: Gateway,
 }
 
 /// The full router.
@@ -65,13 +68,19 @@ pub fn router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT));
 
-    Router::new()
+    let router = Router::new()
         .nest("/api/auth", auth)
         .route("/.well-known/jwks.json", get(health::jwks))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
-        .route("/api/{*rest}", any(not_found))
-        .fallback(not_found)
+        // Answers 404 `not_found` itself when no upstream is configured.
+        .route("/api/{*rest}", any(gateway::api));
+    let router = if state.gateway.has_frontend() {
+        router.fallback(gateway::frontend)
+    } else {
+        router.fallback(not_found)
+    };
+    router
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),

@@ -10,11 +10,15 @@ use super::AppState;
 use super::cookies::{self, SetCookies};
 use super::error::ApiError;
 use crate::auth::AuthError;
+use crate::auth::tokens::AccessToken;
 
 /// A request with a valid session.
 pub struct Authenticated {
     /// The access token's claims.
     pub claims: Claims,
+    /// The access token itself — the cookie's, or the one just issued — for
+    /// the gateway to forward.
+    pub token: AccessToken,
     /// New cookies, when the session had to be refreshed to answer.
     pub renewed: Option<SetCookies>,
 }
@@ -42,8 +46,11 @@ pub async fn authenticate(
     let presented = state.cookies.read(headers);
     match state.auth.authenticate(presented.access.as_deref()).await {
         Ok(claims) => {
+            // `authenticate` accepts only a present token, so `access` is `Some`.
+            let token = AccessToken::presented(presented.access.as_deref().unwrap_or_default());
             return Ok(Authenticated {
                 claims,
+                token,
                 renewed: None,
             });
         }
@@ -56,6 +63,7 @@ pub async fn authenticate(
     match state.auth.refresh(presented.refresh.as_deref()).await {
         Ok(signed_in) => Ok(Authenticated {
             renewed: Some(state.cookies.issue(&signed_in)),
+            token: signed_in.access.token,
             claims: signed_in.access.claims,
         }),
         Err(AuthError::RefreshDenied(reason)) => {

@@ -12,3 +12,9 @@ mod logout;
 mod malformed;
 mod refresh;
 mod register;
+mod upstreams;
+
+mod compat;
+mod frontend;
+mod gateway;
+mod notes_api;

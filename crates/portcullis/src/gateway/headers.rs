@@ -1,0 +1,359 @@
+//! What changes in a request's head on its way upstream, and in the answer's
+//! head on its way back.
+//!
+//! Everything that describes the request itself passes unchanged. What goes:
+//!
+//! - hop-by-hop headers (RFC 9110 §7.6.1): `Connection`, the headers it names,
+//!   and the classic list (`Keep-Alive`, `TE`, `Trailer`, `Transfer-Encoding`,
+//!   `Upgrade`, `Proxy-Authorization`, `Proxy-Connection`). They describe the
+//!   browser's connection to us, not ours to the upstream; passing them on lets
+//!   a client steer our connection pool (`Connection: close`) or hide headers
+//!   from us. An upgrade request keeps `Connection: upgrade` and `Upgrade`,
+//!   since upgrading is the point;
+//! - Portcullis's own cookies: the upstream gets the token in the one place
+//!   configured for it, never the refresh token;
+//! - for the API, any `Authorization` the browser sent, and any cookie with the
+//!   configured token cookie's name: a page must not choose the identity the
+//!   upstream sees;
+//! - `X-Forwarded-*`, `Forwarded` and `X-Real-IP` from anyone but a trusted
+//!   proxy, since they would let a client pose as another address or scheme.
+//!
+//! `Host` is set by the client to the upstream's own authority, as a reverse
+//! proxy does; the browser's host travels in `X-Forwarded-Host`.
+
+use std::net::IpAddr;
+
+use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+use crate::auth::tokens::AccessToken;
+use crate::http::CookiePolicy;
+
+/// How the access token reaches the upstream API.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum TokenPlacement {
+    /// `Authorization: Bearer <jwt>`, the default.
+    #[default]
+    Bearer,
+    /// A cookie of this name, for backends written to read it there (the
+    /// NestJS pattern's `accessToken`).
+    Cookie(String),
+}
+
+/// The client of a request, as the upstream is told in `X-Forwarded-*`.
+#[derive(Debug, Clone)]
+pub struct Forwarding {
+    /// The address the request came from.
+    pub peer: Option<IpAddr>,
+    /// Whether that address is a trusted proxy, whose chain we extend.
+    pub peer_trusted: bool,
+    /// The scheme the client used (read through trusted proxies).
+    pub scheme: &'static str,
+    /// The host the client asked for (read through trusted proxies).
+    pub host: Option<String>,
+}
+
+/// Headers that always describe a single hop.
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "proxy-connection",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Rewrites a request's headers for the upstream; returns the `Upgrade`
+/// value when the client asks to switch protocols (a WebSocket).
+pub fn rewrite_request(
+    headers: &mut HeaderMap,
+    cookies: &CookiePolicy,
+    token: Option<(&TokenPlacement, &AccessToken)>,
+    forwarding: &Forwarding,
+) -> Option<HeaderValue> {
+    let upgrade = upgrade_requested(headers);
+    remove_hop_by_hop(headers);
+    if let Some(protocol) = &upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+        headers.insert(header::UPGRADE, protocol.clone());
+    }
+    headers.remove(header::HOST);
+
+    let mut kept: Vec<String> = cookies
+        .strip(headers)
+        .and_then(|v| v.to_str().ok().map(str::to_owned))
+        .into_iter()
+        .collect();
+    if let Some((placement, token)) = token {
+        headers.remove(header::AUTHORIZATION);
+        match placement {
+            TokenPlacement::Bearer => {
+                if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                    headers.insert(header::AUTHORIZATION, value);
+                }
+            }
+            TokenPlacement::Cookie(name) => {
+                kept = kept
+                    .iter()
+                    .flat_map(|v| v.split("; "))
+                    .filter(|pair| pair.split_once('=').map_or(*pair, |(n, _)| n) != name)
+                    .map(str::to_owned)
+                    .collect();
+                kept.push(format!("{name}={}", token.expose()));
+            }
+        }
+    }
+    headers.remove(header::COOKIE);
+    if !kept.is_empty()
+        && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+    {
+        headers.insert(header::COOKIE, value);
+    }
+
+    set_forwarded(headers, forwarding);
+    upgrade
+}
+
+/// Rewrites the upstream's answer for the browser: hop-by-hop headers out
+/// (except on a switch of protocols), and no `Set-Cookie` for Portcullis's own
+/// cookies, which only Portcullis sets.
+pub fn rewrite_response(headers: &mut HeaderMap, cookies: &CookiePolicy, upgraded: bool) {
+    if !upgraded {
+        remove_hop_by_hop(headers);
+        headers.remove(header::UPGRADE);
+    }
+    cookies.remove_set_cookies_of_ours(headers);
+}
+
+/// The `Upgrade` header, when `Connection` asks for it.
+fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
+}
+
+fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+}
+
+fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let named: Vec<HeaderName> = connection_tokens(headers)
+        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+        .collect();
+    for name in named {
+        headers.remove(name);
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    headers.remove(header::UPGRADE);
+}
+
+fn set_forwarded(headers: &mut HeaderMap, forwarding: &Forwarding) {
+    // The chain so far is kept only when it comes from a proxy we trust.
+    let incoming: Vec<String> = if forwarding.peer_trusted {
+        headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .map(str::to_owned)
+            .collect()
+    } else {
+        for name in ["forwarded", "x-real-ip"] {
+            headers.remove(name);
+        }
+        Vec::new()
+    };
+    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] {
+        headers.remove(name);
+    }
+    let chain = incoming
+        .into_iter()
+        .chain(forwarding.peer.map(|p| p.to_string()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    if let Ok(value) = HeaderValue::from_str(&chain)
+        && !chain.is_empty()
+    {
+        headers.insert("x-forwarded-for", value);
+    }
+    headers.insert(
+        "x-forwarded-proto",
+        HeaderValue::from_static(forwarding.scheme),
+    );
+    if let Some(host) = forwarding.host.as_deref()
+        && let Ok(value) = HeaderValue::from_str(host)
+    {
+        headers.insert("x-forwarded-host", value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(*k, v.parse().expect("valid header"));
+        }
+        h
+    }
+
+    fn from(peer: &str, trusted: bool) -> Forwarding {
+        Forwarding {
+            peer: Some(peer.parse().expect("ip")),
+            peer_trusted: trusted,
+            scheme: "https",
+            host: Some("app.test".into()),
+        }
+    }
+
+    fn token() -> AccessToken {
+        AccessToken::presented("eyJ.token.sig")
+    }
+
+    #[test]
+    fn hop_by_hop_headers_and_those_named_in_connection_are_removed() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, X-Secret"),
+            ("keep-alive", "timeout=5"),
+            ("x-secret", "1"),
+            ("te", "trailers"),
+            ("trailer", "x-checksum"),
+            ("transfer-encoding", "chunked"),
+            ("proxy-authorization", "Basic eDp5"),
+            ("upgrade", "h2c"),
+            ("accept", "application/json"),
+        ]);
+        let upgrade = rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            None,
+            &from("1.2.3.4", false),
+        );
+        assert_eq!(upgrade, None);
+        let names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
+        for gone in [
+            "connection",
+            "keep-alive",
+            "x-secret",
+            "te",
+            "trailer",
+            "transfer-encoding",
+            "proxy-authorization",
+            "upgrade",
+        ] {
+            assert!(!names.contains(&gone), "{gone} in {names:?}");
+        }
+        assert_eq!(h["accept"], "application/json");
+    }
+
+    #[test]
+    fn a_websocket_upgrade_keeps_connection_and_upgrade() {
+        let mut h = headers(&[
+            ("connection", "keep-alive, Upgrade"),
+            ("upgrade", "websocket"),
+            ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+        ]);
+        let upgrade = rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            None,
+            &from("1.2.3.4", false),
+        );
+        assert_eq!(upgrade, Some(HeaderValue::from_static("websocket")));
+        assert_eq!(h["connection"], "upgrade");
+        assert_eq!(h["upgrade"], "websocket");
+        assert_eq!(h["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
+    }
+
+    #[test]
+    fn the_browsers_authorization_is_replaced_by_the_token() {
+        let mut h = headers(&[("authorization", "Bearer forged")]);
+        let t = token();
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            Some((&TokenPlacement::Bearer, &t)),
+            &from("1.2.3.4", false),
+        );
+        assert_eq!(h.get_all("authorization").iter().count(), 1);
+        assert_eq!(h["authorization"], "Bearer eyJ.token.sig");
+    }
+
+    #[test]
+    fn in_cookie_mode_a_forged_token_cookie_is_replaced_and_authorization_dropped() {
+        let mut h = headers(&[
+            ("authorization", "Bearer forged"),
+            (
+                "cookie",
+                "accessToken=forged; theme=dark; __Host-access_token=a; __Host-refresh_token=r",
+            ),
+        ]);
+        let t = token();
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            Some((&TokenPlacement::Cookie("accessToken".into()), &t)),
+            &from("1.2.3.4", false),
+        );
+        assert!(h.get("authorization").is_none());
+        assert_eq!(h["cookie"], "theme=dark; accessToken=eyJ.token.sig");
+    }
+
+    #[test]
+    fn forwarded_headers_from_an_untrusted_peer_are_replaced() {
+        let mut h = headers(&[
+            ("x-forwarded-for", "6.6.6.6"),
+            ("x-forwarded-proto", "http"),
+            ("x-forwarded-host", "evil.test"),
+            ("forwarded", "for=6.6.6.6"),
+            ("x-real-ip", "6.6.6.6"),
+        ]);
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            None,
+            &from("1.2.3.4", false),
+        );
+        assert_eq!(h["x-forwarded-for"], "1.2.3.4");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert_eq!(h["x-forwarded-host"], "app.test");
+        assert!(h.get("forwarded").is_none() && h.get("x-real-ip").is_none());
+    }
+
+    #[test]
+    fn a_trusted_proxys_chain_is_extended() {
+        let mut h = headers(&[("x-forwarded-for", "6.6.6.6, 1.2.3.4")]);
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            None,
+            &from("10.0.0.1", true),
+        );
+        assert_eq!(h["x-forwarded-for"], "6.6.6.6, 1.2.3.4, 10.0.0.1");
+    }
+
+    #[test]
+    fn the_answer_loses_hop_by_hop_headers_and_our_cookies() {
+        let mut h = headers(&[
+            ("connection", "x-hop"),
+            ("x-hop", "1"),
+            ("keep-alive", "timeout=5"),
+            ("set-cookie", "__Host-access_token=evil; Path=/"),
+            ("set-cookie", "theme=dark; Path=/"),
+        ]);
+        rewrite_response(&mut h, &CookiePolicy::new(true), false);
+        assert!(h.get("x-hop").is_none() && h.get("keep-alive").is_none());
+        let set: Vec<_> = h.get_all("set-cookie").iter().collect();
+        assert_eq!(set, ["theme=dark; Path=/"]);
+    }
+}

@@ -1,0 +1,170 @@
+//! The gateway: the job the pattern's BFF and its axios interceptor do.
+//!
+//! `/api/*` outside `/api/auth/` goes to the configured upstream API with the
+//! session's access token attached; every other path goes to the configured
+//! frontend (a Next.js server, say), WebSocket upgrades included. The request
+//! is forwarded as it came — method, path, query, body — except for the
+//! headers that describe the hop rather than the request (see [`headers`]).
+//!
+//! - [`headers`] rewrites the request head: hop-by-hop headers out, our cookies
+//!   out, the token in, `X-Forwarded-*` set.
+//! - [`upstream`] holds the one pooled HTTP/1.1 client of the process and sends
+//!   with the deadline that turns into 504.
+//! - [`body`] lets that deadline start only once the request body has been sent,
+//!   so a long upload is not cut off for being long.
+//! - [`upgrade`] splices the two upgraded connections of a WebSocket together.
+//!
+//! Bodies are never collected: the request body is handed to the client as
+//! the server received it, and the upstream's body is handed back to the
+//! server the same way, so memory per request is a few buffers however large
+//! the body is.
+
+pub mod body;
+pub mod headers;
+pub mod upgrade;
+pub mod upstream;
+
+use std::net::SocketAddr;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use hyper::upgrade::OnUpgrade;
+
+pub use headers::TokenPlacement;
+pub use upstream::{ProxyError, Upstream, UpstreamError};
+
+use crate::auth::tokens::AccessToken;
+use crate::config::Config;
+use crate::http::AppState;
+use crate::http::error::ApiError;
+use crate::http::session::authenticate;
+
+/// Where proxied requests go; cheap to clone.
+#[derive(Clone, Default)]
+pub struct Gateway {
+    /// The API behind `/api/*`, when configured.
+    api: Option<Upstream>,
+    /// The frontend behind every non-API path, when configured.
+    frontend: Option<Upstream>,
+    /// How the access token is attached for the API.
+    token: TokenPlacement,
+}
+
+impl Gateway {
+    /// The gateway a configuration asks for. Both targets share one client,
+    /// so one pool of keep-alive connections serves the whole process.
+    pub fn from_config(config: &Config) -> Result<Self, UpstreamError> {
+        let client = upstream::client(config.upstream_timeout);
+        let target = |url: &Option<url::Url>| {
+            url.as_ref()
+                .map(|u| Upstream::new(u, client.clone(), config.upstream_timeout))
+                .transpose()
+        };
+        Ok(Self {
+            api: target(&config.upstream)?,
+            frontend: target(&config.frontend)?,
+            token: match &config.upstream_token_cookie {
+                Some(name) => TokenPlacement::Cookie(name.clone()),
+                None => TokenPlacement::Bearer,
+            },
+        })
+    }
+
+    /// Whether non-API paths go to a frontend.
+    pub fn has_frontend(&self) -> bool {
+        self.frontend.is_some()
+    }
+}
+
+/// Any `/api/*` request outside `/api/auth/`: authenticated, then forwarded
+/// with the token. Without a session the upstream is never called.
+pub async fn api(State(state): State<AppState>, request: Request) -> Response {
+    let Some(upstream) = state.gateway.api.clone() else {
+        return ApiError::NotFound.into_response();
+    };
+    let session = match authenticate(&state, request.headers()).await {
+        Ok(session) => session,
+        Err(response) => return response,
+    };
+    let response = forward(&state, &upstream, request, Some(&session.token)).await;
+    session.respond(response)
+}
+
+/// Every path that is neither `/api/*` nor one of Portcullis's own: passed to
+/// the frontend without a token (pages are public; the API is where the token
+/// goes).
+pub async fn frontend(State(state): State<AppState>, request: Request) -> Response {
+    let Some(upstream) = state.gateway.frontend.clone() else {
+        return ApiError::NotFound.into_response();
+    };
+    forward(&state, &upstream, request, None).await
+}
+
+async fn forward(
+    state: &AppState,
+    upstream: &Upstream,
+    request: Request,
+    token: Option<&AccessToken>,
+) -> Response {
+    let (mut parts, body) = request.into_parts();
+    let client_upgrade = parts.extensions.remove::<OnUpgrade>();
+    let forwarding = forwarding(state, &parts);
+    let placement = token.map(|t| (&state.gateway.token, t));
+    let upgrade =
+        headers::rewrite_request(&mut parts.headers, &state.cookies, placement, &forwarding);
+    let outgoing = match upstream.request(&parts, body) {
+        Ok(outgoing) => outgoing,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut response = match upstream.send(outgoing).await {
+        Ok(response) => response,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let upgraded = upgrade.is_some() && response.status() == hyper::StatusCode::SWITCHING_PROTOCOLS;
+    match (upgraded, client_upgrade) {
+        (true, Some(client)) => upgrade::tunnel(client, &mut response),
+        // The upstream switched protocols but our client connection cannot:
+        // answering 101 would leave the browser talking to nothing.
+        (true, None) => return ApiError::UpstreamUnavailable.into_response(),
+        _ => {}
+    }
+    let (mut head, incoming) = response.into_parts();
+    headers::rewrite_response(&mut head.headers, &state.cookies, upgraded);
+    Response::from_parts(head, Body::new(incoming))
+}
+
+/// Who asked, as the upstream will be told in `X-Forwarded-*`.
+fn forwarding(state: &AppState, parts: &Parts) -> headers::Forwarding {
+    let peer = parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(addr)| addr.ip());
+    let client = state.proxies.client(parts, state.tls);
+    headers::Forwarding {
+        peer,
+        peer_trusted: peer.is_some_and(|p| state.proxies.trusts(p)),
+        scheme: client.scheme,
+        host: client.host,
+    }
+}
+
+impl From<ProxyError> for ApiError {
+    fn from(e: ProxyError) -> Self {
+        match e {
+            ProxyError::Timeout => {
+                tracing::warn!("upstream did not answer in time");
+                ApiError::UpstreamTimeout
+            }
+            ProxyError::Unavailable(e) => {
+                tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "upstream unavailable");
+                ApiError::UpstreamUnavailable
+            }
+            ProxyError::BadTarget(why) => {
+                tracing::warn!(error = %why, "cannot address the upstream");
+                ApiError::UpstreamUnavailable
+            }
+        }
+    }
+}
