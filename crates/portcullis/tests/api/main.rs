@@ -13,6 +13,7 @@ mod login;
 mod logout;
 mod malformed;
 mod metrics;
+mod node_jose;
 mod openapi;
 mod process;
 mod refresh;
