@@ -15,6 +15,7 @@ mod malformed;
 mod metrics;
 mod node_jose;
 mod openapi;
+mod packaging;
 mod process;
 mod refresh;
 mod refresh_reasons;
