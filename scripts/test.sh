@@ -12,6 +12,13 @@ if ! pg_isready -h 127.0.0.1 -p 5432 -q 2>/dev/null; then
     for _ in $(seq 1 30); do pg_isready -h 127.0.0.1 -p 5432 -q && break; sleep 1; done
 fi
 
+step "node example"
+# The Node resource-server test needs the example's dependencies; without
+# node it is skipped (and says so).
+if command -v node >/dev/null && [ ! -f examples/node-jose/node_modules/jose/package.json ]; then
+    (cd examples/node-jose && npm ci --no-audit --no-fund)
+fi
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

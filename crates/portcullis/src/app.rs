@@ -1,28 +1,43 @@
 //! Building and running the server: `Application::build` binds the socket and
 //! loads state, `run_until_stopped` serves until the shutdown future resolves.
 //! Tests drive the very same path on port 0.
+//!
+//! Shutdown is graceful but bounded: once the signal comes, the listener is
+//! closed, idle connections are told to go, and requests in flight get
+//! `shutdown_timeout` to finish; after that the server stops waiting for
+//! them. Either way the database is then closed.
 
-use std::future::Future;
+use std::future::{Future, IntoFuture};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::net::TcpListener;
+use axum::serve::ListenerExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::Auth;
+use crate::auth::key_rotation::{self, RotationSchedule};
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::gateway::{Gateway, UpstreamError};
 use crate::http::{self, AppState, CookiePolicy, ProxyTrust};
 use crate::store::{Store, StoreError};
+use crate::tls::{TlsConfig, TlsError, TlsListener};
 
 /// How often revocations made elsewhere (another instance, an admin command)
 /// are picked up from the database.
 const REVOCATION_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Sessions are deleted this long after their absolute end.
 const SESSION_RETENTION: Duration = Duration::from_secs(86_400);
+/// How often histogram samples are folded into their buckets.
+const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
+/// How long closing the database may take at the end; connections still
+/// held by requests cut off at the shutdown bound would otherwise hold it
+/// open for ever.
+const DATABASE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +59,9 @@ pub enum StartError {
     /// The upstream or frontend cannot be proxied to.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
+    /// The TLS certificate or key could not be loaded.
+    #[error("cannot serve TLS: {0}")]
+    Tls(#[from] TlsError),
 }
 
 /// A bound, loaded server, ready to run.
@@ -51,6 +69,12 @@ pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     state: AppState,
+    /// The certificate to serve HTTPS with, when configured.
+    tls: Option<TlsConfig>,
+    /// When signing keys rotate by themselves, if they do.
+    rotation: Option<RotationSchedule>,
+    /// How long in-flight requests get once shutdown has begun.
+    shutdown_timeout: Duration,
 }
 
 impl Application {
@@ -72,6 +96,7 @@ impl Application {
             source,
         })?;
         let gateway = Gateway::from_config(&config)?;
+        let tls = config.tls.as_ref().map(TlsConfig::load).transpose()?;
         let store = Store::connect(&config.database).await?;
         let auth = Auth::load(&config, store, clock).await?;
         if config.insecure_dev_cookies {
@@ -84,14 +109,23 @@ impl Application {
             cookies: CookiePolicy::new(!config.insecure_dev_cookies),
             proxies: ProxyTrust::new(config.trusted_proxies.clone()),
             public_url: config.public_url.clone().map(Arc::new),
-            tls: false,
+            tls: tls.is_some(),
             gateway,
         };
         Ok(Self {
             listener,
             addr,
             state,
+            tls,
+            rotation: RotationSchedule::from_config(&config),
+            shutdown_timeout: config.shutdown_timeout,
         })
+    }
+
+    /// The auth service this server runs, e.g. for tests to trigger what
+    /// background tasks would do later.
+    pub fn auth(&self) -> &Auth {
+        &self.state.auth
     }
 
     /// The bound port (useful when binding port 0).
@@ -110,20 +144,82 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let background = Background::start(&self.state.auth);
+        let background = Background::start(&self.state.auth, self.rotation);
         let store = self.state.auth.store().clone();
-        tracing::info!(addr = %self.addr, "portcullis is listening");
-        let router = http::router(self.state);
-        let served = axum::serve(
-            self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let scheme = if self.tls.is_some() { "https" } else { "http" };
+        tracing::info!(addr = %self.addr, scheme, "portcullis is listening");
+        let service = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+
+        let (stop_tx, stop) = watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop_tx.send(true);
+        });
+        let grace = self.shutdown_timeout;
+        let served = match self.tls {
+            None => {
+                let listener = self.listener.tap_io(no_delay);
+                let serving =
+                    axum::serve(listener, service).with_graceful_shutdown(stopped(stop.clone()));
+                bounded(serving, stop, grace).await
+            }
+            Some(tls) => {
+                // `tap_io` only to reach axum's `ConnectInfo` support for
+                // listeners other than `TcpListener`; the TLS listener sets
+                // TCP_NODELAY itself.
+                let listener = TlsListener::new(self.listener, tls)?.tap_io(|_| {});
+                let serving =
+                    axum::serve(listener, service).with_graceful_shutdown(stopped(stop.clone()));
+                bounded(serving, stop, grace).await
+            }
+        };
         drop(background);
-        store.close().await;
+        if tokio::time::timeout(DATABASE_CLOSE_TIMEOUT, store.close())
+            .await
+            .is_err()
+        {
+            tracing::warn!("the database did not close in time");
+        }
         tracing::info!("portcullis stopped");
         served
+    }
+}
+
+/// Resolves once shutdown has been asked for.
+async fn stopped(mut stop: watch::Receiver<bool>) {
+    // An error means the sender is gone, which happens only once the signal
+    // has fired (or can no longer fire): stop either way.
+    let _ = stop.wait_for(|stopping| *stopping).await;
+}
+
+/// Runs `serving` (a server with graceful shutdown) to completion, or until
+/// `grace` after shutdown began, whichever comes first.
+async fn bounded(
+    serving: impl IntoFuture<Output = std::io::Result<()>>,
+    stop: watch::Receiver<bool>,
+    grace: Duration,
+) -> std::io::Result<()> {
+    let deadline = async {
+        stopped(stop).await;
+        tracing::info!(
+            timeout = %humantime::format_duration(grace),
+            "stopped accepting; finishing requests in flight"
+        );
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        served = serving.into_future() => served,
+        () = deadline => {
+            tracing::warn!("requests still in flight at the shutdown timeout were cut off");
+            Ok(())
+        }
+    }
+}
+
+/// Small responses go out at once rather than waiting to coalesce.
+fn no_delay(tcp: &mut TcpStream) {
+    if let Err(e) = tcp.set_nodelay(true) {
+        tracing::debug!(error = %e, "could not set TCP_NODELAY");
     }
 }
 
@@ -133,12 +229,13 @@ struct Background {
 }
 
 impl Background {
-    fn start(auth: &Auth) -> Self {
+    fn start(auth: &Auth, rotation: Option<RotationSchedule>) -> Self {
         let warm = auth.clone();
         let sync = auth.clone();
         let keys = auth.clone();
         let purge = auth.clone();
-        let tasks = vec![
+        let metrics = auth.metrics().clone();
+        let mut tasks = vec![
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
                     tracing::warn!(error = %e, "could not precompute the dummy password hash");
@@ -181,7 +278,30 @@ impl Background {
                     }
                 }
             }),
+            tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(METRICS_UPKEEP_INTERVAL);
+                loop {
+                    ticker.tick().await;
+                    metrics.upkeep();
+                }
+            }),
         ];
+        if let Some(schedule) = rotation {
+            let rotate = auth.clone();
+            tracing::info!(
+                every = %humantime::format_duration(schedule.interval),
+                "signing keys rotate automatically"
+            );
+            tasks.push(tokio::spawn(async move {
+                let mut ticker = tokio::time::interval(key_rotation::CHECK_INTERVAL);
+                loop {
+                    ticker.tick().await;
+                    if let Err(e) = rotate.rotate_keys_if_due(&schedule).await {
+                        tracing::warn!(error = %e, "could not rotate the signing key");
+                    }
+                }
+            }));
+        }
         Self { tasks }
     }
 }

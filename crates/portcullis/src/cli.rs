@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// DEVELOPMENT ONLY: send cookies without Secure and without the __Host- prefix.
     #[arg(long)]
     pub insecure_dev_cookies: bool,
+    /// Serve HTTPS with this PEM certificate chain (reloaded when it changes).
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: Option<String>,
+    /// The PEM private key of --tls-cert.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<String>,
 }
 
 /// `portcullis user …`
@@ -110,6 +116,8 @@ impl Cli {
                 ("--upstream", &args.upstream),
                 ("--frontend", &args.frontend),
                 ("--public-url", &args.public_url),
+                ("--tls-cert", &args.tls_cert),
+                ("--tls-key", &args.tls_key),
             ];
             for (flag, value) in flags {
                 if let Some(value) = value {

@@ -53,6 +53,16 @@ settings! {
     "upstream_token_cookie", "PORTCULLIS_UPSTREAM_TOKEN_COOKIE", None;
     "hs256_secret_file", "PORTCULLIS_HS256_SECRET_FILE", None;
     "legacy_id_claim", "PORTCULLIS_LEGACY_ID_CLAIM", None;
+    "tls_cert", "PORTCULLIS_TLS_CERT", Some("--tls-cert");
+    "tls_key", "PORTCULLIS_TLS_KEY", Some("--tls-key");
+    "key_rotation_interval", "PORTCULLIS_KEY_ROTATION_INTERVAL", None;
+    "shutdown_timeout", "PORTCULLIS_SHUTDOWN_TIMEOUT", None;
+}
+
+/// The file keys of every setting, in the order they are documented; the
+/// sample configuration is tested against this list so that it cannot drift.
+pub fn setting_keys() -> impl Iterator<Item = &'static str> {
+    SETTINGS.iter().map(|s| s.key)
 }
 
 /// Where a value came from, for error messages.
@@ -301,6 +311,15 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
 }
 
+/// The certificate chain and private key Portcullis serves TLS with; both PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
 /// Lifetimes of tokens and sessions.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
@@ -368,6 +387,14 @@ pub struct Config {
     pub hs256_secret: Option<SecretSlice<u8>>,
     /// Add an `_id` claim equal to `sub`, as the NestJS pattern's backends read it.
     pub legacy_id_claim: bool,
+    /// When set, Portcullis serves HTTPS (and HTTP/2) itself with these files.
+    pub tls: Option<TlsFiles>,
+    /// How long a signing key signs before an automatic rotation replaces it;
+    /// `None` when rotation is left to `portcullis keys rotate`.
+    pub key_rotation_interval: Option<Duration>,
+    /// How long in-flight requests may run on after a shutdown signal before
+    /// the server exits anyway.
+    pub shutdown_timeout: Duration,
 }
 
 impl Config {
@@ -460,6 +487,29 @@ impl Config {
                 },
             )?
             .unwrap_or_default();
+        let tls = match (
+            sources.get("tls_cert", "a file path", non_empty_path)?,
+            sources.get("tls_key", "a file path", non_empty_path)?,
+        ) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Inconsistent(
+                    "tls_cert and tls_key go together: give both or neither".into(),
+                ));
+            }
+        };
+        let key_rotation_interval = sources
+            .get(
+                "key_rotation_interval",
+                "`off` or a duration such as 30d",
+                |v| match v {
+                    "off" => Some(None),
+                    v => humantime::parse_duration(v).ok().map(Some),
+                },
+            )?
+            .unwrap_or(Some(DEFAULT_KEY_ROTATION_INTERVAL));
+        let shutdown_timeout = sources.duration("shutdown_timeout", Duration::from_secs(30))?;
 
         let config = Config {
             bind,
@@ -494,6 +544,9 @@ impl Config {
             legacy_id_claim: sources
                 .get("legacy_id_claim", "true or false", parse_bool)?
                 .unwrap_or(false),
+            tls,
+            key_rotation_interval,
+            shutdown_timeout,
         };
         config.check_consistency()?;
         Ok(config)
@@ -527,6 +580,13 @@ impl Config {
         }
         if self.upstream_timeout < Duration::from_millis(1) {
             return fail("upstream_timeout must be above zero".into());
+        }
+        // Shorter would spend most of each key's life publishing the next one.
+        if self
+            .key_rotation_interval
+            .is_some_and(|i| i < MIN_KEY_ROTATION_INTERVAL)
+        {
+            return fail("key_rotation_interval must be `off` or at least 1d".into());
         }
         Ok(())
     }
@@ -564,6 +624,16 @@ fn read_hs256_secret(path: &Path) -> Result<SecretSlice<u8>, ConfigError> {
         )));
     }
     Ok(secret)
+}
+
+/// Automatic key rotation, unless configured otherwise: a key signs for a
+/// month, so a leaked one is useful for a month at most, and the JWKS of a
+/// busy site still changes rarely.
+pub const DEFAULT_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
+const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
+
+fn non_empty_path(v: &str) -> Option<PathBuf> {
+    (!v.is_empty()).then(|| PathBuf::from(v))
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -730,6 +800,24 @@ mod tests {
         let secret = c.hs256_secret.expect("read");
         assert_eq!(secret.expose_secret(), "s".repeat(32).as_bytes());
         assert!(config(&[("PORTCULLIS_HS256_SECRET_FILE", "/nonexistent/secret")]).is_err());
+    }
+
+    #[test]
+    fn tls_files_go_together_and_rotation_can_be_turned_off() {
+        let c = config(&[]).expect("defaults");
+        assert_eq!(c.tls, None);
+        assert_eq!(c.key_rotation_interval, Some(DEFAULT_KEY_ROTATION_INTERVAL));
+        assert_eq!(c.shutdown_timeout, Duration::from_secs(30));
+        assert!(config(&[("PORTCULLIS_TLS_CERT", "cert.pem")]).is_err());
+        let c = config(&[
+            ("PORTCULLIS_TLS_CERT", "cert.pem"),
+            ("PORTCULLIS_TLS_KEY", "key.pem"),
+            ("PORTCULLIS_KEY_ROTATION_INTERVAL", "off"),
+        ])
+        .expect("valid");
+        assert_eq!(c.tls.map(|t| t.key), Some(PathBuf::from("key.pem")));
+        assert_eq!(c.key_rotation_interval, None);
+        assert!(config(&[("PORTCULLIS_KEY_ROTATION_INTERVAL", "1h")]).is_err());
     }
 
     #[test]

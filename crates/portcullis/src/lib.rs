@@ -23,6 +23,9 @@
 //!   unchecked string.
 //! - [`store`] is all persistence, with each database's SQL in its own file.
 //! - [`clock`] is where time comes from; tests inject a clock they can move.
+//! - [`telemetry`] holds the Prometheus metrics, one registry per application.
+//! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
+//!   certificate when its files change.
 //! - [`admin`] implements the `portcullis user|keys|sessions` commands.
 //!
 //! Token verification itself lives in the `portcullis-verifier` crate, which
@@ -39,3 +42,5 @@ pub mod domain;
 pub mod gateway;
 pub mod http;
 pub mod store;
+pub mod telemetry;
+pub mod tls;

@@ -9,6 +9,7 @@ use super::{Auth, AuthError, ClientInfo, SignedIn};
 use crate::config::Registration;
 use crate::domain::{Email, LoginName, Password, UserId, Username};
 use crate::store::{NewUser, RevokeReason, StoreError, UserRecord};
+use crate::telemetry::SignInOutcome;
 
 /// A registration as submitted, before any checking.
 #[derive(Debug)]
@@ -57,12 +58,29 @@ impl Auth {
         }
     }
 
-    /// Sign-in by username or e-mail address.
+    /// Sign-in by username or e-mail address; every attempt is counted by
+    /// outcome.
     ///
     /// An unknown name, a wrong password and a disabled account take the same
     /// path — one argon2 verification — and give the same error.
     #[instrument(skip_all)]
     pub async fn login(
+        &self,
+        login: &str,
+        password: &str,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AuthError> {
+        let result = self.check_login(login, password, client).await;
+        self.metrics.sign_in(match &result {
+            Ok(_) => SignInOutcome::Ok,
+            Err(AuthError::InvalidCredentials) => SignInOutcome::Failed,
+            Err(AuthError::TooManyAttempts { .. }) => SignInOutcome::Throttled,
+            Err(_) => SignInOutcome::Unavailable,
+        });
+        result
+    }
+
+    async fn check_login(
         &self,
         login: &str,
         password: &str,

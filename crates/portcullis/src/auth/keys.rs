@@ -25,6 +25,8 @@ use crate::store::{KeyRecord, Store, StoreError};
 /// How often a running instance rereads the keys, to pick up a rotation made
 /// by `portcullis keys rotate` or by another instance.
 pub const KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(30);
+/// How long clients may cache `/.well-known/jwks.json` (its `Cache-Control`).
+pub const JWKS_MAX_AGE: Duration = Duration::from_secs(60);
 /// An unknown `kid` makes an instance reread the keys at most this often, so a
 /// flood of forged `kid`s cannot turn into a flood of queries.
 const UNKNOWN_KID_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
@@ -173,6 +175,15 @@ impl KeyRing {
 
 /// Generates a new Ed25519 key that signs from `now`.
 pub fn generate(now: OffsetDateTime) -> Result<KeyRecord, KeyError> {
+    generate_signing_from(now, now)
+}
+
+/// Generates a new Ed25519 key, made at `now`, that signs from `signs_from`
+/// (published in the JWKS, but not yet signing, until then).
+pub fn generate_signing_from(
+    now: OffsetDateTime,
+    signs_from: OffsetDateTime,
+) -> Result<KeyRecord, KeyError> {
     let mut seed = [0u8; 32];
     getrandom::fill(&mut seed).map_err(KeyError::Randomness)?;
     let key = SigningKey::from_bytes(&seed);
@@ -183,7 +194,7 @@ pub fn generate(now: OffsetDateTime) -> Result<KeyRecord, KeyError> {
         private_key: seed.to_vec().into(),
         public_key: public.to_vec(),
         created_at: now,
-        signs_from: now,
+        signs_from,
         retired_at: None,
         verify_until: None,
     })

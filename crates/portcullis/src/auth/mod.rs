@@ -5,6 +5,7 @@
 //! the store only persists, the HTTP layer only translates.
 
 mod accounts;
+pub mod key_rotation;
 pub mod keys;
 pub mod passwords;
 pub mod revocation;
@@ -26,6 +27,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
 use crate::store::{Store, StoreError};
+use crate::telemetry::Metrics;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
 use revocation::RevocationSet;
@@ -129,6 +131,9 @@ pub struct Auth {
     keys: KeyRing,
     tokens: AccessTokens,
     revoked: RevocationSet,
+    /// Where sign-ins, refreshes and revocations are counted; one registry
+    /// per application (see [`crate::telemetry`]).
+    metrics: Metrics,
 }
 
 impl Auth {
@@ -157,6 +162,7 @@ impl Auth {
             keys,
             tokens,
             revoked,
+            metrics: Metrics::new(),
         };
         auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
             .await?;
@@ -176,6 +182,16 @@ impl Auth {
     /// The password hasher, for warming up and metrics.
     pub fn passwords(&self) -> &PasswordHasher {
         &self.passwords
+    }
+
+    /// The `iss` of every token issued.
+    pub fn issuer(&self) -> &str {
+        self.tokens.validation().issuer()
+    }
+
+    /// The application's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.metrics
     }
 
     /// The session policy in force.

@@ -63,9 +63,28 @@ impl Auth {
         })
     }
 
-    /// Exchanges a refresh token (the cookie's value) for fresh credentials.
+    /// Exchanges a refresh token (the cookie's value) for fresh credentials;
+    /// every use is counted by outcome.
     #[instrument(skip_all)]
     pub async fn refresh(&self, cookie: Option<&str>) -> Result<SignedIn, AuthError> {
+        match self.exchange(cookie).await {
+            Ok((signed_in, outcome)) => {
+                self.metrics.refresh(outcome);
+                Ok(signed_in)
+            }
+            Err(e) => {
+                self.metrics.refresh(match &e {
+                    AuthError::RefreshDenied(reason) => reason.as_str(),
+                    _ => "error",
+                });
+                Err(e)
+            }
+        }
+    }
+
+    /// The refresh itself; `Ok` says whether the token was `rotated` or the
+    /// current one handed out again within the `grace` window.
+    async fn exchange(&self, cookie: Option<&str>) -> Result<(SignedIn, &'static str), AuthError> {
         let deny = |reason| Err(AuthError::RefreshDenied(reason));
         let Some(cookie) = cookie else {
             return deny(RefreshDenial::Missing);
@@ -97,7 +116,7 @@ impl Auth {
                     else {
                         return deny(RefreshDenial::Unknown);
                     };
-                    return self.signed_in(&session, current).await;
+                    return Ok((self.signed_in(&session, current).await?, "grace"));
                 }
                 Decision::Rotate => {
                     let next =
@@ -113,7 +132,7 @@ impl Auth {
                         })
                         .await?;
                     if rotated {
-                        return self.signed_in(&session, next).await;
+                        return Ok((self.signed_in(&session, next).await?, "rotated"));
                     }
                     // Another request rotated (or revoked) the session between
                     // our read and our write: decide again on the new state.
@@ -253,6 +272,7 @@ impl Auth {
             .store
             .revoke_user_sessions(user, except, reason, now)
             .await?;
+        self.metrics.revocations(reason, ids.len() as u64);
         self.revoked.extend(ids.iter().map(|id| (*id, now)));
         Ok(ids.len())
     }
@@ -268,6 +288,7 @@ impl Auth {
         let revoked = self.store.revoke_session(id, owner, reason, now).await?;
         if revoked {
             self.revoked.insert(id, now);
+            self.metrics.revocations(reason, 1);
         }
         Ok(revoked)
     }

@@ -93,6 +93,11 @@ impl AccessTokens {
         self
     }
 
+    /// The issuer and audience tokens are issued for and checked against.
+    pub fn validation(&self) -> &Validation {
+        &self.validation
+    }
+
     /// Issues a token for `user` in `session`; it expires after the configured
     /// lifetime or at the session's end, whichever is first.
     pub fn issue(

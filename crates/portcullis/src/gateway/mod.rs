@@ -25,6 +25,7 @@ pub mod upgrade;
 pub mod upstream;
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
@@ -40,6 +41,7 @@ use crate::config::Config;
 use crate::http::AppState;
 use crate::http::error::ApiError;
 use crate::http::session::authenticate;
+use crate::telemetry::UpstreamOutcome;
 
 /// Where proxied requests go; cheap to clone.
 #[derive(Clone, Default)]
@@ -118,7 +120,15 @@ async fn forward(
         Ok(outgoing) => outgoing,
         Err(e) => return ApiError::from(e).into_response(),
     };
-    let mut response = match upstream.send(outgoing).await {
+    let started = Instant::now();
+    let sent = upstream.send(outgoing).await;
+    let outcome = match &sent {
+        Ok(response) => UpstreamOutcome::Answered(response.status()),
+        Err(ProxyError::Timeout) => UpstreamOutcome::Timeout,
+        Err(_) => UpstreamOutcome::Unavailable,
+    };
+    state.auth.metrics().upstream(started.elapsed(), outcome);
+    let mut response = match sent {
         Ok(response) => response,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -8,11 +8,12 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::AppState;
 use super::bodies::{LoginBody, PasswordBody, RegisterBody};
 use super::cookies;
-use super::error::ApiError;
+use super::error::{ApiError, Problem};
 use super::json::AppJson;
 use super::session::{authenticate, unauthenticated};
 use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
@@ -37,8 +38,11 @@ impl FromRequestParts<AppState> for SessionClient {
     }
 }
 
-#[derive(Serialize)]
+/// An account as the API shows it.
+#[derive(Serialize, ToSchema)]
+#[schema(as = User)]
 struct UserBody<'a> {
+    /// The user's id, also the `sub` claim.
     id: String,
     username: &'a str,
     email: &'a str,
@@ -54,7 +58,7 @@ impl<'a> From<&'a UserRecord> for UserBody<'a> {
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct UserEnvelope<'a> {
     user: UserBody<'a>,
 }
@@ -71,6 +75,21 @@ fn signed_in(state: &AppState, signed_in: &SignedIn) -> Response {
 }
 
 /// `POST /api/auth/register`.
+#[utoipa::path(
+    post,
+    path = "/register",
+    tag = "auth",
+    request_body = RegisterBody,
+    responses(
+        (status = 201, description = "Registered and signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
+        (status = 400, description = "`invalid_username`, `invalid_email` or `weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`registration_closed` or `cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`account_exists`: the username or e-mail address is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn register(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,
@@ -86,6 +105,22 @@ pub async fn register(
 }
 
 /// `POST /api/auth/login`.
+#[utoipa::path(
+    post,
+    path = "/login",
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
+        (status = 400, description = "`malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_credentials`: unknown account, wrong password or disabled account, never distinguished", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: too many recent failures for this account name", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn login(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,
@@ -99,6 +134,18 @@ pub async fn login(
 }
 
 /// `POST /api/auth/refresh`.
+#[utoipa::path(
+    post,
+    path = "/refresh",
+    tag = "auth",
+    security(("refresh_token" = [])),
+    responses(
+        (status = 204, description = "The refresh token was rotated; both cookies replaced", headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
+        (status = 401, description = "`invalid_refresh_token`, cookies cleared. The `reason` member and the `Portcullis-Refresh-Denied` header say why: `missing`, `malformed`, `unknown`, `revoked`, `reuse_detected` (the session has been revoked), `idle_timeout`, `lifetime_exceeded` or `user_disabled`", body = Problem, content_type = "application/problem+json", headers(("Portcullis-Refresh-Denied" = String, description = "The reason, as in the body"), ("Set-Cookie" = String, description = "Both cookies cleared"))),
+        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let presented = state.cookies.read(&headers);
     match state.auth.refresh(presented.refresh.as_deref()).await {
@@ -118,6 +165,17 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Respo
 }
 
 /// `POST /api/auth/logout`: 204 whether or not there was a session.
+#[utoipa::path(
+    post,
+    path = "/logout",
+    tag = "auth",
+    security((), ("refresh_token" = []), ("access_token" = [])),
+    responses(
+        (status = 204, description = "Signed out: the session (if any) is revoked, the cookies cleared", headers(("Set-Cookie" = String, description = "Both cookies cleared (`Max-Age=0`)"))),
+        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn logout(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -134,6 +192,18 @@ pub async fn logout(
 }
 
 /// `POST /api/auth/logout-all`.
+#[utoipa::path(
+    post,
+    path = "/logout-all",
+    tag = "auth",
+    security(("access_token" = []), ("refresh_token" = [])),
+    responses(
+        (status = 204, description = "Every session of the user is revoked, the cookies cleared", headers(("Set-Cookie" = String, description = "Both cookies cleared (`Max-Age=0`)"))),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn logout_all(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let signed_in = match authenticate(&state, &headers).await {
         Ok(s) => s,
@@ -148,22 +218,39 @@ pub async fn logout_all(State(state): State<AppState>, headers: HeaderMap) -> Re
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SessionEnvelope<'a> {
     user: UserBody<'a>,
     session: SessionBody,
 }
 
-#[derive(Serialize)]
+/// The current session.
+#[derive(Serialize, ToSchema)]
+#[schema(as = Session)]
 struct SessionBody {
     id: String,
+    /// Sign-in time (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
+    /// The absolute end of the session (RFC 3339).
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     expires_at: OffsetDateTime,
 }
 
 /// `GET /api/auth/session`.
+#[utoipa::path(
+    get,
+    path = "/session",
+    tag = "auth",
+    security(("access_token" = []), ("refresh_token" = [])),
+    responses(
+        (status = 200, description = "The signed-in user and session; new cookies when the session was refreshed to answer", body = SessionEnvelope),
+        (status = 401, description = "`unauthenticated`: no valid session (stale cookies are cleared)", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let signed_in = match authenticate(&state, &headers).await {
         Ok(s) => s,
@@ -186,23 +273,40 @@ pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Respo
     }
 }
 
-#[derive(Serialize)]
+/// One of the user's live sessions.
+#[derive(Serialize, ToSchema)]
 struct SessionListEntry {
     id: String,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     created_at: OffsetDateTime,
+    /// The last sign-in or refresh.
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     last_used_at: OffsetDateTime,
+    /// The browser's `User-Agent` at sign-in.
     user_agent: Option<String>,
+    /// Whether this is the session making the request.
     current: bool,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct SessionList {
     sessions: Vec<SessionListEntry>,
 }
 
 /// `GET /api/auth/sessions`.
+#[utoipa::path(
+    get,
+    path = "/sessions",
+    tag = "auth",
+    security(("access_token" = []), ("refresh_token" = [])),
+    responses(
+        (status = 200, description = "The user's live sessions, newest first", body = SessionList),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let signed_in = match authenticate(&state, &headers).await {
         Ok(s) => s,
@@ -229,6 +333,20 @@ pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> Resp
 
 /// `DELETE /api/auth/sessions/{id}`: only the caller's own sessions; any
 /// other id is 404, whether or not it exists.
+#[utoipa::path(
+    delete,
+    path = "/sessions/{id}",
+    tag = "auth",
+    security(("access_token" = []), ("refresh_token" = [])),
+    params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
+    responses(
+        (status = 204, description = "The session is revoked (ending the current one also clears the cookies)"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no such session among the caller's own", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn end_session(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -250,6 +368,22 @@ pub async fn end_session(
 }
 
 /// `POST /api/auth/password`: other sessions are revoked, this one stays.
+#[utoipa::path(
+    post,
+    path = "/password",
+    tag = "auth",
+    security(("access_token" = []), ("refresh_token" = [])),
+    request_body = PasswordBody,
+    responses(
+        (status = 204, description = "Password changed; every other session of the user is revoked"),
+        (status = 400, description = "`weak_password`, `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`invalid_credentials`: the current password is wrong; or `cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+    )
+)]
 pub async fn change_password(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -3,9 +3,10 @@
 
 use std::time::Duration;
 
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 
@@ -31,7 +32,10 @@ pub enum ApiError {
     WrongCurrentPassword,
     /// 429 `too_many_attempts`, with `Retry-After`.
     TooManyAttempts(Duration),
-    /// 401 `invalid_refresh_token`; the reason is for logs and metrics.
+    /// 401 `invalid_refresh_token`; the reason (`reuse_detected`, `revoked`
+    /// …) is also sent, in the `reason` member and the
+    /// [`REFRESH_DENIED`] header, so that a client can tell why it was
+    /// signed out.
     InvalidRefreshToken(&'static str),
     /// 401 `unauthenticated`: no valid session.
     Unauthenticated,
@@ -62,15 +66,33 @@ pub enum ApiError {
     Internal,
 }
 
-/// The problem-details body.
-#[derive(Serialize)]
-struct Problem<'a> {
+/// Names, on a refused refresh, the machine-readable reason: the same
+/// value as the problem's `reason` member.
+pub const REFRESH_DENIED: HeaderName = HeaderName::from_static("portcullis-refresh-denied");
+
+/// An RFC 9457 problem document, as every error is answered.
+#[derive(Serialize, ToSchema)]
+#[schema(
+    as = Problem,
+    example = json!({"type": "about:blank", "title": "Unauthorized", "status": 401, "code": "invalid_credentials"})
+)]
+pub(crate) struct Problem<'a> {
+    /// Always `about:blank`: the `code` member carries the meaning.
     r#type: &'static str,
+    /// The status's reason phrase.
     title: &'a str,
+    /// The HTTP status.
     status: u16,
+    /// The stable, machine-readable error code.
     code: &'static str,
+    /// What exactly was wrong, for people; not stable.
     #[serde(skip_serializing_if = "Option::is_none")]
     detail: Option<&'a str>,
+    /// On `invalid_refresh_token` only: why the refresh was refused —
+    /// `missing`, `malformed`, `unknown`, `revoked`, `reuse_detected`,
+    /// `idle_timeout`, `lifetime_exceeded` or `user_disabled`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'static str>,
 }
 
 impl ApiError {
@@ -130,6 +152,10 @@ impl IntoResponse for ApiError {
             status: status.as_u16(),
             code,
             detail: self.detail(),
+            reason: match &self {
+                ApiError::InvalidRefreshToken(reason) => Some(*reason),
+                _ => None,
+            },
         };
         // Serialising a struct of strings and a number cannot fail.
         let body = serde_json::to_vec(&problem).unwrap_or_default();
@@ -145,9 +171,16 @@ impl IntoResponse for ApiError {
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 headers.insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
             }
-            ApiError::Unauthenticated
-            | ApiError::InvalidCredentials
-            | ApiError::InvalidRefreshToken(_) => {
+            ApiError::InvalidRefreshToken(reason) => {
+                // The reasons are `RefreshDenial::as_str` constants: lower-case
+                // ASCII and underscores, valid header values.
+                headers.insert(REFRESH_DENIED, HeaderValue::from_static(reason));
+                headers.insert(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(r#"Cookie realm="portcullis""#),
+                );
+            }
+            ApiError::Unauthenticated | ApiError::InvalidCredentials => {
                 // RFC 9110 asks a 401 to name a scheme; the session lives in cookies.
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -215,6 +248,16 @@ mod tests {
         assert_eq!(
             body(response).await,
             r#"{"type":"about:blank","title":"Unauthorized","status":401,"code":"invalid_credentials"}"#
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_refresh_says_why_in_the_body_and_a_header() {
+        let response = ApiError::InvalidRefreshToken("reuse_detected").into_response();
+        assert_eq!(response.headers()[REFRESH_DENIED], "reuse_detected");
+        assert_eq!(
+            body(response).await,
+            r#"{"type":"about:blank","title":"Unauthorized","status":401,"code":"invalid_refresh_token","reason":"reuse_detected"}"#
         );
     }
 

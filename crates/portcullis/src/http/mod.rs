@@ -1,28 +1,39 @@
-//! The browser-facing HTTP interface: `/api/auth/*`, health, JWKS, and the
-//! guards every request passes (cross-site check, body limits, panics caught).
+//! The browser-facing HTTP interface: `/api/auth/*`, health, JWKS,
+//! discovery, metrics, the OpenAPI document, and the guards every request
+//! passes (request id, logging and metrics, cross-site check, body limits,
+//! panics caught).
 
 mod auth_routes;
 pub mod bodies;
 mod client;
 pub mod cookies;
 mod csrf;
+mod discovery;
 pub mod error;
 mod health;
 mod json;
 mod limits;
+mod observe;
+pub mod openapi;
+pub mod request_id;
 pub mod session;
 
 use std::sync::Arc;
 
-use axum::Router;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, delete, get, post};
+use axum::routing::any;
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnResponse, TraceLayer};
+use tracing::Level;
 use url::Url;
+use utoipa::OpenApi as _;
+use utoipa::openapi::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 pub use client::{Client, ProxyTrust};
 pub use cookies::CookiePolicy;
@@ -52,35 +63,59 @@ pub struct AppState {
     pub gateway: Gateway,
 }
 
-/// The full router.
-pub fn router(state: AppState) -> Router {
-    let auth = Router::new()
-        .route("/register", post(auth_routes::register))
-        .route("/login", post(auth_routes::login))
-        .route("/refresh", post(auth_routes::refresh))
-        .route("/logout", post(auth_routes::logout))
-        .route("/logout-all", post(auth_routes::logout_all))
-        .route("/session", get(auth_routes::session))
-        .route("/sessions", get(auth_routes::sessions))
-        .route("/sessions/{id}", delete(auth_routes::end_session))
-        .route("/password", post(auth_routes::change_password))
+/// Every route, and the OpenAPI document that describes them.
+///
+/// Routes are registered with `routes!`, which reads the method and path
+/// from each handler's `#[utoipa::path]`; only the `/api/*` wildcard, which
+/// OpenAPI cannot express, is added directly (and described in
+/// [`openapi::ApiDoc`]).
+pub fn routes() -> (Router<AppState>, OpenApi) {
+    let (auth, auth_doc) = OpenApiRouter::new()
+        .routes(routes!(auth_routes::register))
+        .routes(routes!(auth_routes::login))
+        .routes(routes!(auth_routes::refresh))
+        .routes(routes!(auth_routes::logout))
+        .routes(routes!(auth_routes::logout_all))
+        .routes(routes!(auth_routes::session))
+        .routes(routes!(auth_routes::sessions))
+        .routes(routes!(auth_routes::end_session))
+        .routes(routes!(auth_routes::change_password))
+        .routes(routes!(openapi::document))
+        .split_for_parts();
+    let auth = auth
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT));
 
-    let router = Router::new()
+    let (router, doc) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .routes(routes!(health::jwks))
+        .routes(routes!(discovery::openid_configuration))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(observe::metrics))
+        .split_for_parts();
+    let router = router
         .nest("/api/auth", auth)
-        .route("/.well-known/jwks.json", get(health::jwks))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
         // Answers 404 `not_found` itself when no upstream is configured.
         .route("/api/{*rest}", any(gateway::api));
-    let router = if state.gateway.has_frontend() {
-        router.fallback(gateway::frontend)
+    (router, doc.nest("/api/auth", auth_doc))
+}
+
+/// The full router.
+pub fn router(state: AppState) -> Router {
+    let (routes, doc) = routes();
+    let document = doc.to_json().unwrap_or_else(|e| {
+        // Serialising a tree of strings and maps does not fail; should it
+        // anyway, the service is still worth running without its document.
+        tracing::error!(error = %e, "could not serialise the OpenAPI document");
+        String::from("{}")
+    });
+    let routes = if state.gateway.has_frontend() {
+        routes.fallback(gateway::frontend)
     } else {
-        router.fallback(not_found)
+        routes.fallback(not_found)
     };
-    router
+    routes
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -92,7 +127,22 @@ pub fn router(state: AppState) -> Router {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(Extension(openapi::OpenApiJson(document.into())))
+        // Outside the panic guard, so that a panic is counted as the 500 it
+        // became; inside the trace span, so that its logs carry the id.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            observe::count,
+        ))
+        // The default span and events would log the full URI (query string
+        // included) at levels that hide the request id; ours do neither, and
+        // no layer logs headers.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(observe::request_span)
+                .on_response(DefaultOnResponse::new().level(Level::INFO)),
+        )
+        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 

@@ -2,13 +2,13 @@
 //! valid, a transparent refresh with the refresh cookie. The same mechanism
 //! serves `/api/auth/session` and every proxied request.
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_verifier::Claims;
 
 use super::AppState;
 use super::cookies::{self, SetCookies};
-use super::error::ApiError;
+use super::error::{ApiError, REFRESH_DENIED};
 use crate::auth::AuthError;
 use crate::auth::tokens::AccessToken;
 
@@ -68,7 +68,13 @@ pub async fn authenticate(
         }),
         Err(AuthError::RefreshDenied(reason)) => {
             tracing::debug!(reason = reason.as_str(), "transparent refresh refused");
-            Err(unauthenticated(state, true))
+            // The code stays `unauthenticated`; the header tells a client
+            // that wonders why its session ended.
+            let mut response = unauthenticated(state, true);
+            response
+                .headers_mut()
+                .insert(REFRESH_DENIED, HeaderValue::from_static(reason.as_str()));
+            Err(response)
         }
         Err(other) => Err(ApiError::from(other).into_response()),
     }

@@ -47,6 +47,17 @@ impl From<sqlx::Error> for StoreError {
     }
 }
 
+/// How busy the connection pool is, for the metrics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolStatus {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, connections not in use.
+    pub idle: u32,
+    /// The most the pool may open.
+    pub max: u32,
+}
+
 /// Result of a store operation.
 pub type StoreResult<T> = Result<T, StoreError>;
 
@@ -220,6 +231,23 @@ impl Store {
         verify_until: OffsetDateTime,
     ) -> StoreResult<()> {
         dispatch!(self.rotate_keys(key, verify_until))
+    }
+
+    /// Like [`Store::rotate_keys`], but only when no key was scheduled to
+    /// sign at or after `due_before`: decided in the same transaction as the
+    /// write, so instances checking at once rotate once. `true` when rotated.
+    pub async fn rotate_keys_if_due(
+        &self,
+        key: &KeyRecord,
+        verify_until: OffsetDateTime,
+        due_before: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        dispatch!(self.rotate_keys_if_due(key, verify_until, due_before))
+    }
+
+    /// The connection pool's current use; no query is sent.
+    pub async fn pool_status(&self) -> StoreResult<PoolStatus> {
+        dispatch!(self.pool_status())
     }
 
     /// The failed sign-ins recorded for an account name: count and last time.

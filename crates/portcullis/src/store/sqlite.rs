@@ -15,8 +15,8 @@ use time::OffsetDateTime;
 
 use super::records::{KeyRow, RevokedRow, SessionRow, TokenRow, UserRow, convert_all};
 use super::{
-    KeyRecord, NewSession, NewUser, RevokeReason, Rotation, SessionRecord, StoreError, StoreResult,
-    TokenRecord, Unique, UserRecord,
+    KeyRecord, NewSession, NewUser, PoolStatus, RevokeReason, Rotation, SessionRecord, StoreError,
+    StoreResult, TokenRecord, Unique, UserRecord,
 };
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::domain::{LoginName, SessionId, UserId};
@@ -338,27 +338,37 @@ impl SqliteStore {
         verify_until: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        sqlx::query(
-            "UPDATE signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL",
-        )
-        .bind(unix_millis(key.signs_from))
-        .bind(unix_millis(verify_until))
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, \
-             signs_from) VALUES (?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&key.kid)
-        .bind(&key.algorithm)
-        .bind(key.private_key.expose_secret())
-        .bind(&key.public_key)
-        .bind(unix_millis(key.created_at))
-        .bind(unix_millis(key.signs_from))
-        .execute(&mut *tx)
-        .await?;
+        replace_signing_key(&mut tx, key, verify_until).await?;
         tx.commit().await?;
         Ok(())
+    }
+
+    pub(super) async fn rotate_keys_if_due(
+        &self,
+        key: &KeyRecord,
+        verify_until: OffsetDateTime,
+        due_before: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        // IMMEDIATE: the write lock is held from the check to the commit, so a
+        // second instance checking at the same moment sees this rotation.
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+        let (newest,): (Option<i64>,) = sqlx::query_as("SELECT MAX(signs_from) FROM signing_keys")
+            .fetch_one(&mut *tx)
+            .await?;
+        if newest.is_some_and(|newest| newest >= unix_millis(due_before)) {
+            return Ok(false);
+        }
+        replace_signing_key(&mut tx, key, verify_until).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    pub(super) async fn pool_status(&self) -> StoreResult<PoolStatus> {
+        Ok(PoolStatus {
+            size: self.pool.size(),
+            idle: u32::try_from(self.pool.num_idle()).unwrap_or(u32::MAX),
+            max: self.pool.options().get_max_connections(),
+        })
     }
 
     pub(super) async fn login_failures(
@@ -403,6 +413,35 @@ impl SqliteStore {
             .await?;
         Ok(())
     }
+}
+
+/// Retires every unretired key at `key.signs_from` (published until
+/// `verify_until`) and adds `key`, inside the caller's transaction.
+async fn replace_signing_key(
+    tx: &mut sqlx::SqliteConnection,
+    key: &KeyRecord,
+    verify_until: OffsetDateTime,
+) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE signing_keys SET retired_at = ?, verify_until = ? WHERE retired_at IS NULL",
+    )
+    .bind(unix_millis(key.signs_from))
+    .bind(unix_millis(verify_until))
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO signing_keys (kid, algorithm, private_key, public_key, created_at, \
+         signs_from) VALUES (?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&key.kid)
+    .bind(&key.algorithm)
+    .bind(key.private_key.expose_secret())
+    .bind(&key.public_key)
+    .bind(unix_millis(key.created_at))
+    .bind(unix_millis(key.signs_from))
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
 }
 
 /// Maps a unique-constraint violation to the field that collided.

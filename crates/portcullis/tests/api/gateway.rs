@@ -436,3 +436,37 @@ fn tokio_stream_from<T: Send + 'static>(
         rx.recv().await.map(|item| (item, rx))
     })
 }
+
+#[tokio::test]
+async fn the_request_id_reaches_the_upstream_and_upstream_calls_are_measured() {
+    let recorder = Recorder::spawn().await;
+    let app = gateway(&recorder, &[]).await;
+    let jar = app.signed_in("ada").await;
+    let response = app
+        .client
+        .get(app.url("/api/things"))
+        .header("cookie", jar.header().expect("cookies"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.headers()["x-request-id"], "trace-me-42");
+    let report = Report::of(response).await;
+    assert_eq!(
+        report.header("x-request-id").as_deref(),
+        Some("trace-me-42")
+    );
+
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("answered");
+    let text = metrics.text().await.expect("text");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("portcullis_upstream") && l.contains("200")),
+        "no upstream metric in:\n{text}"
+    );
+}

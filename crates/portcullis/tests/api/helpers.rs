@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis::app::Application;
+use portcullis::auth::Auth;
 use portcullis::clock::{Clock, ManualClock, SystemClock};
 use portcullis::config::{Config, Sources};
 use reqwest::header::{COOKIE, HeaderMap, SET_COOKIE};
@@ -21,6 +22,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     pub client: reqwest::Client,
     pub database_url: String,
+    /// The server's auth service, to do now what background tasks do later.
+    pub auth: Auth,
     shutdown: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
 }
@@ -53,6 +56,7 @@ impl TestApp {
             .await
             .expect("server builds");
         let addr = app.local_addr();
+        let auth = app.auth().clone();
         let (tx, rx) = oneshot::channel();
         tokio::spawn(app.run_until_stopped(async {
             let _ = rx.await;
@@ -66,6 +70,7 @@ impl TestApp {
             clock,
             client,
             database_url,
+            auth,
             shutdown: Some(tx),
             _dir: dir,
         }

@@ -1,0 +1,298 @@
+//! Prometheus metrics: what the service counts and how `/metrics` renders it.
+//!
+//! Every [`Metrics`] owns its own recorder instead of installing one
+//! process-wide. The `metrics` crate's macros normally report to a global
+//! recorder, which can be set only once per process: the first server of a
+//! test binary would win and every other server would count into its
+//! registry, or nowhere. So each application builds a [`PrometheusRecorder`]
+//! and records through [`metrics::with_local_recorder`], which points the
+//! macros at that recorder for the duration of one synchronous call. Nothing
+//! is awaited inside, so the thread-local scope can never leak into another
+//! task. Several servers in one process — the integration tests — each see
+//! exactly their own counts, and the production binary behaves the same.
+//!
+//! Label values are a small closed set (outcomes, reasons, matched routes,
+//! status codes): never a raw path, user name or address, which would make
+//! the number of series unbounded.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use metrics::{
+    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
+
+use crate::store::{PoolStatus, RevokeReason};
+
+/// Latency buckets, in seconds: from a cached token check (well under a
+/// millisecond) to an argon2 sign-in under load or a slow upstream.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
+
+/// How a sign-in ended, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInOutcome {
+    /// Credentials accepted, session started.
+    Ok,
+    /// Unknown account, wrong password or disabled account.
+    Failed,
+    /// Refused by the per-account back-off (429).
+    Throttled,
+    /// Not decided: hashing at capacity or the database failed (503).
+    Unavailable,
+}
+
+impl SignInOutcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignInOutcome::Ok => "ok",
+            SignInOutcome::Failed => "failed",
+            SignInOutcome::Throttled => "throttled",
+            SignInOutcome::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// How a request forwarded to the upstream ended, for
+/// [`Metrics::upstream`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpstreamOutcome {
+    /// The upstream answered, with this status.
+    Answered(StatusCode),
+    /// It could not be reached, or the connection broke (502).
+    Unavailable,
+    /// It did not answer in time (504).
+    Timeout,
+}
+
+/// The metrics of one running application. Cheap to clone.
+#[derive(Clone)]
+pub struct Metrics {
+    recorder: Arc<PrometheusRecorder>,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A fresh registry with every metric described.
+    pub fn new() -> Self {
+        let builder = PrometheusBuilder::new();
+        // Durations are histograms with fixed buckets, which Prometheus can
+        // aggregate across instances; summaries could not be.
+        let builder = builder
+            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), LATENCY_BUCKETS)
+            .unwrap_or_else(|_| unreachable!("the bucket list is a non-empty constant"));
+        let metrics = Self {
+            recorder: Arc::new(builder.build_recorder()),
+        };
+        metrics.with(describe);
+        metrics
+    }
+
+    /// Runs `f` with this registry as the recorder of the `metrics` macros.
+    fn with<T>(&self, f: impl FnOnce() -> T) -> T {
+        metrics::with_local_recorder(self.recorder.as_ref(), f)
+    }
+
+    /// The Prometheus text exposition of everything counted so far.
+    pub fn render(&self) -> String {
+        self.recorder.handle().render()
+    }
+
+    /// Drains histogram samples into their buckets; run periodically so that
+    /// memory stays bounded when nobody scrapes.
+    pub fn upkeep(&self) {
+        self.recorder.handle().run_upkeep();
+    }
+
+    /// One HTTP request answered. `route` is the matched route template
+    /// (`/api/auth/sessions/{id}`), never the raw path.
+    pub fn http_request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
+        let method = method_label(method);
+        let status = status.as_str().to_owned();
+        let route = route.to_owned();
+        self.with(|| {
+            let labels = [
+                ("method", method.to_owned()),
+                ("route", route),
+                ("status", status),
+            ];
+            counter!("portcullis_http_requests_total", &labels).increment(1);
+            histogram!("portcullis_http_request_duration_seconds", &labels).record(took);
+        });
+    }
+
+    /// One sign-in attempt decided.
+    pub fn sign_in(&self, outcome: SignInOutcome) {
+        self.with(|| {
+            counter!("portcullis_sign_ins_total", "outcome" => outcome.as_str()).increment(1);
+        });
+    }
+
+    /// One refresh decided: `rotated`, `grace`, a denial reason
+    /// (`reuse_detected`, `revoked`, `idle_timeout` …) or `error`.
+    pub fn refresh(&self, outcome: &'static str) {
+        self.with(|| {
+            counter!("portcullis_refreshes_total", "outcome" => outcome).increment(1);
+        });
+    }
+
+    /// `count` sessions revoked for `reason`.
+    pub fn revocations(&self, reason: RevokeReason, count: u64) {
+        if count == 0 {
+            return;
+        }
+        self.with(|| {
+            counter!("portcullis_revocations_total", "reason" => reason.as_str()).increment(count);
+        });
+    }
+
+    /// One request forwarded to the upstream API: call it once per proxied
+    /// request with the time from sending to response headers (or failure).
+    pub fn upstream(&self, took: Duration, outcome: UpstreamOutcome) {
+        let outcome_label = match outcome {
+            UpstreamOutcome::Answered(status) => status.as_str().to_owned(),
+            UpstreamOutcome::Unavailable => "unavailable".to_owned(),
+            UpstreamOutcome::Timeout => "timeout".to_owned(),
+        };
+        self.with(|| {
+            histogram!("portcullis_upstream_request_duration_seconds", "outcome" => outcome_label)
+                .record(took);
+            let error = match outcome {
+                UpstreamOutcome::Answered(_) => None,
+                UpstreamOutcome::Unavailable => Some("unavailable"),
+                UpstreamOutcome::Timeout => Some("timeout"),
+            };
+            if let Some(kind) = error {
+                counter!("portcullis_upstream_errors_total", "kind" => kind).increment(1);
+            }
+        });
+    }
+
+    /// The argon2 queue's depth, read at scrape time rather than tracked on
+    /// every change.
+    pub fn record_hash_queue(&self, in_flight: usize) {
+        self.with(|| {
+            gauge!("portcullis_password_hashes_in_flight").set(in_flight as f64);
+        });
+    }
+
+    /// The connection pool's use, read at scrape time.
+    pub fn record_pool(&self, pool: PoolStatus) {
+        self.with(|| {
+            gauge!("portcullis_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
+            gauge!("portcullis_db_pool_connections", "state" => "in_use")
+                .set(f64::from(pool.size.saturating_sub(pool.idle)));
+            gauge!("portcullis_db_pool_max_connections").set(f64::from(pool.max));
+        });
+    }
+}
+
+/// Standard methods by name; anything else as `other`, since a client may
+/// send any token as a method.
+fn method_label(method: &Method) -> &'static str {
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+fn describe() {
+    describe_counter!(
+        "portcullis_http_requests_total",
+        "HTTP requests answered, by method, matched route and status"
+    );
+    describe_histogram!(
+        "portcullis_http_request_duration_seconds",
+        Unit::Seconds,
+        "Time from request to response headers, by method, matched route and status"
+    );
+    describe_counter!(
+        "portcullis_sign_ins_total",
+        "Sign-in attempts by outcome: ok, failed, throttled, unavailable"
+    );
+    describe_counter!(
+        "portcullis_refreshes_total",
+        "Refresh-token uses by outcome: rotated, grace, or the denial reason"
+    );
+    describe_counter!(
+        "portcullis_revocations_total",
+        "Sessions revoked, by reason"
+    );
+    describe_histogram!(
+        "portcullis_upstream_request_duration_seconds",
+        Unit::Seconds,
+        "Time the upstream API took to answer a forwarded request, by status or failure"
+    );
+    describe_counter!(
+        "portcullis_upstream_errors_total",
+        "Forwarded requests that got no answer: unavailable or timeout"
+    );
+    describe_gauge!(
+        "portcullis_password_hashes_in_flight",
+        "argon2 hashes running or queued for a slot"
+    );
+    describe_gauge!(
+        "portcullis_db_pool_connections",
+        "Database connections open, idle or in use"
+    );
+    describe_gauge!(
+        "portcullis_db_pool_max_connections",
+        "The most database connections the pool may open"
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_registries_in_one_process_count_separately() {
+        let (a, b) = (Metrics::new(), Metrics::new());
+        a.sign_in(SignInOutcome::Ok);
+        a.sign_in(SignInOutcome::Ok);
+        b.sign_in(SignInOutcome::Throttled);
+        assert!(
+            a.render()
+                .contains(r#"portcullis_sign_ins_total{outcome="ok"} 2"#)
+        );
+        assert!(!a.render().contains(r#"outcome="throttled""#));
+        assert!(
+            b.render()
+                .contains(r#"portcullis_sign_ins_total{outcome="throttled"} 1"#)
+        );
+    }
+
+    #[test]
+    fn latencies_are_histograms_with_buckets() {
+        let m = Metrics::new();
+        m.upstream(Duration::from_millis(30), UpstreamOutcome::Timeout);
+        let text = m.render();
+        assert!(
+            text.contains(
+                r#"portcullis_upstream_request_duration_seconds_bucket{outcome="timeout",le="0.05"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(text.contains(r#"portcullis_upstream_errors_total{kind="timeout"} 1"#));
+    }
+}

@@ -1,0 +1,278 @@
+//! HTTPS served by Portcullis itself: rustls (with the `ring` provider),
+//! HTTP/2 and HTTP/1.1 offered by ALPN, and the certificate reloaded when its
+//! files change.
+//!
+//! The pieces:
+//!
+//! - [`TlsConfig::load`] reads and checks the certificate and key at start,
+//!   so a bad file stops the server with a clear message.
+//! - The certificate in use sits behind a resolver that rustls asks on every
+//!   handshake; a background poll rereads the two files every few seconds
+//!   and swaps in the new pair when it parses and the key matches. A renewal
+//!   tool (certbot, cert-manager) that replaces the files is picked up
+//!   without a restart, and a half-written or mismatched pair is ignored
+//!   (with a warning) until it is whole. Polling the contents, not the
+//!   modification times, also catches a symlink switched to a new target.
+//! - [`TlsListener`] is an axum listener: one task accepts TCP connections
+//!   and hands each to its own handshake task, bounded in time, so a client
+//!   that stalls its handshake delays nobody else.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
+use tokio_rustls::rustls::pki_types::pem::PemObject;
+use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
+use tokio_rustls::rustls::sign::CertifiedKey;
+use tokio_rustls::rustls::{self, ServerConfig};
+use tokio_rustls::server::TlsStream;
+
+use crate::config::TlsFiles;
+
+/// How often the certificate files are reread.
+pub const RELOAD_POLL_INTERVAL: Duration = Duration::from_secs(2);
+/// A client gets this long to complete its handshake.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections whose handshake is done but which the server has not picked
+/// up yet; the server picks them up as fast as they come.
+const READY_QUEUE: usize = 64;
+
+/// Why the certificate or key could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum TlsError {
+    /// A file could not be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        source: io::Error,
+    },
+    /// The certificate file holds no PEM certificate, or a malformed one.
+    #[error("{0} holds no usable PEM certificate")]
+    NoCertificate(PathBuf),
+    /// The key file holds no PEM private key, or a malformed one.
+    #[error("{0} holds no usable PEM private key")]
+    NoKey(PathBuf),
+    /// rustls refused the pair: an unsupported key type, or a key that is
+    /// not the certificate's.
+    #[error("the certificate and key cannot be used together: {0}")]
+    Rejected(rustls::Error),
+}
+
+/// The file contents a certificate was loaded from, to notice a change.
+#[derive(PartialEq, Eq)]
+struct Contents {
+    cert: Vec<u8>,
+    key: Vec<u8>,
+}
+
+/// The certificate being served; rustls asks it on every handshake.
+#[derive(Debug)]
+struct Certificate(ArcSwap<CertifiedKey>);
+
+impl ResolvesServerCert for Certificate {
+    fn resolve(&self, _hello: ClientHello<'_>) -> Option<Arc<CertifiedKey>> {
+        Some(self.0.load_full())
+    }
+}
+
+/// A loaded certificate and key, and where they came from.
+pub struct TlsConfig {
+    files: TlsFiles,
+    provider: Arc<CryptoProvider>,
+    certificate: Arc<Certificate>,
+    loaded: Contents,
+    server: Arc<ServerConfig>,
+}
+
+impl TlsConfig {
+    /// Reads and checks the certificate chain and key.
+    pub fn load(files: &TlsFiles) -> Result<Self, TlsError> {
+        // Named explicitly rather than taken from a process default, which
+        // is ambiguous when several providers are compiled in.
+        let provider = Arc::new(ring::default_provider());
+        let contents = read(files)?;
+        let key = parse(files, &contents, &provider)?;
+        let certificate = Arc::new(Certificate(ArcSwap::from_pointee(key)));
+        let mut server = ServerConfig::builder_with_provider(provider.clone())
+            .with_safe_default_protocol_versions()
+            .map_err(TlsError::Rejected)?
+            .with_no_client_auth()
+            .with_cert_resolver(certificate.clone());
+        server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+        Ok(Self {
+            files: files.clone(),
+            provider,
+            certificate,
+            loaded: contents,
+            server: Arc::new(server),
+        })
+    }
+
+    /// Rereads the files when they have changed; `Ok(true)` when a new
+    /// certificate is now served. A pair that does not load is an error,
+    /// and the certificate in use stays.
+    async fn reload(&mut self) -> Result<bool, TlsError> {
+        let files = self.files.clone();
+        let contents = tokio::task::spawn_blocking(move || read(&files))
+            .await
+            .map_err(|e| TlsError::Read {
+                path: self.files.cert.clone(),
+                source: io::Error::other(e),
+            })??;
+        if contents == self.loaded {
+            return Ok(false);
+        }
+        let parsed = parse(&self.files, &contents, &self.provider);
+        // Remember these contents either way, so that a bad pair is reported
+        // once, not on every poll.
+        self.loaded = contents;
+        self.certificate.0.store(Arc::new(parsed?));
+        Ok(true)
+    }
+}
+
+fn read(files: &TlsFiles) -> Result<Contents, TlsError> {
+    let read = |path: &Path| {
+        std::fs::read(path).map_err(|source| TlsError::Read {
+            path: path.to_owned(),
+            source,
+        })
+    };
+    Ok(Contents {
+        cert: read(&files.cert)?,
+        key: read(&files.key)?,
+    })
+}
+
+fn parse(
+    files: &TlsFiles,
+    contents: &Contents,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, TlsError> {
+    let chain = CertificateDer::pem_slice_iter(&contents.cert)
+        .collect::<Result<Vec<_>, _>>()
+        .ok()
+        .filter(|chain| !chain.is_empty())
+        .ok_or_else(|| TlsError::NoCertificate(files.cert.clone()))?;
+    let key = PrivateKeyDer::from_pem_slice(&contents.key)
+        .map_err(|_| TlsError::NoKey(files.key.clone()))?;
+    CertifiedKey::from_der(chain, key, provider).map_err(TlsError::Rejected)
+}
+
+/// Aborts a task when dropped, so the listener's tasks end with it.
+struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// A TCP listener that yields connections whose TLS handshake is done.
+/// Dropping it closes the socket and stops the certificate polling.
+pub struct TlsListener {
+    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
+    local_addr: SocketAddr,
+    _accepting: AbortOnDrop,
+    _reloading: AbortOnDrop,
+}
+
+impl TlsListener {
+    /// Starts accepting on `listener` with `config`.
+    pub fn new(listener: TcpListener, config: TlsConfig) -> io::Result<Self> {
+        let local_addr = listener.local_addr()?;
+        let acceptor = TlsAcceptor::from(config.server.clone());
+        let (tx, ready) = mpsc::channel(READY_QUEUE);
+        let accepting = tokio::spawn(accept(listener, acceptor, tx));
+        let reloading = tokio::spawn(poll_for_new_certificate(config));
+        Ok(Self {
+            ready,
+            local_addr,
+            _accepting: AbortOnDrop(accepting),
+            _reloading: AbortOnDrop(reloading),
+        })
+    }
+}
+
+impl axum::serve::Listener for TlsListener {
+    type Io = TlsStream<TcpStream>;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        match self.ready.recv().await {
+            Some(connection) => connection,
+            // The accepting task owns the sender and never returns; should it
+            // end anyway, accept nothing more rather than spin.
+            None => std::future::pending().await,
+        }
+    }
+
+    fn local_addr(&self) -> io::Result<Self::Addr> {
+        Ok(self.local_addr)
+    }
+}
+
+async fn accept(
+    listener: TcpListener,
+    acceptor: TlsAcceptor,
+    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
+) {
+    loop {
+        let (tcp, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                // Out of file descriptors, typically: back off instead of
+                // spinning, as axum's own listener does.
+                tracing::warn!(error = %e, "could not accept a connection");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                continue;
+            }
+        };
+        // Small responses go out at once rather than waiting to coalesce.
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+        let acceptor = acceptor.clone();
+        let ready = ready.clone();
+        tokio::spawn(async move {
+            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+                Ok(Ok(tls)) => {
+                    // Fails only when the server has stopped accepting.
+                    let _ = ready.send((tls, peer)).await;
+                }
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
+                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
+            }
+        });
+    }
+}
+
+async fn poll_for_new_certificate(mut config: TlsConfig) {
+    let mut ticker = tokio::time::interval(RELOAD_POLL_INTERVAL);
+    ticker.tick().await;
+    loop {
+        ticker.tick().await;
+        match config.reload().await {
+            Ok(false) => {}
+            Ok(true) => tracing::info!(
+                cert = %config.files.cert.display(),
+                "loaded the renewed TLS certificate"
+            ),
+            Err(e) => tracing::warn!(
+                error = %e,
+                "the TLS certificate files changed but cannot be used; still serving the previous certificate"
+            ),
+        }
+    }
+}
