@@ -1,7 +1,6 @@
 //! The `portcullis` binary: parse the command line, start logging, dispatch,
 //! and turn the outcome into an exit code.
 
-use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;

@@ -17,7 +17,10 @@ async fn registering_signs_in_with_cookies_and_no_token_in_the_body() {
     assert_eq!(user["user"]["email"], "ada@example.com");
     assert!(user["user"]["id"].is_string());
     for cookie in &cookies {
-        assert!(!body.contains(&cookie.value), "a token leaked into the body");
+        assert!(
+            !body.contains(&cookie.value),
+            "a token leaked into the body"
+        );
     }
     let session = app.session(&mut jar).await;
     assert_eq!(session.status(), StatusCode::OK);

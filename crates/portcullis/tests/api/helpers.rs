@@ -37,7 +37,11 @@ impl TestApp {
         Self::spawn_on(dir, database_url, vars).await
     }
 
-    pub async fn spawn_on(dir: tempfile::TempDir, database_url: String, vars: &[(&str, &str)]) -> Self {
+    pub async fn spawn_on(
+        dir: tempfile::TempDir,
+        database_url: String,
+        vars: &[(&str, &str)],
+    ) -> Self {
         let mut env: Vec<(String, String)> = vec![
             ("PORTCULLIS_BIND".into(), "127.0.0.1:0".into()),
             ("PORTCULLIS_DATABASE_URL".into(), database_url.clone()),
@@ -77,7 +81,13 @@ impl TestApp {
     }
 
     /// Sends a request with the jar's cookies and keeps the cookies it sets.
-    pub async fn send(&self, jar: &mut Jar, method: Method, path: &str, body: Option<Value>) -> Response {
+    pub async fn send(
+        &self,
+        jar: &mut Jar,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> Response {
         let mut request = self.client.request(method, self.url(path));
         if let Some(cookie) = jar.header() {
             request = request.header(COOKIE, cookie);
@@ -104,15 +114,23 @@ impl TestApp {
     }
 
     pub async fn login(&self, jar: &mut Jar, username: &str, password: &str) -> Response {
-        self.post(jar, "/api/auth/login", Some(json!({"username": username, "password": password})))
-            .await
+        self.post(
+            jar,
+            "/api/auth/login",
+            Some(json!({"username": username, "password": password})),
+        )
+        .await
     }
 
     /// Registers `username` and returns a jar signed in as them.
     pub async fn signed_in(&self, username: &str) -> Jar {
         let mut jar = Jar::default();
         let response = self.register(&mut jar, username).await;
-        assert_eq!(response.status(), StatusCode::CREATED, "registration of {username}");
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "registration of {username}"
+        );
         jar
     }
 
@@ -145,7 +163,10 @@ pub struct Jar {
 impl Jar {
     pub fn with(pairs: &[(&str, &str)]) -> Self {
         Self {
-            cookies: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            cookies: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         }
     }
 
@@ -194,7 +215,10 @@ pub fn set_cookies(headers: &HeaderMap) -> Vec<SetCookie> {
         .map(|v| {
             let text = v.to_str().expect("ascii cookie");
             let mut parts = text.split(';').map(str::trim);
-            let (name, value) = parts.next().and_then(|p| p.split_once('=')).expect("name=value");
+            let (name, value) = parts
+                .next()
+                .and_then(|p| p.split_once('='))
+                .expect("name=value");
             let attributes: Vec<String> = parts.map(str::to_owned).collect();
             let max_age = attributes
                 .iter()
@@ -214,7 +238,8 @@ pub fn set_cookies(headers: &HeaderMap) -> Vec<SetCookie> {
 pub async fn assert_problem(response: Response, status: StatusCode, code: &str) -> Value {
     assert_eq!(response.status(), status, "status");
     assert_eq!(
-        response.headers()["content-type"], "application/problem+json",
+        response.headers()["content-type"],
+        "application/problem+json",
         "content type"
     );
     let body: Value = response.json().await.expect("problem body is JSON");
