@@ -5,9 +5,16 @@
 //! instances), and each backend has its own migrations. Times are stored as
 //! milliseconds since the Unix epoch in both, so no backend's time type leaks
 //! into the rest of the code.
+//!
+//! Every operation is bounded in time ([`StoreError::Timeout`]): a database
+//! that has gone silent (a cut network, not a refused connection) must turn
+//! into a prompt 503, not into requests that hang until TCP gives up.
 
+mod postgres;
 mod records;
 mod sqlite;
+
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -37,8 +44,12 @@ pub enum StoreError {
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
     /// The database URL names a backend this build cannot use.
-    #[error("unsupported database URL: {0}")]
+    #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// The operation did not finish within the configured time; if it was a
+    /// write, its transaction either committed whole or not at all.
+    #[error("the database did not answer in time")]
+    Timeout,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -52,19 +63,30 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The handle to the database: cheap to clone, shared by every request.
 #[derive(Clone, Debug)]
-pub struct Store(Backend);
+pub struct Store {
+    backend: Backend,
+    /// The longest one operation may take, waiting for a connection included.
+    limit: Duration,
+}
 
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
-/// Calls the same method on whichever backend is configured.
+/// Calls the same method on whichever backend is configured, within the
+/// store's time limit.
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
-        match &$self.0 {
-            Backend::Sqlite(s) => s.$method($($arg),*).await,
-        }
+        $self
+            .bounded(async {
+                match &$self.backend {
+                    Backend::Sqlite(s) => s.$method($($arg),*).await,
+                    Backend::Postgres(s) => s.$method($($arg),*).await,
+                }
+            })
+            .await
     };
 }
 
@@ -72,15 +94,28 @@ impl Store {
     /// Connects (creating a SQLite file if needed) and applies migrations.
     pub async fn connect(config: &DatabaseConfig) -> StoreResult<Self> {
         let url = config.url.expose_secret();
-        if url.starts_with("sqlite:") {
-            Ok(Store(Backend::Sqlite(
-                sqlite::SqliteStore::connect(url, config.max_connections).await?,
-            )))
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::SqliteStore::connect(url, config).await?)
+        } else if config.is_postgres() {
+            Backend::Postgres(postgres::PgStore::connect(url, config).await?)
         } else {
-            Err(StoreError::Unsupported(
-                "only sqlite:// is supported by this build",
-            ))
-        }
+            return Err(StoreError::Unsupported(
+                "the database URL must start with sqlite:, postgres:// or postgresql://",
+            ));
+        };
+        Ok(Store {
+            backend,
+            limit: config.acquire_timeout + config.statement_timeout,
+        })
+    }
+
+    /// Runs one operation within the time limit. Dropping a sqlx future
+    /// mid-transaction rolls the transaction back, so a timeout never leaves
+    /// half a write behind.
+    async fn bounded<T>(&self, operation: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        tokio::time::timeout(self.limit, operation)
+            .await
+            .unwrap_or(Err(StoreError::Timeout))
     }
 
     /// Whether the database answers.
@@ -90,7 +125,10 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
-        dispatch!(self.close())
+        match &self.backend {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(s) => s.close().await,
+        }
     }
 
     /// Creates a user; [`StoreError::Conflict`] when the name or address is taken.

@@ -19,6 +19,7 @@ use super::{
     TokenRecord, Unique, UserRecord,
 };
 use crate::clock::{from_unix_millis, unix_millis};
+use crate::config::DatabaseConfig;
 use crate::domain::{LoginName, SessionId, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,7 +36,7 @@ pub(super) struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub(super) async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub(super) async fn connect(url: &str, config: &DatabaseConfig) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             // WAL lets readers go on while one connection writes.
@@ -44,8 +45,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(config.max_connections)
+            .min_connections(config.min_connections)
+            .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;

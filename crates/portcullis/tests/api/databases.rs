@@ -1,0 +1,98 @@
+//! Fresh databases for tests: a SQLite file in a temporary directory, or a
+//! uniquely named PostgreSQL database created through the `test` database and
+//! dropped when the test ends, so that tests run in parallel without sharing
+//! state.
+
+use portcullis::config::{Config, DatabaseConfig, Sources};
+use portcullis::store::Store;
+use sqlx::{Connection, Executor, PgConnection};
+
+/// The server every PostgreSQL test uses: `PORTCULLIS_TEST_POSTGRES_URL`, or the
+/// one scripts/test.sh starts.
+fn admin_url() -> String {
+    std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+/// A database that exists for one test.
+pub struct TestDb {
+    url: String,
+    /// Holds the SQLite file.
+    _dir: Option<tempfile::TempDir>,
+    /// The PostgreSQL database to drop at the end.
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        Self {
+            url,
+            _dir: Some(dir),
+            pg_name: None,
+        }
+    }
+
+    pub async fn postgres() -> Self {
+        let admin = admin_url();
+        let name = format!("portcullis_test_{}", uuid::Uuid::new_v4().simple());
+        let mut conn = PgConnection::connect(&admin)
+            .await
+            .expect("PostgreSQL at 127.0.0.1:5432 (scripts/test.sh starts it)");
+        conn.execute(format!("CREATE DATABASE {name}").as_str())
+            .await
+            .expect("create test database");
+        conn.close().await.expect("close admin connection");
+        let mut url = url::Url::parse(&admin).expect("admin URL");
+        url.set_path(&name);
+        Self {
+            url: url.to_string(),
+            _dir: None,
+            pg_name: Some(name),
+        }
+    }
+
+    /// The database settings of a server using this database.
+    pub fn config(&self, vars: &[(&str, &str)]) -> DatabaseConfig {
+        let mut env = vec![("PORTCULLIS_DATABASE_URL", self.url.as_str())];
+        env.extend_from_slice(vars);
+        Config::from_sources(&Sources::from_env(env.iter().copied()))
+            .expect("valid test config")
+            .database
+    }
+
+    /// A migrated store on this database.
+    pub async fn store(&self) -> Store {
+        Store::connect(&self.config(&[]))
+            .await
+            .expect("store connects")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let Some(name) = self.pg_name.take() else {
+            return;
+        };
+        // Drop is synchronous and may run inside the test's runtime: do the
+        // async work on a thread with a runtime of its own. FORCE ends the
+        // connections of servers that are still shutting down.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("runtime");
+            runtime.block_on(async {
+                let mut conn = PgConnection::connect(&admin_url()).await?;
+                conn.execute(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)").as_str())
+                    .await?;
+                conn.close().await
+            })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("warning: could not drop a test database");
+        }
+    }
+}
