@@ -10,15 +10,16 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 
-use crate::auth::Auth;
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
+use crate::auth::{Auth, propagation};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::http::{self, AppState, CookiePolicy, ProxyTrust};
 use crate::store::{Store, StoreError};
 
 /// How often revocations made elsewhere (another instance, an admin command)
-/// are picked up from the database.
+/// are picked up from the database; on PostgreSQL notifications bring them
+/// sooner and this is the safety net.
 const REVOCATION_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Sessions are deleted this long after their absolute end.
 const SESSION_RETENTION: Duration = Duration::from_secs(86_400);
@@ -133,6 +134,7 @@ impl Background {
         let keys = auth.clone();
         let purge = auth.clone();
         let tasks = vec![
+            tokio::spawn(propagation::follow_changes(auth.clone())),
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
                     tracing::warn!(error = %e, "could not precompute the dummy password hash");
@@ -146,7 +148,7 @@ impl Background {
                     let now = sync.now();
                     // Overlap the windows so that a revocation committed just as
                     // the last poll ran is not missed.
-                    match sync.sync_revocations(since - Duration::from_secs(5)).await {
+                    match sync.poll_revocations(since - Duration::from_secs(5)).await {
                         Ok(()) => since = now,
                         Err(e) => tracing::warn!(error = %e, "could not poll revocations"),
                     }

@@ -50,6 +50,7 @@ settings! {
     "database_min_connections", "PORTCULLIS_DATABASE_MIN_CONNECTIONS", None;
     "database_acquire_timeout", "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", None;
     "database_statement_timeout", "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT", None;
+    "revocation_max_staleness", "PORTCULLIS_REVOCATION_MAX_STALENESS", None;
     "log_format", "PORTCULLIS_LOG_FORMAT", None;
     "trusted_proxies", "PORTCULLIS_TRUSTED_PROXIES", None;
 }
@@ -349,6 +350,9 @@ pub struct Config {
     pub log_format: LogFormat,
     /// Proxies whose `X-Forwarded-*` headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// How long an instance keeps trusting its revoked-session set after it
+    /// last proved it current; past that, authenticated requests answer 503.
+    pub revocation_max_staleness: Duration,
 }
 
 impl Config {
@@ -425,6 +429,8 @@ impl Config {
             sources.duration("database_acquire_timeout", Duration::from_secs(3))?;
         let statement_timeout =
             sources.duration("database_statement_timeout", Duration::from_secs(5))?;
+        let revocation_max_staleness =
+            sources.duration("revocation_max_staleness", Duration::from_secs(5))?;
         let log_format = sources
             .get("log_format", "`text` or `json`", |v| match v {
                 "text" => Some(LogFormat::Text),
@@ -472,6 +478,7 @@ impl Config {
             hashing,
             log_format,
             trusted_proxies,
+            revocation_max_staleness,
         };
         config.check_consistency()?;
         Ok(config)
@@ -523,6 +530,11 @@ impl Config {
             return fail(
                 "database_acquire_timeout and database_statement_timeout must be at least 100ms",
             );
+        }
+        // The set is proved current about once a second; a bound closer to
+        // that would turn ordinary jitter into 503s.
+        if self.revocation_max_staleness < Duration::from_secs(2) {
+            return fail("revocation_max_staleness must be at least 2s");
         }
         Ok(())
     }
@@ -582,16 +594,20 @@ mod tests {
         assert_eq!(c.database.min_connections, 0);
         assert_eq!(c.database.acquire_timeout, Duration::from_secs(3));
         assert_eq!(c.database.statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(5));
     }
 
     #[test]
-    fn pool_settings_are_checked_together() {
+    fn pool_and_staleness_settings_are_checked_together() {
         let pg = ("PORTCULLIS_DATABASE_URL", "postgres://db/portcullis");
         assert!(config(&[pg, ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "1")]).is_err());
         assert!(config(&[("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "1")]).is_ok());
         assert!(config(&[("PORTCULLIS_DATABASE_MIN_CONNECTIONS", "11")]).is_err());
+        assert!(config(&[("PORTCULLIS_REVOCATION_MAX_STALENESS", "1s")]).is_err());
         assert!(config(&[("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", "0s")]).is_err());
-        assert!(config(&[pg]).expect("valid").database.is_postgres());
+        let c = config(&[pg, ("PORTCULLIS_REVOCATION_MAX_STALENESS", "30s")]).expect("valid");
+        assert!(c.database.is_postgres());
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(30));
     }
 
     #[test]

@@ -5,8 +5,10 @@
 //! the store only persists, the HTTP layer only translates.
 
 mod accounts;
+pub mod freshness;
 pub mod keys;
 pub mod passwords;
+pub mod propagation;
 pub mod revocation;
 pub mod rotation;
 mod sessions;
@@ -26,6 +28,7 @@ use crate::clock::SharedClock;
 use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
 use crate::store::{Store, StoreError};
+use freshness::Freshness;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
 use revocation::RevocationSet;
@@ -104,6 +107,10 @@ pub enum AuthError {
     /// Something that should not fail did (randomness, a hashing task).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The revoked-session set has not been proven current recently enough
+    /// to trust an access token (see [`freshness`]).
+    #[error("revocations may be out of date")]
+    RevocationsUnverified,
 }
 
 impl From<HashError> for AuthError {
@@ -129,6 +136,8 @@ pub struct Auth {
     keys: KeyRing,
     tokens: AccessTokens,
     revoked: RevocationSet,
+    /// Whether `revoked` is known to be current; checked before trusting a token.
+    freshness: Freshness,
 }
 
 impl Auth {
@@ -156,9 +165,12 @@ impl Auth {
             keys,
             tokens,
             revoked,
+            freshness: Freshness::new(config.revocation_max_staleness),
         };
+        let mark = auth.freshness.mark();
         auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
             .await?;
+        auth.freshness.prove(mark);
         Ok(auth)
     }
 
@@ -180,6 +192,11 @@ impl Auth {
     /// The session policy in force.
     pub fn policy(&self) -> &SessionPolicy {
         &self.policy
+    }
+
+    /// How sure this instance is that its revocation set is current.
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
     }
 
     /// The current time from the injected clock.

@@ -153,6 +153,11 @@ impl Auth {
     /// Checks an access token (the cookie's value).
     pub async fn authenticate(&self, access: Option<&str>) -> Result<Claims, AuthError> {
         let token = access.ok_or(AuthError::Unauthenticated(AccessDenial::Missing))?;
+        // Fail closed: a set that may be missing a revocation made elsewhere
+        // cannot vouch for any token.
+        if !self.freshness.is_current() {
+            return Err(AuthError::RevocationsUnverified);
+        }
         self.tokens
             .verify(token, self.clock.now())
             .await
@@ -205,8 +210,11 @@ impl Auth {
                 .await?
                 .map(|t| t.session_id);
         }
+        // Not `authenticate`: signing out must work even while the revocation
+        // set is unverified, and revoking twice is harmless.
         if session.is_none()
-            && let Ok(claims) = self.authenticate(access).await
+            && let Some(token) = access
+            && let Ok(claims) = self.tokens.verify(token, self.clock.now()).await
         {
             session = claims.sid.parse().ok();
         }

@@ -9,7 +9,11 @@
 //! Every operation is bounded in time ([`StoreError::Timeout`]): a database
 //! that has gone silent (a cut network, not a refused connection) must turn
 //! into a prompt 503, not into requests that hang until TCP gives up.
+//!
+//! On PostgreSQL the store also pushes what other instances change
+//! ([`changes`]): revocations and key rotations arrive as notifications.
 
+pub mod changes;
 mod postgres;
 mod records;
 mod sqlite;
@@ -43,13 +47,18 @@ pub enum StoreError {
     /// A row holds a value this version cannot read.
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
-    /// The database URL names a backend this build cannot use.
+    /// The database URL names a backend this build cannot use, or the
+    /// operation needs a backend feature this one lacks.
     #[error("unsupported: {0}")]
     Unsupported(&'static str),
     /// The operation did not finish within the configured time; if it was a
     /// write, its transaction either committed whole or not at all.
     #[error("the database did not answer in time")]
     Timeout,
+    /// The connection that listens for notifications was lost; some may have
+    /// been missed.
+    #[error("lost the notification connection")]
+    Disconnected,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -128,6 +137,47 @@ impl Store {
         match &self.backend {
             Backend::Sqlite(s) => s.close().await,
             Backend::Postgres(s) => s.close().await,
+        }
+    }
+
+    /// Whether other instances' changes are pushed to this one
+    /// ([`Store::subscribe`]); otherwise they must be polled for.
+    pub fn pushes_changes(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Starts listening for other instances' changes and for this instance's
+    /// heartbeats on `heartbeat`; PostgreSQL only.
+    pub async fn subscribe(
+        &self,
+        heartbeat: changes::HeartbeatChannel,
+    ) -> StoreResult<changes::ChangeFeed> {
+        match &self.backend {
+            Backend::Postgres(s) => {
+                self.bounded(changes::ChangeFeed::subscribe(s.pool(), heartbeat))
+                    .await
+            }
+            Backend::Sqlite(_) => Err(StoreError::Unsupported(
+                "SQLite has no notifications; poll instead",
+            )),
+        }
+    }
+
+    /// Sends a heartbeat that the feed subscribed with `channel` will return
+    /// as [`changes::Change::Heartbeat`]; PostgreSQL only.
+    pub async fn send_heartbeat(
+        &self,
+        channel: &changes::HeartbeatChannel,
+        mark: u64,
+    ) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Postgres(s) => {
+                self.bounded(changes::send_heartbeat(s.pool(), channel, mark))
+                    .await
+            }
+            Backend::Sqlite(_) => Err(StoreError::Unsupported(
+                "SQLite has no notifications; poll instead",
+            )),
         }
     }
 

@@ -6,6 +6,9 @@
 //! instances rotating at once exactly one matches), and key creation and
 //! rotation serialise on an advisory lock so that two instances starting
 //! together cannot both create a "first" key.
+//!
+//! Revocations and key changes are announced by triggers (see
+//! [`super::changes`]), so no method here has to remember to notify.
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -59,6 +62,10 @@ impl PgStore {
             .connect_with(options)
             .await?;
         Ok(Self { pool })
+    }
+
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
     }
 
     pub(super) async fn ping(&self) -> StoreResult<()> {

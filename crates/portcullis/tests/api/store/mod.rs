@@ -27,6 +27,7 @@ macro_rules! conformance {
     };
 }
 
+mod changes;
 mod keys;
 mod sessions;
 mod users;
