@@ -17,8 +17,8 @@ fn admin_url() -> String {
 /// A database that exists for one test.
 pub struct TestDb {
     url: String,
-    /// Holds the SQLite file.
-    _dir: Option<tempfile::TempDir>,
+    /// Holds the SQLite file; for PostgreSQL an empty directory for the servers.
+    dir: Option<tempfile::TempDir>,
     /// The PostgreSQL database to drop at the end.
     pg_name: Option<String>,
 }
@@ -29,7 +29,7 @@ impl TestDb {
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         Self {
             url,
-            _dir: Some(dir),
+            dir: Some(dir),
             pg_name: None,
         }
     }
@@ -48,9 +48,20 @@ impl TestDb {
         url.set_path(&name);
         Self {
             url: url.to_string(),
-            _dir: None,
+            dir: Some(tempfile::tempdir().expect("tempdir")),
             pg_name: Some(name),
         }
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// A scratch directory for a server's `TestApp`.
+    pub fn take_dir(&mut self) -> tempfile::TempDir {
+        self.dir
+            .take()
+            .unwrap_or_else(|| tempfile::tempdir().expect("tempdir"))
     }
 
     /// The database settings of a server using this database.

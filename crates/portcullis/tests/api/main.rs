@@ -5,6 +5,8 @@ mod databases;
 // Shared by every test module; not every branch's tests use every helper.
 #[allow(dead_code)]
 mod helpers;
+mod tcp_proxy;
 
 mod auth_flow;
+mod instances;
 mod store;
