@@ -221,6 +221,16 @@ impl Store {
         dispatch!(self.set_password_hash(id, hash, now))
     }
 
+    /// Creates a user and their first session in one transaction: both or
+    /// neither. [`StoreError::Conflict`] when the name or address is taken.
+    pub async fn insert_user_with_session(
+        &self,
+        user: NewUser<'_>,
+        session: NewSession<'_>,
+    ) -> StoreResult<UserRecord> {
+        dispatch!(self.insert_user_with_session(user, session))
+    }
+
     /// Starts a session with its first refresh token.
     pub async fn insert_session(&self, session: NewSession<'_>) -> StoreResult<()> {
         dispatch!(self.insert_session(session))

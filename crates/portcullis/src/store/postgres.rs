@@ -78,23 +78,20 @@ impl PgStore {
     }
 
     pub(super) async fn insert_user(&self, user: NewUser<'_>) -> StoreResult<UserRecord> {
-        let now = unix_millis(user.now);
-        let row: UserRow = sqlx::query_as(&format!(
-            "INSERT INTO users (id, username, username_key, email, email_key, password_hash, \
-             disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7) \
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user.id.to_string())
-        .bind(user.username.as_str())
-        .bind(user.username.key())
-        .bind(user.email.as_str())
-        .bind(user.email.key())
-        .bind(user.password_hash)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(conflict)?;
-        row.try_into()
+        let mut conn = self.pool.acquire().await?;
+        insert_user_on(&mut conn, &user).await?.try_into()
+    }
+
+    pub(super) async fn insert_user_with_session(
+        &self,
+        user: NewUser<'_>,
+        session: NewSession<'_>,
+    ) -> StoreResult<UserRecord> {
+        let mut tx = self.pool.begin().await?;
+        let user = insert_user_on(&mut tx, &user).await?.try_into()?;
+        insert_session_on(&mut tx, &session).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     pub(super) async fn user_by_login(&self, login: &LoginName) -> StoreResult<Option<UserRecord>> {
@@ -160,29 +157,8 @@ impl PgStore {
     }
 
     pub(super) async fn insert_session(&self, s: NewSession<'_>) -> StoreResult<()> {
-        let now = unix_millis(s.now);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, generation, \
-             user_agent, client_addr) VALUES ($1, $2, $3, $3, $4, 0, $5, $6)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.user_id.to_string())
-        .bind(now)
-        .bind(unix_millis(s.expires_at))
-        .bind(s.user_agent)
-        .bind(s.client_addr)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) \
-             VALUES ($1, $2, 0, $3)",
-        )
-        .bind(&s.token_hash[..])
-        .bind(s.id.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_session_on(&mut tx, &s).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -448,6 +424,53 @@ async fn migrate(options: &PgConnectOptions, connect_timeout: Duration) -> Store
         .map_err(|_| StoreError::Timeout)??;
     MIGRATOR.run(&mut conn).await?;
     conn.close().await?;
+    Ok(())
+}
+
+async fn insert_user_on(conn: &mut PgConnection, user: &NewUser<'_>) -> StoreResult<UserRow> {
+    let now = unix_millis(user.now);
+    sqlx::query_as(&format!(
+        "INSERT INTO users (id, username, username_key, email, email_key, password_hash, \
+         disabled, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7) \
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user.id.to_string())
+    .bind(user.username.as_str())
+    .bind(user.username.key())
+    .bind(user.email.as_str())
+    .bind(user.email.key())
+    .bind(user.password_hash)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(conflict)
+}
+
+/// The session row and its first refresh token; the caller's transaction
+/// makes the two one.
+async fn insert_session_on(conn: &mut PgConnection, s: &NewSession<'_>) -> StoreResult<()> {
+    let now = unix_millis(s.now);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, generation, \
+         user_agent, client_addr) VALUES ($1, $2, $3, $3, $4, 0, $5, $6)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(now)
+    .bind(unix_millis(s.expires_at))
+    .bind(s.user_agent)
+    .bind(s.client_addr)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) \
+         VALUES ($1, $2, 0, $3)",
+    )
+    .bind(&s.token_hash[..])
+    .bind(s.id.to_string())
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
     Ok(())
 }
 

@@ -1,9 +1,9 @@
 //! Users and sign-in throttling.
 
-use portcullis::domain::{LoginName, UserId};
-use portcullis::store::{Store, StoreError, Unique};
+use portcullis::domain::{Email, LoginName, SessionId, UserId, Username};
+use portcullis::store::{NewSession, NewUser, Store, StoreError, Unique};
 
-use super::{add_user, t0};
+use super::{add_session, add_user, t0};
 
 conformance!(
     a_user_is_found_by_name_address_and_id_regardless_of_case,
@@ -11,6 +11,7 @@ conformance!(
     disabling_and_rehashing_change_only_that_user,
     login_failures_count_up_then_start_over_or_clear,
     the_database_answers_a_ping,
+    a_registration_stores_the_user_and_first_session_together_or_neither,
 );
 
 async fn a_user_is_found_by_name_address_and_id_regardless_of_case(store: &Store) {
@@ -178,4 +179,91 @@ async fn login_failures_count_up_then_start_over_or_clear(store: &Store) {
 
 async fn the_database_answers_a_ping(store: &Store) {
     store.ping().await.expect("ping");
+}
+
+async fn a_registration_stores_the_user_and_first_session_together_or_neither(store: &Store) {
+    let (username, email) = (
+        Username::parse("ada").expect("valid"),
+        Email::parse("ada@example.com").expect("valid"),
+    );
+    let register = |id: UserId, session: SessionId, token: u8| {
+        let (username, email) = (&username, &email);
+        async move {
+            store
+                .insert_user_with_session(
+                    NewUser {
+                        id,
+                        username,
+                        email,
+                        password_hash: "hash",
+                        now: t0(),
+                    },
+                    NewSession {
+                        id: session,
+                        user_id: id,
+                        now: t0(),
+                        expires_at: t0() + time::Duration::days(1),
+                        token_hash: &[token; 32],
+                        user_agent: None,
+                        client_addr: None,
+                    },
+                )
+                .await
+        }
+    };
+    let (ada, first) = (UserId::random(), SessionId::random());
+    let user = register(ada, first, 1).await.expect("registered");
+    assert_eq!((user.id, user.username.as_str()), (ada, "ada"));
+    let session = store.session(first).await.expect("query").expect("stored");
+    assert_eq!(session.user_id, ada);
+    let token = store.refresh_token(&[1; 32]).await.expect("query");
+    assert_eq!(token.map(|t| t.session_id), Some(first));
+
+    // The user part fails (both name and address are taken; which one a
+    // backend reports first is its own business): no session either.
+    let lost = SessionId::random();
+    let clash = register(UserId::random(), lost, 2).await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    assert!(store.session(lost).await.expect("query").is_none());
+    assert!(
+        store
+            .refresh_token(&[2; 32])
+            .await
+            .expect("query")
+            .is_none()
+    );
+
+    // The session part fails (its token hash is taken): no user either.
+    let grace = add_user(store, "grace").await;
+    add_session(store, &grace, 3).await;
+    let other = UserId::random();
+    let failed = store
+        .insert_user_with_session(
+            NewUser {
+                id: other,
+                username: &Username::parse("hopper").expect("valid"),
+                email: &Email::parse("hopper@example.com").expect("valid"),
+                password_hash: "hash",
+                now: t0(),
+            },
+            NewSession {
+                id: SessionId::random(),
+                user_id: other,
+                now: t0(),
+                expires_at: t0() + time::Duration::days(1),
+                token_hash: &[3; 32],
+                user_agent: None,
+                client_addr: None,
+            },
+        )
+        .await;
+    assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
+    assert!(store.user_by_id(other).await.expect("query").is_none());
+    assert!(
+        store
+            .user_by_login(&LoginName::new("hopper"))
+            .await
+            .expect("query")
+            .is_none()
+    );
 }
