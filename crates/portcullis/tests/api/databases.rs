@@ -7,6 +7,12 @@ use portcullis::config::{Config, DatabaseConfig, Sources};
 use portcullis::store::Store;
 use sqlx::{Connection, Executor, PgConnection};
 
+/// The pool size of a test server. The PostgreSQL server is shared with every
+/// other test run on the machine (its limit is 100 connections): small pools
+/// keep parallel runs from starving each other. One connection listens, the
+/// rest serve requests; enough for the 50-refresh test.
+pub const SMALL_POOL: (&str, &str) = ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "4");
+
 /// The server every PostgreSQL test uses: `PORTCULLIS_TEST_POSTGRES_URL`, or the
 /// one scripts/test.sh starts.
 fn admin_url() -> String {
@@ -66,7 +72,7 @@ impl TestDb {
 
     /// The database settings of a server using this database.
     pub fn config(&self, vars: &[(&str, &str)]) -> DatabaseConfig {
-        let mut env = vec![("PORTCULLIS_DATABASE_URL", self.url.as_str())];
+        let mut env = vec![("PORTCULLIS_DATABASE_URL", self.url.as_str()), SMALL_POOL];
         env.extend_from_slice(vars);
         Config::from_sources(&Sources::from_env(env.iter().copied()))
             .expect("valid test config")

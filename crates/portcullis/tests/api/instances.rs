@@ -21,7 +21,7 @@ use reqwest::header::SET_COOKIE;
 use serde_json::{Value, json};
 use tokio::task::JoinSet;
 
-use crate::databases::TestDb;
+use crate::databases::{SMALL_POOL, TestDb};
 use crate::helpers::*;
 use crate::tcp_proxy::TcpProxy;
 
@@ -42,9 +42,8 @@ impl Cluster {
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let mut apps = Vec::new();
         for _ in 0..instances {
-            let app =
-                TestApp::spawn_with_clock(db.take_dir(), db.url().to_owned(), &[], clock.clone())
-                    .await;
+            let (dir, url) = (db.take_dir(), db.url().to_owned());
+            let app = TestApp::spawn_with_clock(dir, url, &[SMALL_POOL], clock.clone()).await;
             apps.push(Arc::new(app));
         }
         Self { apps, clock, db }
@@ -331,11 +330,13 @@ async fn with_its_database_unreachable_an_instance_fails_closed_then_recovers() 
             ("PORTCULLIS_REVOCATION_MAX_STALENESS", "2s"),
             ("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", "500ms"),
             ("PORTCULLIS_DATABASE_STATEMENT_TIMEOUT", "1s"),
+            SMALL_POOL,
         ],
         clock.clone(),
     )
     .await;
-    let b = &TestApp::spawn_with_clock(db.take_dir(), db.url().to_owned(), &[], clock).await;
+    let (dir, url) = (db.take_dir(), db.url().to_owned());
+    let b = &TestApp::spawn_with_clock(dir, url, &[SMALL_POOL], clock).await;
 
     let mut jar = b.signed_in("ada").await;
     let access = access_only(&jar);
