@@ -1,6 +1,7 @@
 //! The administration commands: `portcullis user|keys|sessions`. They work on
 //! the configured database directly; a running server picks their changes up
-//! (revocations within a second, keys within 30 seconds).
+//! at once on PostgreSQL (notifications), and on SQLite within a second
+//! (revocations) or 30 seconds (keys).
 
 use std::io::{IsTerminal, Read};
 use std::sync::Arc;

@@ -17,9 +17,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::auth::Auth;
 use crate::auth::key_rotation::{self, RotationSchedule};
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
+use crate::auth::{Auth, propagation};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::gateway::{Gateway, UpstreamError};
@@ -28,7 +28,8 @@ use crate::store::{Store, StoreError};
 use crate::tls::{TlsConfig, TlsError, TlsListener};
 
 /// How often revocations made elsewhere (another instance, an admin command)
-/// are picked up from the database.
+/// are picked up from the database; on PostgreSQL notifications bring them
+/// sooner and this is the safety net.
 const REVOCATION_POLL_INTERVAL: Duration = Duration::from_secs(1);
 /// Sessions are deleted this long after their absolute end.
 const SESSION_RETENTION: Duration = Duration::from_secs(86_400);
@@ -236,6 +237,7 @@ impl Background {
         let purge = auth.clone();
         let metrics = auth.metrics().clone();
         let mut tasks = vec![
+            tokio::spawn(propagation::follow_changes(auth.clone())),
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
                     tracing::warn!(error = %e, "could not precompute the dummy password hash");
@@ -249,7 +251,7 @@ impl Background {
                     let now = sync.now();
                     // Overlap the windows so that a revocation committed just as
                     // the last poll ran is not missed.
-                    match sync.sync_revocations(since - Duration::from_secs(5)).await {
+                    match sync.poll_revocations(since - Duration::from_secs(5)).await {
                         Ok(()) => since = now,
                         Err(e) => tracing::warn!(error = %e, "could not poll revocations"),
                     }

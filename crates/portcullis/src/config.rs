@@ -47,6 +47,10 @@ settings! {
     "hash_concurrency", "PORTCULLIS_HASH_CONCURRENCY", None;
     "hash_queue", "PORTCULLIS_HASH_QUEUE", None;
     "database_max_connections", "PORTCULLIS_DATABASE_MAX_CONNECTIONS", None;
+    "database_min_connections", "PORTCULLIS_DATABASE_MIN_CONNECTIONS", None;
+    "database_acquire_timeout", "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", None;
+    "database_statement_timeout", "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT", None;
+    "revocation_max_staleness", "PORTCULLIS_REVOCATION_MAX_STALENESS", None;
     "log_format", "PORTCULLIS_LOG_FORMAT", None;
     "trusted_proxies", "PORTCULLIS_TRUSTED_PROXIES", None;
     "upstream_timeout", "PORTCULLIS_UPSTREAM_TIMEOUT", None;
@@ -307,8 +311,26 @@ pub enum LogFormat {
 pub struct DatabaseConfig {
     /// `sqlite://path` or `postgres://...`; secret because it may hold a password.
     pub url: SecretString,
-    /// Largest number of pooled connections.
+    /// Largest number of pooled connections. On PostgreSQL one of them is held
+    /// by the notification listener.
     pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection (including opening one)
+    /// before it answers 503; what bounds the wait when the database is down.
+    pub acquire_timeout: Duration,
+    /// How long one store operation may run once it has a connection; enforced
+    /// by the client (a silent network) and, on PostgreSQL, by the server.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// Whether the URL names PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        use secrecy::ExposeSecret;
+        let url = self.url.expose_secret();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
 }
 
 /// The certificate chain and private key Portcullis serves TLS with; both PEM.
@@ -395,6 +417,9 @@ pub struct Config {
     /// How long in-flight requests may run on after a shutdown signal before
     /// the server exits anyway.
     pub shutdown_timeout: Duration,
+    /// How long an instance keeps trusting its revoked-session set after it
+    /// last proved it current; past that, authenticated requests answer 503.
+    pub revocation_max_staleness: Duration,
 }
 
 impl Config {
@@ -462,6 +487,17 @@ impl Config {
                 |v| v.parse::<u32>().ok().filter(|n| *n > 0),
             )?
             .unwrap_or(10);
+        let min_connections = sources
+            .get("database_min_connections", "a whole number", |v| {
+                v.parse::<u32>().ok()
+            })?
+            .unwrap_or(0);
+        let acquire_timeout =
+            sources.duration("database_acquire_timeout", Duration::from_secs(3))?;
+        let statement_timeout =
+            sources.duration("database_statement_timeout", Duration::from_secs(5))?;
+        let revocation_max_staleness =
+            sources.duration("revocation_max_staleness", Duration::from_secs(5))?;
         let log_format = sources
             .get("log_format", "`text` or `json`", |v| match v {
                 "text" => Some(LogFormat::Text),
@@ -516,6 +552,9 @@ impl Config {
             database: DatabaseConfig {
                 url: SecretString::from(database_url),
                 max_connections,
+                min_connections,
+                acquire_timeout,
+                statement_timeout,
             },
             upstream: sources.proxy_target("upstream")?,
             frontend: sources.proxy_target("frontend")?,
@@ -547,6 +586,7 @@ impl Config {
             tls,
             key_rotation_interval,
             shutdown_timeout,
+            revocation_max_staleness,
         };
         config.check_consistency()?;
         Ok(config)
@@ -587,6 +627,32 @@ impl Config {
             .is_some_and(|i| i < MIN_KEY_ROTATION_INTERVAL)
         {
             return fail("key_rotation_interval must be `off` or at least 1d".into());
+        }
+        self.check_database()
+    }
+
+    fn check_database(&self) -> Result<(), ConfigError> {
+        let db = &self.database;
+        let fail = |msg: &str| Err(ConfigError::Inconsistent(msg.into()));
+        if db.min_connections > db.max_connections {
+            return fail("database_min_connections must not exceed database_max_connections");
+        }
+        if db.is_postgres() && db.max_connections < 2 {
+            return fail(
+                "database_max_connections must be at least 2 on PostgreSQL: one connection listens for revocations",
+            );
+        }
+        if db.acquire_timeout < Duration::from_millis(100)
+            || db.statement_timeout < Duration::from_millis(100)
+        {
+            return fail(
+                "database_acquire_timeout and database_statement_timeout must be at least 100ms",
+            );
+        }
+        // The set is proved current about once a second; a bound closer to
+        // that would turn ordinary jitter into 503s.
+        if self.revocation_max_staleness < Duration::from_secs(2) {
+            return fail("revocation_max_staleness must be at least 2s");
         }
         Ok(())
     }
@@ -686,6 +752,24 @@ mod tests {
         assert_eq!(c.registration, Registration::Open);
         assert!(!c.insecure_dev_cookies);
         assert!(c.upstream.is_none());
+        assert_eq!(c.database.max_connections, 10);
+        assert_eq!(c.database.min_connections, 0);
+        assert_eq!(c.database.acquire_timeout, Duration::from_secs(3));
+        assert_eq!(c.database.statement_timeout, Duration::from_secs(5));
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(5));
+    }
+
+    #[test]
+    fn pool_and_staleness_settings_are_checked_together() {
+        let pg = ("PORTCULLIS_DATABASE_URL", "postgres://db/portcullis");
+        assert!(config(&[pg, ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "1")]).is_err());
+        assert!(config(&[("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "1")]).is_ok());
+        assert!(config(&[("PORTCULLIS_DATABASE_MIN_CONNECTIONS", "11")]).is_err());
+        assert!(config(&[("PORTCULLIS_REVOCATION_MAX_STALENESS", "1s")]).is_err());
+        assert!(config(&[("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", "0s")]).is_err());
+        let c = config(&[pg, ("PORTCULLIS_REVOCATION_MAX_STALENESS", "30s")]).expect("valid");
+        assert!(c.database.is_postgres());
+        assert_eq!(c.revocation_max_staleness, Duration::from_secs(30));
     }
 
     #[test]

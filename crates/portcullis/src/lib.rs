@@ -8,7 +8,8 @@
 //!   one validated [`config::Config`]; nothing else reads the environment.
 //! - [`app`] builds the server from a `Config` — binds the socket, opens the
 //!   store, loads keys — and runs it until a shutdown signal, with its
-//!   background work (revocation polling, key reloads, purges).
+//!   background work (revocation polling, key reloads, purges, and on
+//!   PostgreSQL the listener that keeps instances in step).
 //! - [`http`] is the browser-facing interface: the `/api/auth/*` handlers, the
 //!   one cookie module, the cross-site guard, problem responses. It only
 //!   translates between HTTP and the auth service.

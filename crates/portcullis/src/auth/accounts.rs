@@ -1,6 +1,7 @@
 //! Accounts: registration, sign-in, password change, and the admin operations.
 
 use portcullis_verifier::Claims;
+use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::passwords::Verified;
@@ -22,6 +23,33 @@ pub struct NewAccount<'a> {
     pub password: &'a str,
 }
 
+/// An account whose fields are valid and whose password is hashed.
+struct CheckedAccount {
+    username: Username,
+    email: Email,
+    hash: String,
+}
+
+impl CheckedAccount {
+    fn record(&self, id: UserId, now: OffsetDateTime) -> NewUser<'_> {
+        NewUser {
+            id,
+            username: &self.username,
+            email: &self.email,
+            password_hash: &self.hash,
+            now,
+        }
+    }
+}
+
+/// A taken name or address is the contract's `account_exists`.
+fn account_exists(e: StoreError) -> AuthError {
+    match e {
+        StoreError::Conflict(_) => AuthError::AccountExists,
+        other => AuthError::Store(other),
+    }
+}
+
 impl Auth {
     /// Self-service registration: creates the account and signs it in.
     #[instrument(skip_all)]
@@ -33,29 +61,39 @@ impl Auth {
         if self.registration == Registration::Closed {
             return Err(AuthError::RegistrationClosed);
         }
-        let user = self.create_user(account).await?;
+        let checked = self.check_account(account).await?;
+        let opening = self.open_session(client)?;
+        let id = UserId::random();
+        // One transaction: a failure leaves neither an account nor a session,
+        // so retrying the registration works instead of answering 409.
+        let user = self
+            .store
+            .insert_user_with_session(checked.record(id, opening.now), opening.record(id))
+            .await
+            .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
-        self.start_session(user, client).await
+        Ok(self.opened(user, opening))
     }
 
     /// Creates an account without signing in (self-service or admin).
     #[instrument(skip_all)]
     pub async fn create_user(&self, account: NewAccount<'_>) -> Result<UserRecord, AuthError> {
+        let checked = self.check_account(account).await?;
+        let new = checked.record(UserId::random(), self.clock.now());
+        self.store.insert_user(new).await.map_err(account_exists)
+    }
+
+    /// Parses a submitted account and hashes its password.
+    async fn check_account(&self, account: NewAccount<'_>) -> Result<CheckedAccount, AuthError> {
         let username = Username::parse(account.username).map_err(AuthError::InvalidUsername)?;
         let email = Email::parse(account.email).map_err(AuthError::InvalidEmail)?;
         let password = Password::new_password(account.password).map_err(AuthError::WeakPassword)?;
         let hash = self.passwords.hash(password).await?;
-        let new = NewUser {
-            id: UserId::random(),
-            username: &username,
-            email: &email,
-            password_hash: &hash,
-            now: self.clock.now(),
-        };
-        match self.store.insert_user(new).await {
-            Err(StoreError::Conflict(_)) => Err(AuthError::AccountExists),
-            other => Ok(other?),
-        }
+        Ok(CheckedAccount {
+            username,
+            email,
+            hash,
+        })
     }
 
     /// Sign-in by username or e-mail address; every attempt is counted by

@@ -5,9 +5,11 @@
 //! the store only persists, the HTTP layer only translates.
 
 mod accounts;
+pub mod freshness;
 pub mod key_rotation;
 pub mod keys;
 pub mod passwords;
+pub mod propagation;
 pub mod revocation;
 pub mod rotation;
 mod sessions;
@@ -28,6 +30,7 @@ use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
+use freshness::Freshness;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
 use revocation::RevocationSet;
@@ -106,6 +109,10 @@ pub enum AuthError {
     /// Something that should not fail did (randomness, a hashing task).
     #[error("internal error: {0}")]
     Internal(String),
+    /// The revoked-session set has not been proven current recently enough
+    /// to trust an access token (see [`freshness`]).
+    #[error("revocations may be out of date")]
+    RevocationsUnverified,
 }
 
 impl From<HashError> for AuthError {
@@ -134,6 +141,8 @@ pub struct Auth {
     /// Where sign-ins, refreshes and revocations are counted; one registry
     /// per application (see [`crate::telemetry`]).
     metrics: Metrics,
+    /// Whether `revoked` is known to be current; checked before trusting a token.
+    freshness: Freshness,
 }
 
 impl Auth {
@@ -163,9 +172,12 @@ impl Auth {
             tokens,
             revoked,
             metrics: Metrics::new(),
+            freshness: Freshness::new(config.revocation_max_staleness),
         };
+        let mark = auth.freshness.mark();
         auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
             .await?;
+        auth.freshness.prove(mark);
         Ok(auth)
     }
 
@@ -197,6 +209,11 @@ impl Auth {
     /// The session policy in force.
     pub fn policy(&self) -> &SessionPolicy {
         &self.policy
+    }
+
+    /// How sure this instance is that its revocation set is current.
+    pub fn freshness(&self) -> &Freshness {
+        &self.freshness
     }
 
     /// The current time from the injected clock.

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use portcullis_verifier::Claims;
+use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::rotation::{self, Decision, RefreshDenial};
@@ -31,6 +32,34 @@ pub struct SignedIn {
 /// rounds something is wrong and the refresh is refused rather than looping.
 const MAX_ROTATION_ATTEMPTS: usize = 4;
 
+/// A session about to be stored: split from [`Auth::start_session`] so that
+/// registration can store it in the same transaction as the new user.
+pub(super) struct Opening {
+    id: SessionId,
+    refresh: RefreshToken,
+    token_hash: [u8; 32],
+    /// Sign-in time.
+    pub(super) now: OffsetDateTime,
+    expires_at: OffsetDateTime,
+    user_agent: Option<String>,
+    addr: Option<String>,
+}
+
+impl Opening {
+    /// The row to insert for `user`.
+    pub(super) fn record(&self, user: UserId) -> NewSession<'_> {
+        NewSession {
+            id: self.id,
+            user_id: user,
+            now: self.now,
+            expires_at: self.expires_at,
+            token_hash: &self.token_hash,
+            user_agent: self.user_agent.as_deref(),
+            client_addr: self.addr.as_deref(),
+        }
+    }
+}
+
 impl Auth {
     /// Starts a session for `user`.
     pub(super) async fn start_session(
@@ -38,29 +67,42 @@ impl Auth {
         user: UserRecord,
         client: &ClientInfo,
     ) -> Result<SignedIn, AuthError> {
+        let opening = self.open_session(client)?;
+        self.store.insert_session(opening.record(user.id)).await?;
+        Ok(self.opened(user, opening))
+    }
+
+    /// Prepares a session starting now.
+    pub(super) fn open_session(&self, client: &ClientInfo) -> Result<Opening, AuthError> {
         let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
         let now = self.clock.now();
-        let id = SessionId::random();
-        let expires_at = rotation::absolute_end(now, &self.policy);
-        let addr = client.addr.map(|a| a.to_string());
-        self.store
-            .insert_session(NewSession {
-                id,
-                user_id: user.id,
-                now,
-                expires_at,
-                token_hash: &refresh.hash(),
-                user_agent: client.user_agent.as_deref(),
-                client_addr: addr.as_deref(),
-            })
-            .await?;
-        Ok(SignedIn {
+        Ok(Opening {
+            id: SessionId::random(),
+            token_hash: refresh.hash(),
+            refresh,
+            now,
+            expires_at: rotation::absolute_end(now, &self.policy),
+            user_agent: client.user_agent.clone(),
+            addr: client.addr.map(|a| a.to_string()),
+        })
+    }
+
+    /// The credentials of a session once its row is stored.
+    pub(super) fn opened(&self, user: UserRecord, opening: Opening) -> SignedIn {
+        let Opening {
+            id,
+            refresh,
+            now,
+            expires_at,
+            ..
+        } = opening;
+        SignedIn {
             access: self.tokens.issue(&user, id, expires_at, now),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
             user,
             session_id: id,
             refresh,
-        })
+        }
     }
 
     /// Exchanges a refresh token (the cookie's value) for fresh credentials;
@@ -172,6 +214,11 @@ impl Auth {
     /// Checks an access token (the cookie's value).
     pub async fn authenticate(&self, access: Option<&str>) -> Result<Claims, AuthError> {
         let token = access.ok_or(AuthError::Unauthenticated(AccessDenial::Missing))?;
+        // Fail closed: a set that may be missing a revocation made elsewhere
+        // cannot vouch for any token.
+        if !self.freshness.is_current() {
+            return Err(AuthError::RevocationsUnverified);
+        }
         self.tokens
             .verify(token, self.clock.now())
             .await
@@ -224,8 +271,11 @@ impl Auth {
                 .await?
                 .map(|t| t.session_id);
         }
+        // Not `authenticate`: signing out must work even while the revocation
+        // set is unverified, and revoking twice is harmless.
         if session.is_none()
-            && let Ok(claims) = self.authenticate(access).await
+            && let Some(token) = access
+            && let Ok(claims) = self.tokens.verify(token, self.clock.now()).await
         {
             session = claims.sid.parse().ok();
         }

@@ -218,6 +218,11 @@ impl From<AuthError> for ApiError {
                 tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "database failure");
                 ApiError::Unavailable
             }
+            AuthError::RevocationsUnverified => {
+                // The propagation task logs the cause once; not every request.
+                tracing::debug!("revocation set unverified: failing closed");
+                ApiError::Unavailable
+            }
             AuthError::Internal(why) => {
                 tracing::error!(error = %why, "internal error");
                 ApiError::Internal

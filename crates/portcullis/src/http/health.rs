@@ -20,17 +20,23 @@ pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
 }
 
-/// `GET /readyz`: the database answers too.
+/// `GET /readyz`: the database answers too, and the revocation set is known
+/// to be current (an instance that would answer every signed-in request with
+/// 503 should be taken out of the load balancer).
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
     responses(
         (status = 200, description = "`{\"status\":\"ready\"}`: the database answers", content_type = "application/json"),
-        (status = 503, description = "`unavailable`: the database does not answer", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database does not answer, or revocations are not known to be current", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.auth.freshness().is_current() {
+        tracing::warn!("not ready: revocation set unverified");
+        return ApiError::Unavailable.into_response();
+    }
     match state.auth.store().ping().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {

@@ -5,9 +5,20 @@
 //! instances), and each backend has its own migrations. Times are stored as
 //! milliseconds since the Unix epoch in both, so no backend's time type leaks
 //! into the rest of the code.
+//!
+//! Every operation is bounded in time ([`StoreError::Timeout`]): a database
+//! that has gone silent (a cut network, not a refused connection) must turn
+//! into a prompt 503, not into requests that hang until TCP gives up.
+//!
+//! On PostgreSQL the store also pushes what other instances change
+//! ([`changes`]): revocations and key rotations arrive as notifications.
 
+pub mod changes;
+mod postgres;
 mod records;
 mod sqlite;
+
+use std::time::Duration;
 
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;
@@ -36,9 +47,18 @@ pub enum StoreError {
     /// A row holds a value this version cannot read.
     #[error("corrupt {0} in the database")]
     Corrupt(&'static str),
-    /// The database URL names a backend this build cannot use.
-    #[error("unsupported database URL: {0}")]
+    /// The database URL names a backend this build cannot use, or the
+    /// operation needs a backend feature this one lacks.
+    #[error("unsupported: {0}")]
     Unsupported(&'static str),
+    /// The operation did not finish within the configured time; if it was a
+    /// write, its transaction either committed whole or not at all.
+    #[error("the database did not answer in time")]
+    Timeout,
+    /// The connection that listens for notifications was lost; some may have
+    /// been missed.
+    #[error("lost the notification connection")]
+    Disconnected,
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -63,19 +83,30 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// The handle to the database: cheap to clone, shared by every request.
 #[derive(Clone, Debug)]
-pub struct Store(Backend);
+pub struct Store {
+    backend: Backend,
+    /// The longest one operation may take, waiting for a connection included.
+    limit: Duration,
+}
 
 #[derive(Clone, Debug)]
 enum Backend {
     Sqlite(sqlite::SqliteStore),
+    Postgres(postgres::PgStore),
 }
 
-/// Calls the same method on whichever backend is configured.
+/// Calls the same method on whichever backend is configured, within the
+/// store's time limit.
 macro_rules! dispatch {
     ($self:ident.$method:ident($($arg:expr),*)) => {
-        match &$self.0 {
-            Backend::Sqlite(s) => s.$method($($arg),*).await,
-        }
+        $self
+            .bounded(async {
+                match &$self.backend {
+                    Backend::Sqlite(s) => s.$method($($arg),*).await,
+                    Backend::Postgres(s) => s.$method($($arg),*).await,
+                }
+            })
+            .await
     };
 }
 
@@ -83,15 +114,28 @@ impl Store {
     /// Connects (creating a SQLite file if needed) and applies migrations.
     pub async fn connect(config: &DatabaseConfig) -> StoreResult<Self> {
         let url = config.url.expose_secret();
-        if url.starts_with("sqlite:") {
-            Ok(Store(Backend::Sqlite(
-                sqlite::SqliteStore::connect(url, config.max_connections).await?,
-            )))
+        let backend = if url.starts_with("sqlite:") {
+            Backend::Sqlite(sqlite::SqliteStore::connect(url, config).await?)
+        } else if config.is_postgres() {
+            Backend::Postgres(postgres::PgStore::connect(url, config).await?)
         } else {
-            Err(StoreError::Unsupported(
-                "only sqlite:// is supported by this build",
-            ))
-        }
+            return Err(StoreError::Unsupported(
+                "the database URL must start with sqlite:, postgres:// or postgresql://",
+            ));
+        };
+        Ok(Store {
+            backend,
+            limit: config.acquire_timeout + config.statement_timeout,
+        })
+    }
+
+    /// Runs one operation within the time limit. Dropping a sqlx future
+    /// mid-transaction rolls the transaction back, so a timeout never leaves
+    /// half a write behind.
+    async fn bounded<T>(&self, operation: impl Future<Output = StoreResult<T>>) -> StoreResult<T> {
+        tokio::time::timeout(self.limit, operation)
+            .await
+            .unwrap_or(Err(StoreError::Timeout))
     }
 
     /// Whether the database answers.
@@ -101,7 +145,51 @@ impl Store {
 
     /// Closes every connection, waiting for those in use.
     pub async fn close(&self) {
-        dispatch!(self.close())
+        match &self.backend {
+            Backend::Sqlite(s) => s.close().await,
+            Backend::Postgres(s) => s.close().await,
+        }
+    }
+
+    /// Whether other instances' changes are pushed to this one
+    /// ([`Store::subscribe`]); otherwise they must be polled for.
+    pub fn pushes_changes(&self) -> bool {
+        matches!(self.backend, Backend::Postgres(_))
+    }
+
+    /// Starts listening for other instances' changes and for this instance's
+    /// heartbeats on `heartbeat`; PostgreSQL only.
+    pub async fn subscribe(
+        &self,
+        heartbeat: changes::HeartbeatChannel,
+    ) -> StoreResult<changes::ChangeFeed> {
+        match &self.backend {
+            Backend::Postgres(s) => {
+                self.bounded(changes::ChangeFeed::subscribe(s.pool(), heartbeat))
+                    .await
+            }
+            Backend::Sqlite(_) => Err(StoreError::Unsupported(
+                "SQLite has no notifications; poll instead",
+            )),
+        }
+    }
+
+    /// Sends a heartbeat that the feed subscribed with `channel` will return
+    /// as [`changes::Change::Heartbeat`]; PostgreSQL only.
+    pub async fn send_heartbeat(
+        &self,
+        channel: &changes::HeartbeatChannel,
+        mark: u64,
+    ) -> StoreResult<()> {
+        match &self.backend {
+            Backend::Postgres(s) => {
+                self.bounded(changes::send_heartbeat(s.pool(), channel, mark))
+                    .await
+            }
+            Backend::Sqlite(_) => Err(StoreError::Unsupported(
+                "SQLite has no notifications; poll instead",
+            )),
+        }
     }
 
     /// Creates a user; [`StoreError::Conflict`] when the name or address is taken.
@@ -142,6 +230,16 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<()> {
         dispatch!(self.set_password_hash(id, hash, now))
+    }
+
+    /// Creates a user and their first session in one transaction: both or
+    /// neither. [`StoreError::Conflict`] when the name or address is taken.
+    pub async fn insert_user_with_session(
+        &self,
+        user: NewUser<'_>,
+        session: NewSession<'_>,
+    ) -> StoreResult<UserRecord> {
+        dispatch!(self.insert_user_with_session(user, session))
     }
 
     /// Starts a session with its first refresh token.

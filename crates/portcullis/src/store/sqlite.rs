@@ -9,8 +9,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use secrecy::ExposeSecret;
-use sqlx::SqlitePool;
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
 use super::records::{KeyRow, RevokedRow, SessionRow, TokenRow, UserRow, convert_all};
@@ -19,6 +19,7 @@ use super::{
     StoreResult, TokenRecord, Unique, UserRecord,
 };
 use crate::clock::{from_unix_millis, unix_millis};
+use crate::config::DatabaseConfig;
 use crate::domain::{LoginName, SessionId, UserId};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -35,7 +36,7 @@ pub(super) struct SqliteStore {
 }
 
 impl SqliteStore {
-    pub(super) async fn connect(url: &str, max_connections: u32) -> StoreResult<Self> {
+    pub(super) async fn connect(url: &str, config: &DatabaseConfig) -> StoreResult<Self> {
         let options = SqliteConnectOptions::from_str(url)?
             .create_if_missing(true)
             // WAL lets readers go on while one connection writes.
@@ -44,8 +45,9 @@ impl SqliteStore {
             .foreign_keys(true)
             .busy_timeout(Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(5))
+            .max_connections(config.max_connections)
+            .min_connections(config.min_connections)
+            .acquire_timeout(config.acquire_timeout)
             .connect_with(options)
             .await?;
         MIGRATOR.run(&pool).await?;
@@ -62,24 +64,20 @@ impl SqliteStore {
     }
 
     pub(super) async fn insert_user(&self, user: NewUser<'_>) -> StoreResult<UserRecord> {
-        let now = unix_millis(user.now);
-        let row: UserRow = sqlx::query_as(&format!(
-            "INSERT INTO users (id, username, username_key, email, email_key, password_hash, \
-             disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) \
-             RETURNING {USER_COLUMNS}"
-        ))
-        .bind(user.id.to_string())
-        .bind(user.username.as_str())
-        .bind(user.username.key())
-        .bind(user.email.as_str())
-        .bind(user.email.key())
-        .bind(user.password_hash)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(conflict)?;
-        row.try_into()
+        let mut conn = self.pool.acquire().await?;
+        insert_user_on(&mut conn, &user).await?.try_into()
+    }
+
+    pub(super) async fn insert_user_with_session(
+        &self,
+        user: NewUser<'_>,
+        session: NewSession<'_>,
+    ) -> StoreResult<UserRecord> {
+        let mut tx = self.pool.begin().await?;
+        let user = insert_user_on(&mut tx, &user).await?.try_into()?;
+        insert_session_on(&mut tx, &session).await?;
+        tx.commit().await?;
+        Ok(user)
     }
 
     pub(super) async fn user_by_login(&self, login: &LoginName) -> StoreResult<Option<UserRecord>> {
@@ -145,30 +143,8 @@ impl SqliteStore {
     }
 
     pub(super) async fn insert_session(&self, s: NewSession<'_>) -> StoreResult<()> {
-        let now = unix_millis(s.now);
         let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, generation, \
-             user_agent, client_addr) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
-        )
-        .bind(s.id.to_string())
-        .bind(s.user_id.to_string())
-        .bind(now)
-        .bind(now)
-        .bind(unix_millis(s.expires_at))
-        .bind(s.user_agent)
-        .bind(s.client_addr)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) \
-             VALUES (?, ?, 0, ?)",
-        )
-        .bind(&s.token_hash[..])
-        .bind(s.id.to_string())
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+        insert_session_on(&mut tx, &s).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -440,6 +416,55 @@ async fn replace_signing_key(
     .bind(unix_millis(key.created_at))
     .bind(unix_millis(key.signs_from))
     .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_user_on(conn: &mut SqliteConnection, user: &NewUser<'_>) -> StoreResult<UserRow> {
+    let now = unix_millis(user.now);
+    sqlx::query_as(&format!(
+        "INSERT INTO users (id, username, username_key, email, email_key, password_hash, \
+         disabled, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?) \
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user.id.to_string())
+    .bind(user.username.as_str())
+    .bind(user.username.key())
+    .bind(user.email.as_str())
+    .bind(user.email.key())
+    .bind(user.password_hash)
+    .bind(now)
+    .bind(now)
+    .fetch_one(conn)
+    .await
+    .map_err(conflict)
+}
+
+/// The session row and its first refresh token; the caller's transaction
+/// makes the two one.
+async fn insert_session_on(conn: &mut SqliteConnection, s: &NewSession<'_>) -> StoreResult<()> {
+    let now = unix_millis(s.now);
+    sqlx::query(
+        "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, generation, \
+         user_agent, client_addr) VALUES (?, ?, ?, ?, ?, 0, ?, ?)",
+    )
+    .bind(s.id.to_string())
+    .bind(s.user_id.to_string())
+    .bind(now)
+    .bind(now)
+    .bind(unix_millis(s.expires_at))
+    .bind(s.user_agent)
+    .bind(s.client_addr)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, generation, issued_at) \
+         VALUES (?, ?, 0, ?)",
+    )
+    .bind(&s.token_hash[..])
+    .bind(s.id.to_string())
+    .bind(now)
+    .execute(&mut *conn)
     .await?;
     Ok(())
 }

@@ -45,13 +45,24 @@ impl TestApp {
         database_url: String,
         vars: &[(&str, &str)],
     ) -> Self {
+        let clock = Arc::new(ManualClock::new(SystemClock.now()));
+        Self::spawn_with_clock(dir, database_url, vars, clock).await
+    }
+
+    /// Spawns on a clock shared with other instances, as servers whose clocks
+    /// agree.
+    pub async fn spawn_with_clock(
+        dir: tempfile::TempDir,
+        database_url: String,
+        vars: &[(&str, &str)],
+        clock: Arc<ManualClock>,
+    ) -> Self {
         let mut env: Vec<(String, String)> = vec![
             ("PORTCULLIS_BIND".into(), "127.0.0.1:0".into()),
             ("PORTCULLIS_DATABASE_URL".into(), database_url.clone()),
         ];
         env.extend(vars.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let config = Config::from_sources(&Sources::from_env(env)).expect("valid test config");
-        let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let app = Application::build_with_clock(config, clock.clone())
             .await
             .expect("server builds");

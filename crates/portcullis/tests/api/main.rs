@@ -1,6 +1,11 @@
-//! Integration tests: the real server on a random port, spoken to over HTTP.
+//! Integration tests: the real server on a random port, spoken to over HTTP,
+//! and the store conformance suite on both databases.
 
+mod databases;
+// Shared by every test module; not every branch's tests use every helper.
+#[allow(dead_code)]
 mod helpers;
+mod tcp_proxy;
 
 mod auth_flow;
 mod cli;
@@ -25,6 +30,8 @@ mod upstreams;
 mod compat;
 mod frontend;
 mod gateway;
+mod instances;
 mod notes_api;
 mod request_id;
+mod store;
 mod tls;
