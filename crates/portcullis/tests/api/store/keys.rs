@@ -13,6 +13,8 @@ conformance!(
     of_instances_starting_together_exactly_one_creates_the_first_key,
     a_rotation_retires_the_old_key_which_is_published_until_its_deadline,
     concurrent_rotations_leave_exactly_one_key_signing,
+    of_instances_rotating_on_schedule_at_once_exactly_one_rotates,
+    pool_status_reports_the_pool,
 );
 
 async fn the_first_key_is_stored_once_and_read_back_whole(store: &Store) {
@@ -94,4 +96,41 @@ async fn concurrent_rotations_leave_exactly_one_key_signing(store: &Store) {
     assert_eq!(keys.len(), 7);
     let signing = keys.iter().filter(|k| k.retired_at.is_none()).count();
     assert_eq!(signing, 1, "exactly one unretired key");
+}
+
+async fn of_instances_rotating_on_schedule_at_once_exactly_one_rotates(store: &Store) {
+    store
+        .insert_first_key(&generate(t0()).expect("key"))
+        .await
+        .expect("insert");
+    let due_before = t0() + Duration::days(30);
+    let at = due_before + Duration::minutes(1);
+    let mut rotators = JoinSet::new();
+    for _ in 0..6 {
+        let store = store.clone();
+        rotators.spawn(async move {
+            let key = generate(at).expect("key");
+            store
+                .rotate_keys_if_due(&key, at + Duration::minutes(20), due_before)
+                .await
+        });
+    }
+    let mut rotated = 0;
+    while let Some(joined) = rotators.join_next().await {
+        rotated += usize::from(joined.expect("task").expect("no rotation errors"));
+    }
+    assert_eq!(rotated, 1);
+    // Not due again until the new key is itself old.
+    let key = generate(at).expect("key");
+    let again = store
+        .rotate_keys_if_due(&key, at + Duration::minutes(20), due_before)
+        .await
+        .expect("query");
+    assert!(!again);
+}
+
+async fn pool_status_reports_the_pool(store: &Store) {
+    store.ping().await.expect("ping");
+    let status = store.pool_status().await.expect("status");
+    assert!(status.max >= 1 && status.size <= status.max && status.idle <= status.size);
 }
