@@ -8,12 +8,13 @@ use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
+use crate::auth::audit::{AuditKind, Event};
 use crate::auth::keys::{self, KEY_RELOAD_INTERVAL};
-use crate::auth::{Auth, AuthError, NewAccount};
-use crate::cli::{KeysCommand, SessionsCommand, UserCommand};
+use crate::auth::{Auth, AuthError, ClientInfo, NewAccount};
+use crate::cli::{AuditArgs, KeysCommand, SessionsCommand, UserCommand};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::store::{RevokeReason, Store};
+use crate::store::{AuditFilter, RevokeReason, Store};
 
 /// An admin command failed; the message is for the operator.
 #[derive(Debug, thiserror::Error)]
@@ -86,7 +87,12 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> Result<(), A
         SessionsCommand::Revoke { user } => {
             let user = find(&auth, &user).await?;
             let n = auth
-                .revoke_user_sessions(user.id, None, RevokeReason::Administrator)
+                .revoke_user_sessions(
+                    user.id,
+                    None,
+                    RevokeReason::Administrator,
+                    &ClientInfo::administrator(),
+                )
                 .await?;
             println!("revoked {n} session(s) of {}", user.username);
         }
@@ -109,6 +115,15 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminErro
                 .rotate_keys(&key, verify_until)
                 .await
                 .map_err(|e| AdminError(format!("cannot rotate keys: {e}")))?;
+            let detail = format!("manual: {}", key.kid);
+            auth.audit(Event {
+                kind: AuditKind::KeyRotated,
+                user: None,
+                session: None,
+                client: &ClientInfo::administrator(),
+                detail: Some(&detail),
+            })
+            .await;
             println!(
                 "new signing key {}; previous keys verify until {}",
                 key.kid,
@@ -169,4 +184,79 @@ fn read_password() -> Result<String, AdminError> {
         .map_err(|e| AdminError(format!("cannot read the password from stdin: {e}")))?;
     let trimmed = input.strip_suffix('\n').unwrap_or(&input);
     Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+}
+
+/// Runs `portcullis audit`.
+pub async fn audit(config: &Config, args: AuditArgs) -> Result<(), AdminError> {
+    let auth = open(config).await?;
+    let now = SystemClock.now();
+    let user = match &args.user {
+        Some(name) => Some(find(&auth, name).await?),
+        None => None,
+    };
+    let filter = AuditFilter {
+        user_id: user.as_ref().map(|u| u.id),
+        since: args
+            .since
+            .as_deref()
+            .map(|t| parse_time(t, now))
+            .transpose()?,
+        until: args
+            .until
+            .as_deref()
+            .map(|t| parse_time(t, now))
+            .transpose()?,
+        limit: args.limit,
+    };
+    let events = auth
+        .store()
+        .audit_events(&filter)
+        .await
+        .map_err(|e| AdminError(format!("cannot read the audit log: {e}")))?;
+    let names: std::collections::HashMap<_, _> = auth
+        .list_users()
+        .await?
+        .into_iter()
+        .map(|u| (u.id, u.username))
+        .collect();
+    println!(
+        "{:<25}  {:<26}  {:<20}  {:<36}  {:<15}  detail / user agent",
+        "time", "event", "user", "session", "address"
+    );
+    for e in events {
+        let who = e.entry.user_id.map_or_else(String::new, |id| {
+            names.get(&id).cloned().unwrap_or_else(|| id.to_string())
+        });
+        let extra = [e.entry.detail.as_deref(), e.entry.user_agent.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" / ");
+        println!(
+            "{:<25}  {:<26}  {:<20}  {:<36}  {:<15}  {extra}",
+            timestamp(e.entry.at),
+            e.kind,
+            who,
+            e.entry
+                .session_id
+                .map(|s| s.to_string())
+                .unwrap_or_default(),
+            e.entry.client_addr.unwrap_or_default(),
+        );
+    }
+    Ok(())
+}
+
+/// An RFC 3339 time, or an age such as `2h` counted back from `now`.
+fn parse_time(text: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateTime, AdminError> {
+    if let Ok(t) = time::OffsetDateTime::parse(text, &Rfc3339) {
+        return Ok(t);
+    }
+    humantime::parse_duration(text)
+        .map(|age| now - age)
+        .map_err(|_| {
+            AdminError(format!(
+                "{text:?} is neither an RFC 3339 time nor an age such as 2h"
+            ))
+        })
 }

@@ -245,6 +245,7 @@ impl Background {
             }),
             tokio::spawn(async move {
                 let mut since = sync.now();
+                let mut ticks: u64 = 0;
                 let mut ticker = tokio::time::interval(REVOCATION_POLL_INTERVAL);
                 loop {
                     ticker.tick().await;
@@ -256,6 +257,10 @@ impl Background {
                         Err(e) => tracing::warn!(error = %e, "could not poll revocations"),
                     }
                     sync.prune_revocations();
+                    ticks += 1;
+                    if ticks.is_multiple_of(60) {
+                        sync.address_limits().forget_idle();
+                    }
                 }
             }),
             tokio::spawn(async move {

@@ -35,6 +35,25 @@ pub enum Command {
     /// Manage sessions.
     #[command(subcommand)]
     Sessions(SessionsCommand),
+    /// Read the audit log of security events, newest first.
+    Audit(AuditArgs),
+}
+
+/// Filters of `audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    /// Only events of this user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// Only events at or after this time: RFC 3339 (2026-11-26T10:00:00Z) or an age (2h, 7d).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Only events before this time: RFC 3339 or an age.
+    #[arg(long)]
+    pub until: Option<String>,
+    /// At most this many events.
+    #[arg(long, default_value_t = 100)]
+    pub limit: u32,
 }
 
 /// Flags of `serve`.

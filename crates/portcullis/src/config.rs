@@ -13,6 +13,8 @@ use ipnet::IpNet;
 use secrecy::{SecretSlice, SecretString};
 use url::Url;
 
+use crate::auth::address_limits::{AddressRates, Rate};
+
 /// A setting that can be given in the file, the environment, or (some) as a flag.
 struct Setting {
     /// The key in the TOML file.
@@ -51,6 +53,10 @@ settings! {
     "database_acquire_timeout", "PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", None;
     "database_statement_timeout", "PORTCULLIS_DATABASE_STATEMENT_TIMEOUT", None;
     "revocation_max_staleness", "PORTCULLIS_REVOCATION_MAX_STALENESS", None;
+    "address_login_attempts", "PORTCULLIS_ADDRESS_LOGIN_ATTEMPTS", None;
+    "address_login_failures", "PORTCULLIS_ADDRESS_LOGIN_FAILURES", None;
+    "address_registrations", "PORTCULLIS_ADDRESS_REGISTRATIONS", None;
+    "address_refreshes", "PORTCULLIS_ADDRESS_REFRESHES", None;
     "log_format", "PORTCULLIS_LOG_FORMAT", None;
     "trusted_proxies", "PORTCULLIS_TRUSTED_PROXIES", None;
     "upstream_timeout", "PORTCULLIS_UPSTREAM_TIMEOUT", None;
@@ -420,6 +426,8 @@ pub struct Config {
     /// How long an instance keeps trusting its revoked-session set after it
     /// last proved it current; past that, authenticated requests answer 503.
     pub revocation_max_staleness: Duration,
+    /// Per-client-address rate limits.
+    pub address_rates: AddressRates,
 }
 
 impl Config {
@@ -496,6 +504,21 @@ impl Config {
             sources.duration("database_acquire_timeout", Duration::from_secs(3))?;
         let statement_timeout =
             sources.duration("database_statement_timeout", Duration::from_secs(5))?;
+        let defaults = AddressRates::default();
+        let rate = |key, default: Option<Rate>| -> Result<Option<Rate>, ConfigError> {
+            Ok(sources
+                .get(key, "a rate such as 20/10m, or off", |v| match v {
+                    "off" => Some(None),
+                    v => Rate::parse(v).map(Some),
+                })?
+                .unwrap_or(default))
+        };
+        let address_rates = AddressRates {
+            login_attempts: rate("address_login_attempts", defaults.login_attempts)?,
+            login_failures: rate("address_login_failures", defaults.login_failures)?,
+            registrations: rate("address_registrations", defaults.registrations)?,
+            refreshes: rate("address_refreshes", defaults.refreshes)?,
+        };
         let revocation_max_staleness =
             sources.duration("revocation_max_staleness", Duration::from_secs(5))?;
         let log_format = sources
@@ -587,6 +610,7 @@ impl Config {
             key_rotation_interval,
             shutdown_timeout,
             revocation_max_staleness,
+            address_rates,
         };
         config.check_consistency()?;
         Ok(config)

@@ -27,6 +27,7 @@ async fn main() -> ExitCode {
         Command::User(c) => admin::user(&config, c).await.map_err(|e| e.to_string()),
         Command::Keys(c) => admin::keys(&config, c).await.map_err(|e| e.to_string()),
         Command::Sessions(c) => admin::sessions(&config, c).await.map_err(|e| e.to_string()),
+        Command::Audit(a) => admin::audit(&config, a).await.map_err(|e| e.to_string()),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,

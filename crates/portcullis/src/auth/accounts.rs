@@ -4,6 +4,8 @@ use portcullis_verifier::Claims;
 use time::OffsetDateTime;
 use tracing::instrument;
 
+use super::address_limits::Limit;
+use super::audit::{AuditKind, Event};
 use super::passwords::Verified;
 use super::throttle;
 use super::{Auth, AuthError, ClientInfo, SignedIn};
@@ -42,6 +44,37 @@ impl CheckedAccount {
     }
 }
 
+/// A refused sign-in, with what the audit log may record of it.
+enum LoginFailure {
+    /// Wrong credentials; the account, when the name matched one.
+    Failed(Option<UserId>),
+    /// Throttled, per account name or per client address.
+    Throttled {
+        retry_after: std::time::Duration,
+        per: &'static str,
+    },
+    /// The database or the hasher failed.
+    Error(AuthError),
+}
+
+impl LoginFailure {
+    fn into_error(self) -> AuthError {
+        match self {
+            LoginFailure::Failed(_) => AuthError::InvalidCredentials,
+            LoginFailure::Throttled { retry_after, .. } => {
+                AuthError::TooManyAttempts { retry_after }
+            }
+            LoginFailure::Error(e) => e,
+        }
+    }
+}
+
+impl<E: Into<AuthError>> From<E> for LoginFailure {
+    fn from(e: E) -> Self {
+        LoginFailure::Error(e.into())
+    }
+}
+
 /// A taken name or address is the contract's `account_exists`.
 fn account_exists(e: StoreError) -> AuthError {
     match e {
@@ -61,6 +94,9 @@ impl Auth {
         if self.registration == Registration::Closed {
             return Err(AuthError::RegistrationClosed);
         }
+        if let Err(retry_after) = self.limits.check(Limit::Registration, client.addr) {
+            return Err(AuthError::TooManyAttempts { retry_after });
+        }
         let checked = self.check_account(account).await?;
         let opening = self.open_session(client)?;
         let id = UserId::random();
@@ -72,7 +108,16 @@ impl Auth {
             .await
             .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
-        Ok(self.opened(user, opening))
+        let signed_in = self.opened(user, opening);
+        self.audit(Event {
+            kind: AuditKind::Registered,
+            user: Some(signed_in.user.id),
+            session: Some(signed_in.session_id),
+            client,
+            detail: None,
+        })
+        .await;
+        Ok(signed_in)
     }
 
     /// Creates an account without signing in (self-service or admin).
@@ -97,7 +142,7 @@ impl Auth {
     }
 
     /// Sign-in by username or e-mail address; every attempt is counted by
-    /// outcome.
+    /// outcome and written to the audit log.
     ///
     /// An unknown name, a wrong password and a disabled account take the same
     /// path — one argon2 verification — and give the same error.
@@ -109,13 +154,37 @@ impl Auth {
         client: &ClientInfo,
     ) -> Result<SignedIn, AuthError> {
         let result = self.check_login(login, password, client).await;
-        self.metrics.sign_in(match &result {
-            Ok(_) => SignInOutcome::Ok,
-            Err(AuthError::InvalidCredentials) => SignInOutcome::Failed,
-            Err(AuthError::TooManyAttempts { .. }) => SignInOutcome::Throttled,
-            Err(_) => SignInOutcome::Unavailable,
-        });
-        result
+        let (outcome, kind, user, detail) = match &result {
+            Ok(s) => (
+                SignInOutcome::Ok,
+                AuditKind::SignInOk,
+                Some(s.user.id),
+                None,
+            ),
+            Err(LoginFailure::Failed(user)) => {
+                (SignInOutcome::Failed, AuditKind::SignInFailed, *user, None)
+            }
+            Err(LoginFailure::Throttled { per, .. }) => (
+                SignInOutcome::Throttled,
+                AuditKind::SignInThrottled,
+                None,
+                Some(*per),
+            ),
+            Err(LoginFailure::Error(_)) => {
+                self.metrics.sign_in(SignInOutcome::Unavailable);
+                return result.map_err(LoginFailure::into_error);
+            }
+        };
+        self.metrics.sign_in(outcome);
+        self.audit(Event {
+            kind,
+            user,
+            session: result.as_ref().ok().map(|s| s.session_id),
+            client,
+            detail,
+        })
+        .await;
+        result.map_err(LoginFailure::into_error)
     }
 
     async fn check_login(
@@ -123,20 +192,30 @@ impl Auth {
         login: &str,
         password: &str,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<SignedIn, LoginFailure> {
+        if let Err(retry_after) = self.limits.check(Limit::SignIn, client.addr) {
+            return Err(LoginFailure::Throttled {
+                retry_after,
+                per: "per address",
+            });
+        }
         let name = LoginName::new(login);
         let now = self.clock.now();
         if let Some((failures, last)) = self.store.login_failures(name.key()).await?
             && let Some(retry_after) = throttle::remaining(failures, last, now)
         {
-            return Err(AuthError::TooManyAttempts { retry_after });
+            return Err(LoginFailure::Throttled {
+                retry_after,
+                per: "per account",
+            });
         }
         let user = self.store.user_by_login(&name).await?;
         let stored = user.as_ref().map(|u| u.password_hash.clone());
         let verified = self
             .passwords
             .verify(Password::candidate(password), stored)
-            .await?;
+            .await
+            .map_err(AuthError::from)?;
         match (user, verified) {
             (Some(user), verified @ (Verified::Yes | Verified::YesRehashed(_)))
                 if !user.disabled =>
@@ -146,16 +225,17 @@ impl Auth {
                 }
                 self.store.clear_login_failures(name.key()).await?;
                 tracing::info!(user = %user.id, "signed in");
-                self.start_session(user, client).await
+                Ok(self.start_session(user, client).await?)
             }
-            _ => {
+            (user, _) => {
+                self.limits.sign_in_failed(client.addr);
                 let forget_before = now - throttle::FAILURE_MEMORY;
                 let failures = self
                     .store
                     .record_login_failure(name.key(), now, forget_before)
                     .await?;
                 tracing::info!(failures, "sign-in failed");
-                Err(AuthError::InvalidCredentials)
+                Err(LoginFailure::Failed(user.map(|u| u.id)))
             }
         }
     }
@@ -167,6 +247,7 @@ impl Auth {
         claims: &Claims,
         current: &str,
         new: &str,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let (user, session) = self.current_session(claims).await?;
         let new = Password::new_password(new).map_err(AuthError::WeakPassword)?;
@@ -181,7 +262,12 @@ impl Auth {
         let now = self.clock.now();
         self.store.set_password_hash(user.id, &hash, now).await?;
         let revoked = self
-            .revoke_user_sessions(user.id, Some(session.id), RevokeReason::PasswordChanged)
+            .revoke_user_sessions(
+                user.id,
+                Some(session.id),
+                RevokeReason::PasswordChanged,
+                client,
+            )
             .await?;
         tracing::info!(revoked, "password changed");
         Ok(())
@@ -212,7 +298,16 @@ impl Auth {
         {
             return Ok(false);
         }
-        self.revoke_user_sessions(id, None, RevokeReason::Administrator)
+        let admin = ClientInfo::administrator();
+        self.audit(Event {
+            kind: AuditKind::UserDisabled,
+            user: Some(id),
+            session: None,
+            client: &admin,
+            detail: None,
+        })
+        .await;
+        self.revoke_user_sessions(id, None, RevokeReason::Administrator, &admin)
             .await?;
         Ok(true)
     }

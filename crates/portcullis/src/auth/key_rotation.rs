@@ -80,6 +80,15 @@ impl Auth {
             return Ok(None);
         }
         tracing::info!(kid = %key.kid, signs_from = %signs_from, "published the next signing key");
+        let detail = format!("scheduled: {} signs from {signs_from}", key.kid);
+        self.audit(super::audit::Event {
+            kind: super::audit::AuditKind::KeyRotated,
+            user: None,
+            session: None,
+            client: &super::ClientInfo::default(),
+            detail: Some(&detail),
+        })
+        .await;
         self.keys.reload().await?;
         Ok(Some(key.kid))
     }

@@ -5,6 +5,8 @@
 //! the store only persists, the HTTP layer only translates.
 
 mod accounts;
+pub mod address_limits;
+pub mod audit;
 pub mod freshness;
 pub mod key_rotation;
 pub mod keys;
@@ -17,6 +19,7 @@ pub mod throttle;
 pub mod tokens;
 
 use std::net::IpAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_verifier::Validation;
@@ -30,6 +33,7 @@ use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
 use crate::store::{Store, StoreError};
 use crate::telemetry::Metrics;
+use address_limits::AddressLimits;
 use freshness::Freshness;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
@@ -55,6 +59,14 @@ impl ClientInfo {
         Self {
             user_agent: user_agent.map(|ua| ua.chars().take(MAX_USER_AGENT_CHARS).collect()),
             addr,
+        }
+    }
+
+    /// The record of an admin command run on this machine.
+    pub fn administrator() -> Self {
+        Self {
+            user_agent: Some("portcullis admin command".to_owned()),
+            addr: None,
         }
     }
 }
@@ -143,6 +155,8 @@ pub struct Auth {
     metrics: Metrics,
     /// Whether `revoked` is known to be current; checked before trusting a token.
     freshness: Freshness,
+    /// Per-client-address rate limits of this instance.
+    limits: Arc<AddressLimits>,
 }
 
 impl Auth {
@@ -161,7 +175,6 @@ impl Auth {
         .with_legacy_id_claim(config.legacy_id_claim);
         let auth = Self {
             store,
-            clock,
             policy: config.sessions,
             registration: config.registration,
             revocation_horizon: config.sessions.access_token_ttl
@@ -173,12 +186,19 @@ impl Auth {
             revoked,
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
+            limits: Arc::new(AddressLimits::new(config.address_rates, clock.clone())),
+            clock,
         };
         let mark = auth.freshness.mark();
         auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
             .await?;
         auth.freshness.prove(mark);
         Ok(auth)
+    }
+
+    /// The per-address rate limits, for periodic clean-up.
+    pub fn address_limits(&self) -> &AddressLimits {
+        &self.limits
     }
 
     /// The store, for health checks.

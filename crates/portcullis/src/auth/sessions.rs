@@ -7,6 +7,8 @@ use portcullis_verifier::Claims;
 use time::OffsetDateTime;
 use tracing::instrument;
 
+use super::address_limits::Limit;
+use super::audit::{AuditKind, Event};
 use super::rotation::{self, Decision, RefreshDenial};
 use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo};
@@ -108,8 +110,12 @@ impl Auth {
     /// Exchanges a refresh token (the cookie's value) for fresh credentials;
     /// every use is counted by outcome.
     #[instrument(skip_all)]
-    pub async fn refresh(&self, cookie: Option<&str>) -> Result<SignedIn, AuthError> {
-        match self.exchange(cookie).await {
+    pub async fn refresh(
+        &self,
+        cookie: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AuthError> {
+        match self.exchange(cookie, client).await {
             Ok((signed_in, outcome)) => {
                 self.metrics.refresh(outcome);
                 Ok(signed_in)
@@ -126,11 +132,18 @@ impl Auth {
 
     /// The refresh itself; `Ok` says whether the token was `rotated` or the
     /// current one handed out again within the `grace` window.
-    async fn exchange(&self, cookie: Option<&str>) -> Result<(SignedIn, &'static str), AuthError> {
+    async fn exchange(
+        &self,
+        cookie: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<(SignedIn, &'static str), AuthError> {
         let deny = |reason| Err(AuthError::RefreshDenied(reason));
         let Some(cookie) = cookie else {
             return deny(RefreshDenial::Missing);
         };
+        if let Err(retry_after) = self.limits.check(Limit::Refresh, client.addr) {
+            return Err(AuthError::TooManyAttempts { retry_after });
+        }
         let Some(presented) = RefreshToken::parse(cookie) else {
             return deny(RefreshDenial::Malformed);
         };
@@ -145,7 +158,7 @@ impl Auth {
             match rotation::decide(&session, issued.generation, now, &self.policy) {
                 Decision::Deny(reason) => return deny(reason),
                 Decision::RevokeForReuse => {
-                    self.revoke(session.id, None, RevokeReason::RefreshReuse)
+                    self.revoke(session.id, None, RevokeReason::RefreshReuse, client)
                         .await?;
                     tracing::warn!(session = %session.id, "refresh token reused: session revoked");
                     return deny(RefreshDenial::Reused);
@@ -262,6 +275,7 @@ impl Auth {
         &self,
         access: Option<&str>,
         refresh: Option<&str>,
+        client: &ClientInfo,
     ) -> Result<(), AuthError> {
         let mut session = None;
         if let Some(token) = refresh.and_then(RefreshToken::parse) {
@@ -280,18 +294,23 @@ impl Auth {
             session = claims.sid.parse().ok();
         }
         if let Some(id) = session {
-            self.revoke(id, None, RevokeReason::Logout).await?;
+            self.revoke(id, None, RevokeReason::Logout, client).await?;
         }
         Ok(())
     }
 
     /// Ends one of the caller's own sessions; [`AuthError::SessionNotFound`]
     /// for a malformed id or anybody else's session.
-    pub async fn end_session(&self, claims: &Claims, id: &str) -> Result<(), AuthError> {
+    pub async fn end_session(
+        &self,
+        claims: &Claims,
+        id: &str,
+        client: &ClientInfo,
+    ) -> Result<(), AuthError> {
         let id: SessionId = id.parse().map_err(|_| AuthError::SessionNotFound)?;
         let owner: UserId = claims.sub.parse().map_err(|_| AuthError::SessionNotFound)?;
         if self
-            .revoke(id, Some(owner), RevokeReason::SignedOutRemotely)
+            .revoke(id, Some(owner), RevokeReason::SignedOutRemotely, client)
             .await?
         {
             Ok(())
@@ -301,12 +320,16 @@ impl Auth {
     }
 
     /// Signs the user out everywhere.
-    pub async fn logout_all(&self, claims: &Claims) -> Result<usize, AuthError> {
+    pub async fn logout_all(
+        &self,
+        claims: &Claims,
+        client: &ClientInfo,
+    ) -> Result<usize, AuthError> {
         let user: UserId = claims
             .sub
             .parse()
             .map_err(|_| AuthError::Unauthenticated(AccessDenial::Revoked))?;
-        self.revoke_user_sessions(user, None, RevokeReason::LogoutAll)
+        self.revoke_user_sessions(user, None, RevokeReason::LogoutAll, client)
             .await
     }
 
@@ -316,6 +339,7 @@ impl Auth {
         user: UserId,
         except: Option<SessionId>,
         reason: RevokeReason,
+        client: &ClientInfo,
     ) -> Result<usize, AuthError> {
         let now = self.clock.now();
         let ids = self
@@ -324,6 +348,15 @@ impl Auth {
             .await?;
         self.metrics.revocations(reason, ids.len() as u64);
         self.revoked.extend(ids.iter().map(|id| (*id, now)));
+        let detail = format!("{} sessions revoked", ids.len());
+        self.audit(Event {
+            kind: AuditKind::of_revocation(reason),
+            user: Some(user),
+            session: except,
+            client,
+            detail: Some(&detail),
+        })
+        .await;
         Ok(ids.len())
     }
 
@@ -333,12 +366,21 @@ impl Auth {
         id: SessionId,
         owner: Option<UserId>,
         reason: RevokeReason,
+        client: &ClientInfo,
     ) -> Result<bool, AuthError> {
         let now = self.clock.now();
         let revoked = self.store.revoke_session(id, owner, reason, now).await?;
         if revoked {
             self.revoked.insert(id, now);
             self.metrics.revocations(reason, 1);
+            self.audit(Event {
+                kind: AuditKind::of_revocation(reason),
+                user: owner,
+                session: Some(id),
+                client,
+                detail: Some(reason.as_str()),
+            })
+            .await;
         }
         Ok(revoked)
     }

@@ -86,7 +86,10 @@ pub async fn api(State(state): State<AppState>, request: Request) -> Response {
     let Some(upstream) = state.gateway.api.clone() else {
         return ApiError::NotFound.into_response();
     };
-    let session = match authenticate(&state, request.headers()).await {
+    let (parts, body) = request.into_parts();
+    let client = state.client_info(&parts);
+    let request = Request::from_parts(parts, body);
+    let session = match authenticate(&state, request.headers(), &client).await {
         Ok(session) => session,
         Err(response) => return response,
     };

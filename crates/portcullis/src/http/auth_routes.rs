@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::extract::{FromRequestParts, Path, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -20,7 +20,7 @@ use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
 use crate::store::UserRecord;
 
 /// The `User-Agent` and address a new session is recorded with.
-pub struct SessionClient(ClientInfo);
+pub struct SessionClient(pub ClientInfo);
 
 impl FromRequestParts<AppState> for SessionClient {
     type Rejection = std::convert::Infallible;
@@ -29,12 +29,7 @@ impl FromRequestParts<AppState> for SessionClient {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        let client = state.proxies.client(parts, state.tls);
-        let user_agent = parts
-            .headers
-            .get(header::USER_AGENT)
-            .and_then(|v| v.to_str().ok());
-        Ok(Self(ClientInfo::new(user_agent, client.addr)))
+        Ok(Self(state.client_info(parts)))
     }
 }
 
@@ -146,9 +141,17 @@ pub async fn login(
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Response {
+pub async fn refresh(
+    State(state): State<AppState>,
+    SessionClient(client): SessionClient,
+    headers: HeaderMap,
+) -> Response {
     let presented = state.cookies.read(&headers);
-    match state.auth.refresh(presented.refresh.as_deref()).await {
+    match state
+        .auth
+        .refresh(presented.refresh.as_deref(), &client)
+        .await
+    {
         Ok(session) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.issue(&session),
@@ -178,12 +181,17 @@ pub async fn refresh(State(state): State<AppState>, headers: HeaderMap) -> Respo
 )]
 pub async fn logout(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let presented = state.cookies.read(&headers);
     state
         .auth
-        .logout(presented.access.as_deref(), presented.refresh.as_deref())
+        .logout(
+            presented.access.as_deref(),
+            presented.refresh.as_deref(),
+            &client,
+        )
         .await?;
     Ok(cookies::attach(
         StatusCode::NO_CONTENT.into_response(),
@@ -204,12 +212,16 @@ pub async fn logout(
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn logout_all(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = match authenticate(&state, &headers).await {
+pub async fn logout_all(
+    State(state): State<AppState>,
+    SessionClient(client): SessionClient,
+    headers: HeaderMap,
+) -> Response {
+    let signed_in = match authenticate(&state, &headers, &client).await {
         Ok(s) => s,
         Err(response) => return response,
     };
-    match state.auth.logout_all(&signed_in.claims).await {
+    match state.auth.logout_all(&signed_in.claims, &client).await {
         Ok(_) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.clear(),
@@ -251,8 +263,12 @@ struct SessionBody {
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn session(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = match authenticate(&state, &headers).await {
+pub async fn session(
+    State(state): State<AppState>,
+    SessionClient(client): SessionClient,
+    headers: HeaderMap,
+) -> Response {
+    let signed_in = match authenticate(&state, &headers, &client).await {
         Ok(s) => s,
         Err(response) => return response,
     };
@@ -307,8 +323,12 @@ struct SessionList {
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    let signed_in = match authenticate(&state, &headers).await {
+pub async fn sessions(
+    State(state): State<AppState>,
+    SessionClient(client): SessionClient,
+    headers: HeaderMap,
+) -> Response {
+    let signed_in = match authenticate(&state, &headers, &client).await {
         Ok(s) => s,
         Err(response) => return response,
     };
@@ -349,15 +369,20 @@ pub async fn sessions(State(state): State<AppState>, headers: HeaderMap) -> Resp
 )]
 pub async fn end_session(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    let signed_in = match authenticate(&state, &headers).await {
+    let signed_in = match authenticate(&state, &headers, &client).await {
         Ok(s) => s,
         Err(response) => return response,
     };
     let is_current = signed_in.claims.sid == id;
-    match state.auth.end_session(&signed_in.claims, &id).await {
+    match state
+        .auth
+        .end_session(&signed_in.claims, &id, &client)
+        .await
+    {
         Ok(()) if is_current => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.clear(),
@@ -386,10 +411,11 @@ pub async fn end_session(
 )]
 pub async fn change_password(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     headers: HeaderMap,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Response {
-    let signed_in = match authenticate(&state, &headers).await {
+    let signed_in = match authenticate(&state, &headers, &client).await {
         Ok(s) => s,
         Err(response) => return response,
     };
@@ -399,6 +425,7 @@ pub async fn change_password(
             &signed_in.claims,
             &body.current_password,
             &body.new_password,
+            &client,
         )
         .await;
     match result {

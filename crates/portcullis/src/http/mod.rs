@@ -63,6 +63,19 @@ pub struct AppState {
     pub gateway: Gateway,
 }
 
+impl AppState {
+    /// The `User-Agent` and address of a request's client, as sessions and
+    /// audit events record them.
+    pub fn client_info(&self, parts: &axum::http::request::Parts) -> crate::auth::ClientInfo {
+        let client = self.proxies.client(parts, self.tls);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        crate::auth::ClientInfo::new(user_agent, client.addr)
+    }
+}
+
 /// Every route, and the OpenAPI document that describes them.
 ///
 /// Routes are registered with `routes!`, which reads the method and path

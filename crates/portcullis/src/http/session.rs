@@ -9,8 +9,8 @@ use portcullis_verifier::Claims;
 use super::AppState;
 use super::cookies::{self, SetCookies};
 use super::error::{ApiError, REFRESH_DENIED};
-use crate::auth::AuthError;
 use crate::auth::tokens::AccessToken;
+use crate::auth::{AuthError, ClientInfo};
 
 /// A request with a valid session.
 pub struct Authenticated {
@@ -42,6 +42,7 @@ impl Authenticated {
 pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    client: &ClientInfo,
 ) -> Result<Authenticated, Response> {
     let presented = state.cookies.read(headers);
     match state.auth.authenticate(presented.access.as_deref()).await {
@@ -60,7 +61,11 @@ pub async fn authenticate(
     if presented.refresh.is_none() {
         return Err(unauthenticated(state, presented.any()));
     }
-    match state.auth.refresh(presented.refresh.as_deref()).await {
+    match state
+        .auth
+        .refresh(presented.refresh.as_deref(), client)
+        .await
+    {
         Ok(signed_in) => Ok(Authenticated {
             renewed: Some(state.cookies.issue(&signed_in)),
             token: signed_in.access.token,

@@ -24,8 +24,8 @@ use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 pub use records::{
-    KeyRecord, NewSession, NewUser, RevokeReason, Rotation, SessionRecord, TokenRecord, Unique,
-    UserRecord,
+    AuditEntry, AuditFilter, AuditRecord, KeyRecord, NewSession, NewUser, RevokeReason, Rotation,
+    SessionRecord, TokenRecord, Unique, UserRecord,
 };
 
 use crate::config::DatabaseConfig;
@@ -367,5 +367,15 @@ impl Store {
     /// Forgets an account name's failed sign-ins.
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         dispatch!(self.clear_login_failures(key))
+    }
+
+    /// Appends a security event to the audit log.
+    pub async fn append_audit(&self, entry: &AuditEntry) -> StoreResult<()> {
+        dispatch!(self.append_audit(entry))
+    }
+
+    /// Reads audit events, newest first.
+    pub async fn audit_events(&self, filter: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        dispatch!(self.audit_events(filter))
     }
 }

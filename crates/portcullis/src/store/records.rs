@@ -320,3 +320,84 @@ where
 {
     rows.into_iter().map(T::try_from).collect()
 }
+
+/// A security event to append to the audit log.
+#[derive(Debug, Clone)]
+pub struct AuditEntry {
+    /// When it happened.
+    pub at: OffsetDateTime,
+    /// What happened, e.g. `sign_in_failed` (see `auth::audit::AuditKind`).
+    pub kind: &'static str,
+    /// Whose account, when known.
+    pub user_id: Option<UserId>,
+    /// Which session, when one is concerned.
+    pub session_id: Option<SessionId>,
+    /// The client's address.
+    pub client_addr: Option<String>,
+    /// The client's `User-Agent`.
+    pub user_agent: Option<String>,
+    /// A short, secret-free elaboration (a revocation reason, a key id…).
+    pub detail: Option<String>,
+}
+
+/// A stored audit event.
+#[derive(Debug, Clone)]
+pub struct AuditRecord {
+    /// Position in the log.
+    pub id: i64,
+    /// The event.
+    pub entry: AuditEntry,
+    /// The kind as stored (kinds written by other versions are kept as text).
+    pub kind: String,
+}
+
+/// Which audit events to read.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this user's.
+    pub user_id: Option<UserId>,
+    /// At or after this time.
+    pub since: Option<OffsetDateTime>,
+    /// Before this time.
+    pub until: Option<OffsetDateTime>,
+    /// At most this many, newest first.
+    pub limit: u32,
+}
+
+#[derive(sqlx::FromRow)]
+pub(super) struct AuditRow {
+    id: i64,
+    at: i64,
+    kind: String,
+    user_id: Option<String>,
+    session_id: Option<String>,
+    client_addr: Option<String>,
+    user_agent: Option<String>,
+    detail: Option<String>,
+}
+
+impl TryFrom<AuditRow> for AuditRecord {
+    type Error = StoreError;
+
+    fn try_from(r: AuditRow) -> Result<Self, StoreError> {
+        Ok(AuditRecord {
+            id: r.id,
+            entry: AuditEntry {
+                at: from_unix_millis(r.at),
+                kind: "",
+                user_id: r
+                    .user_id
+                    .map(|u| u.parse().map_err(|_| StoreError::Corrupt("user id")))
+                    .transpose()?,
+                session_id: r
+                    .session_id
+                    .map(|s| s.parse().map_err(|_| StoreError::Corrupt("session id")))
+                    .transpose()?,
+                client_addr: r.client_addr,
+                user_agent: r.user_agent,
+                detail: r.detail,
+            },
+            kind: r.kind,
+        })
+    }
+}

@@ -13,10 +13,10 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{SqliteConnection, SqlitePool};
 use time::OffsetDateTime;
 
-use super::records::{KeyRow, RevokedRow, SessionRow, TokenRow, UserRow, convert_all};
+use super::records::{AuditRow, KeyRow, RevokedRow, SessionRow, TokenRow, UserRow, convert_all};
 use super::{
-    KeyRecord, NewSession, NewUser, PoolStatus, RevokeReason, Rotation, SessionRecord, StoreError,
-    StoreResult, TokenRecord, Unique, UserRecord,
+    AuditEntry, AuditFilter, AuditRecord, KeyRecord, NewSession, NewUser, PoolStatus, RevokeReason,
+    Rotation, SessionRecord, StoreError, StoreResult, TokenRecord, Unique, UserRecord,
 };
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::config::DatabaseConfig;
@@ -388,6 +388,39 @@ impl SqliteStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    pub(super) async fn append_audit(&self, e: &AuditEntry) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO audit_events (at, kind, user_id, session_id, client_addr, user_agent, \
+             detail) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(unix_millis(e.at))
+        .bind(e.kind)
+        .bind(e.user_id.map(|u| u.to_string()))
+        .bind(e.session_id.map(|s| s.to_string()))
+        .bind(e.client_addr.as_deref())
+        .bind(e.user_agent.as_deref())
+        .bind(e.detail.as_deref())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    pub(super) async fn audit_events(&self, f: &AuditFilter) -> StoreResult<Vec<AuditRecord>> {
+        let rows: Vec<AuditRow> = sqlx::query_as(
+            "SELECT id, at, kind, user_id, session_id, client_addr, user_agent, detail \
+             FROM audit_events WHERE (? IS NULL OR user_id = ?) \
+             AND at >= ? AND at < ? ORDER BY id DESC LIMIT ?",
+        )
+        .bind(f.user_id.map(|u| u.to_string()))
+        .bind(f.user_id.map(|u| u.to_string()))
+        .bind(f.since.map_or(i64::MIN, unix_millis))
+        .bind(f.until.map_or(i64::MAX, unix_millis))
+        .bind(i64::from(f.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        convert_all(rows)
     }
 }
 

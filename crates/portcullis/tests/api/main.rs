@@ -12,6 +12,7 @@ mod cli;
 mod csrf;
 mod discovery;
 mod forged_tokens;
+mod hardening;
 mod health;
 mod key_rotation;
 mod login;

@@ -27,6 +27,7 @@ macro_rules! conformance {
     };
 }
 
+mod audit;
 mod changes;
 mod keys;
 mod sessions;

@@ -1,0 +1,293 @@
+//! Per-client-address rate limits (GCRA, with `governor`), in memory on each
+//! instance.
+//!
+//! The per-account throttle in [`super::throttle`] stops guessing at one
+//! account; these stop one address from spraying many accounts, flooding
+//! registrations or hammering refresh. Sign-in is limited twice: all attempts
+//! (a flood cap), and failures (a spray tries one common password on many
+//! accounts and fails almost every time, whereas an office behind one NAT
+//! signs in successfully). The limits are per instance: behind a load
+//! balancer spreading one address over `n` instances, an address gets up to
+//! `n` times the configured rate, which the per-account limit — shared through
+//! the database — does not allow.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use governor::clock::{Clock as GovernorClock, Reference};
+use governor::middleware::NoOpMiddleware;
+use governor::nanos::Nanos;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+use crate::clock::{SharedClock, unix_millis};
+
+/// A rate: `count` events per `per`, as a burst that refills evenly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Events allowed in a burst, and per period.
+    pub count: NonZeroU32,
+    /// The period.
+    pub per: Duration,
+}
+
+impl Rate {
+    /// Parses `N/DURATION`, e.g. `20/10m`; `None` if malformed.
+    pub fn parse(text: &str) -> Option<Self> {
+        let (count, per) = text.split_once('/')?;
+        let count = NonZeroU32::new(count.trim().parse().ok()?)?;
+        let per = humantime::parse_duration(per.trim()).ok()?;
+        (!per.is_zero()).then_some(Self { count, per })
+    }
+}
+
+/// The configured limits; `None` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AddressRates {
+    /// Every sign-in attempt.
+    pub login_attempts: Option<Rate>,
+    /// Failed sign-ins.
+    pub login_failures: Option<Rate>,
+    /// Registrations.
+    pub registrations: Option<Rate>,
+    /// Refreshes (explicit and transparent).
+    pub refreshes: Option<Rate>,
+}
+
+impl Default for AddressRates {
+    fn default() -> Self {
+        let rate = |count, secs| {
+            Some(Rate {
+                count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
+                per: Duration::from_secs(secs),
+            })
+        };
+        Self {
+            login_attempts: rate(120, 60),
+            login_failures: rate(30, 600),
+            registrations: rate(20, 3600),
+            refreshes: rate(600, 60),
+        }
+    }
+}
+
+/// Governor's clock, read from the injected one so that tests can move it.
+#[derive(Clone)]
+struct InjectedClock(SharedClock);
+
+impl GovernorClock for InjectedClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        let millis = u64::try_from(unix_millis(self.0.now())).unwrap_or(0);
+        Nanos::from(millis.saturating_mul(1_000_000))
+    }
+}
+
+type Limiter =
+    RateLimiter<IpAddr, DefaultKeyedStateStore<IpAddr>, InjectedClock, NoOpMiddleware<Nanos>>;
+
+/// Which limit refused a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    /// Sign-in attempts or failures.
+    SignIn,
+    /// Registrations.
+    Registration,
+    /// Refreshes.
+    Refresh,
+}
+
+/// The per-address limiters of one instance.
+pub struct AddressLimits {
+    clock: InjectedClock,
+    login_attempts: Option<Limiter>,
+    login_failures: Option<Limiter>,
+    /// Addresses whose failure budget is spent, until when (clock nanos);
+    /// governor cannot look at a budget without spending from it.
+    blocked: Mutex<HashMap<IpAddr, Nanos>>,
+    registrations: Option<Limiter>,
+    refreshes: Option<Limiter>,
+}
+
+impl AddressLimits {
+    /// Limiters for the given rates on the given clock.
+    pub fn new(rates: AddressRates, clock: SharedClock) -> Self {
+        let clock = InjectedClock(clock);
+        let limiter = |rate: Option<Rate>| {
+            let rate = rate?;
+            let quota = Quota::with_period(rate.per / rate.count.get())?.allow_burst(rate.count);
+            Some(RateLimiter::new(
+                quota,
+                DefaultKeyedStateStore::default(),
+                clock.clone(),
+            ))
+        };
+        Self {
+            login_attempts: limiter(rates.login_attempts),
+            login_failures: limiter(rates.login_failures),
+            blocked: Mutex::new(HashMap::new()),
+            registrations: limiter(rates.registrations),
+            refreshes: limiter(rates.refreshes),
+            clock,
+        }
+    }
+
+    /// Spends one event of `limit` for `addr`; `Err` holds the wait.
+    pub fn check(&self, limit: Limit, addr: Option<IpAddr>) -> Result<(), Duration> {
+        let Some(addr) = addr else { return Ok(()) };
+        if limit == Limit::SignIn {
+            let now = self.clock.now();
+            let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+            match blocked.get(&addr) {
+                Some(until) if *until > now => return Err(until.duration_since(now).into()),
+                Some(_) => {
+                    blocked.remove(&addr);
+                }
+                None => {}
+            }
+        }
+        let limiter = match limit {
+            Limit::SignIn => &self.login_attempts,
+            Limit::Registration => &self.registrations,
+            Limit::Refresh => &self.refreshes,
+        };
+        self.spend(limiter.as_ref(), addr)
+    }
+
+    /// Records a failed sign-in from `addr`; once its failure budget is spent
+    /// the address is refused sign-ins until the budget refills by one.
+    pub fn sign_in_failed(&self, addr: Option<IpAddr>) {
+        let Some(addr) = addr else { return };
+        if let Err(wait) = self.spend(self.login_failures.as_ref(), addr) {
+            let until = self.clock.now() + Nanos::from(wait);
+            let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+            blocked.insert(addr, until);
+        }
+    }
+
+    /// Forgets addresses whose state is back to fresh, bounding memory.
+    pub fn forget_idle(&self) {
+        for limiter in [
+            &self.login_attempts,
+            &self.login_failures,
+            &self.registrations,
+            &self.refreshes,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            limiter.retain_recent();
+            limiter.shrink_to_fit();
+        }
+        let now = self.clock.now();
+        let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
+        blocked.retain(|_, until| *until > now);
+    }
+
+    fn spend(&self, limiter: Option<&Limiter>, addr: IpAddr) -> Result<(), Duration> {
+        match limiter {
+            Some(limiter) => limiter
+                .check_key(&addr)
+                .map_err(|not_until| not_until.wait_time_from(self.clock.now())),
+            None => Ok(()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use time::OffsetDateTime;
+
+    use super::*;
+    use crate::clock::ManualClock;
+
+    fn limits(rates: AddressRates) -> (AddressLimits, Arc<ManualClock>) {
+        let clock = Arc::new(ManualClock::new(
+            OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("in range"),
+        ));
+        (AddressLimits::new(rates, clock.clone()), clock)
+    }
+
+    fn rate(text: &str) -> Option<Rate> {
+        Some(Rate::parse(text).expect("valid rate"))
+    }
+
+    const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
+    const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)));
+
+    #[test]
+    fn rates_parse_count_and_period() {
+        assert_eq!(
+            Rate::parse("20/10m"),
+            Some(Rate {
+                count: NonZeroU32::new(20).expect("non-zero"),
+                per: Duration::from_secs(600)
+            })
+        );
+        for bad in ["", "20", "0/1m", "x/1m", "20/0s", "20/soon"] {
+            assert_eq!(Rate::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_burst_is_allowed_then_the_rate_refills_per_address() {
+        let (l, clock) = limits(AddressRates {
+            registrations: rate("3/3m"),
+            ..AddressRates::default()
+        });
+        for _ in 0..3 {
+            assert_eq!(l.check(Limit::Registration, A), Ok(()));
+        }
+        let wait = l.check(Limit::Registration, A).expect_err("burst spent");
+        assert_eq!(wait, Duration::from_secs(60));
+        assert_eq!(
+            l.check(Limit::Registration, B),
+            Ok(()),
+            "other addresses are unaffected"
+        );
+        clock.advance(Duration::from_secs(60));
+        assert_eq!(l.check(Limit::Registration, A), Ok(()));
+    }
+
+    #[test]
+    fn failures_block_sign_ins_from_the_address_but_successes_cost_nothing_extra() {
+        let (l, clock) = limits(AddressRates {
+            login_failures: rate("2/10m"),
+            ..AddressRates::default()
+        });
+        for _ in 0..2 {
+            assert_eq!(l.check(Limit::SignIn, A), Ok(()));
+            l.sign_in_failed(A);
+        }
+        assert_eq!(
+            l.check(Limit::SignIn, A),
+            Ok(()),
+            "the budget is spent, not exceeded"
+        );
+        l.sign_in_failed(A);
+        assert!(l.check(Limit::SignIn, A).is_err());
+        assert_eq!(l.check(Limit::SignIn, B), Ok(()));
+        clock.advance(Duration::from_secs(300));
+        assert_eq!(l.check(Limit::SignIn, A), Ok(()));
+    }
+
+    #[test]
+    fn a_disabled_limit_and_an_unknown_address_never_refuse() {
+        let (l, _) = limits(AddressRates {
+            refreshes: None,
+            ..AddressRates::default()
+        });
+        for _ in 0..10_000 {
+            assert_eq!(l.check(Limit::Refresh, A), Ok(()));
+        }
+        for _ in 0..1_000 {
+            assert_eq!(l.check(Limit::SignIn, None), Ok(()));
+        }
+    }
+}

@@ -1,0 +1,99 @@
+//! The audit log: one append-only row per security event, with who, which
+//! session, from where — and never a secret (no password, token or submitted
+//! name that matched no account: people type passwords into the name field).
+
+use super::{Auth, ClientInfo};
+use crate::domain::{SessionId, UserId};
+use crate::store::{AuditEntry, RevokeReason};
+
+/// What happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuditKind {
+    /// A sign-in succeeded.
+    SignInOk,
+    /// A sign-in failed (unknown name, wrong password or disabled account).
+    SignInFailed,
+    /// A sign-in was refused by throttling, per account name or per address.
+    SignInThrottled,
+    /// A self-service registration created an account.
+    Registered,
+    /// A rotated refresh token came back: the session was revoked as stolen.
+    RefreshReuseDetected,
+    /// One session was revoked (sign-out, ended from another session).
+    SessionRevoked,
+    /// Every session of a user was revoked at their request.
+    LogoutAll,
+    /// A user changed their password; their other sessions were revoked.
+    PasswordChanged,
+    /// An administrator revoked a user's sessions.
+    SessionsRevokedByAdmin,
+    /// A new signing key was put in service.
+    KeyRotated,
+    /// An administrator disabled a user.
+    UserDisabled,
+}
+
+impl AuditKind {
+    /// The stored, stable spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditKind::SignInOk => "sign_in_ok",
+            AuditKind::SignInFailed => "sign_in_failed",
+            AuditKind::SignInThrottled => "sign_in_throttled",
+            AuditKind::Registered => "registered",
+            AuditKind::RefreshReuseDetected => "refresh_reuse_detected",
+            AuditKind::SessionRevoked => "session_revoked",
+            AuditKind::LogoutAll => "logout_all",
+            AuditKind::PasswordChanged => "password_changed",
+            AuditKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
+            AuditKind::KeyRotated => "key_rotated",
+            AuditKind::UserDisabled => "user_disabled",
+        }
+    }
+
+    /// The event a revocation is recorded as.
+    pub fn of_revocation(reason: RevokeReason) -> Self {
+        match reason {
+            RevokeReason::RefreshReuse => AuditKind::RefreshReuseDetected,
+            RevokeReason::LogoutAll => AuditKind::LogoutAll,
+            RevokeReason::PasswordChanged => AuditKind::PasswordChanged,
+            RevokeReason::Administrator => AuditKind::SessionsRevokedByAdmin,
+            RevokeReason::Logout | RevokeReason::SignedOutRemotely => AuditKind::SessionRevoked,
+        }
+    }
+}
+
+/// One event, before it is stamped and stored.
+#[derive(Debug, Clone, Copy)]
+pub struct Event<'a> {
+    /// What happened.
+    pub kind: AuditKind,
+    /// Whose account.
+    pub user: Option<UserId>,
+    /// Which session.
+    pub session: Option<SessionId>,
+    /// From where.
+    pub client: &'a ClientInfo,
+    /// A short, secret-free elaboration.
+    pub detail: Option<&'a str>,
+}
+
+impl Auth {
+    /// Appends an event to the audit log. A failure to write is logged, not
+    /// returned: it must not turn a sign-out into an error, and a database
+    /// that cannot take the event has failed the operation itself already.
+    pub async fn audit(&self, event: Event<'_>) {
+        let entry = AuditEntry {
+            at: self.clock.now(),
+            kind: event.kind.as_str(),
+            user_id: event.user,
+            session_id: event.session,
+            client_addr: event.client.addr.map(|a| a.to_string()),
+            user_agent: event.client.user_agent.clone(),
+            detail: event.detail.map(str::to_owned),
+        };
+        if let Err(e) = self.store.append_audit(&entry).await {
+            tracing::error!(error = %e, kind = entry.kind, "could not write an audit event");
+        }
+    }
+}

@@ -1,0 +1,80 @@
+//! The audit log.
+
+use portcullis::domain::{SessionId, UserId};
+use portcullis::store::{AuditEntry, AuditFilter, Store};
+use time::Duration;
+
+use super::t0;
+
+conformance!(events_are_read_back_newest_first_and_filtered,);
+
+fn entry(kind: &'static str, user: Option<UserId>, minutes: i64) -> AuditEntry {
+    AuditEntry {
+        at: t0() + Duration::minutes(minutes),
+        kind,
+        user_id: user,
+        session_id: Some(SessionId::random()),
+        client_addr: Some("192.0.2.7".into()),
+        user_agent: Some("Agent/1".into()),
+        detail: Some("why".into()),
+    }
+}
+
+async fn events_are_read_back_newest_first_and_filtered(store: &Store) {
+    let (ada, bob) = (UserId::random(), UserId::random());
+    for (i, (kind, user)) in [
+        ("sign_in_ok", Some(ada)),
+        ("sign_in_failed", None),
+        ("logout_all", Some(bob)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        store
+            .append_audit(&entry(kind, user, i as i64))
+            .await
+            .expect("append");
+    }
+    let all = store
+        .audit_events(&AuditFilter {
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("read");
+    let kinds: Vec<&str> = all.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["logout_all", "sign_in_failed", "sign_in_ok"]);
+    assert_eq!(all[2].entry.user_id, Some(ada));
+    assert_eq!(all[2].entry.client_addr.as_deref(), Some("192.0.2.7"));
+    assert_eq!(all[2].entry.at, t0());
+
+    let filtered = store
+        .audit_events(&AuditFilter {
+            user_id: Some(bob),
+            since: Some(t0()),
+            until: Some(t0() + Duration::hours(1)),
+            limit: 10,
+        })
+        .await
+        .expect("read");
+    assert_eq!(filtered.len(), 1);
+    assert_eq!(filtered[0].kind, "logout_all");
+    let window = store
+        .audit_events(&AuditFilter {
+            since: Some(t0() + Duration::minutes(1)),
+            until: Some(t0() + Duration::minutes(2)),
+            limit: 10,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("read");
+    assert_eq!(window.len(), 1);
+    let limited = store
+        .audit_events(&AuditFilter {
+            limit: 1,
+            ..AuditFilter::default()
+        })
+        .await
+        .expect("read");
+    assert_eq!(limited.len(), 1);
+}
