@@ -20,7 +20,7 @@ use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
 use crate::store::UserRecord;
 
 /// The `User-Agent` and address a new session is recorded with.
-pub struct SessionClient(ClientInfo);
+pub struct SessionClient(pub ClientInfo);
 
 impl FromRequestParts<AppState> for SessionClient {
     type Rejection = std::convert::Infallible;
