@@ -313,6 +313,9 @@ async function loadNotes() {
 
 function enhance() {
   for (const el of document.querySelectorAll('[data-needs-script]')) el.disabled = false;
+  // The server checks every field and its answer is shown beside the field;
+  // the browser's own bubbles would say less, in another style, and only some.
+  for (const form of document.querySelectorAll('form[data-form]')) form.noValidate = true;
   for (const time of document.querySelectorAll('time[datetime]:not([data-local])')) {
     const at = new Date(time.dateTime);
     if (Number.isNaN(at.getTime())) continue;
