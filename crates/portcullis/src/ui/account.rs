@@ -82,7 +82,11 @@ pub async fn account(
             p { "You are not signed in. " a href="/login?next=/account" { "Sign in" } }
         }),
         Visitor::SignedIn { claims, .. } => match state.auth.list_sessions(claims).await {
-            Ok(sessions) => signed_in(claims, &sessions),
+            Ok(mut sessions) => {
+                // This device first, then the others as the store orders them.
+                sessions.sort_by_key(|s| s.id.to_string() != claims.sid);
+                signed_in(claims, &sessions)
+            }
             Err(e) => {
                 let _ = crate::http::ApiError::from(e); // logs the cause
                 return layout::unavailable(&visitor, ui);
