@@ -122,5 +122,6 @@ async fn following_a_link_from_another_site_when_signed_out_leads_to_sign_in() {
     let next = tab.url().await;
     assert_eq!(next.query(), Some("next=/account"));
     tab.find("form[data-form=login]").await;
+    tab.screenshot("sign-in-after-link").await;
     tab.close().await;
 }

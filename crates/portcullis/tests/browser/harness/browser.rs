@@ -3,6 +3,7 @@
 //! profile: a separate browsing context with its own cookie jar, as a second
 //! device would be.
 
+use std::io::Write;
 use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -64,7 +65,10 @@ impl Browser {
                      install Debian's `chromium` and `chromium-driver`"
                 );
             }
-            eprintln!(
+            // Straight to the file descriptor: the test harness captures
+            // `eprintln!` of passing tests, and this must be seen.
+            let _ = writeln!(
+                std::io::stderr(),
                 "\n!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!\n\
                  !!! SKIPPED browser test `{name}`: chromium or chromedriver not found.\n\
                  !!! Install them (apt-get install chromium chromium-driver) or run\n\
