@@ -110,8 +110,9 @@ async fn following_a_link_from_another_site_when_signed_out_leads_to_sign_in() {
     let mail = Site::serve(vec![(
         "/",
         format!(
-            r#"<a id="account" href="{}">Account</a>"#,
-            app.url("/account")
+            r#"<a id="account" href="{}">Account</a> <a id="home" href="{}">Home</a>"#,
+            app.url("/account"),
+            app.url("/"),
         ),
     )])
     .await;
@@ -123,5 +124,14 @@ async fn following_a_link_from_another_site_when_signed_out_leads_to_sign_in() {
     assert_eq!(next.query(), Some("next=/account"));
     tab.find("form[data-form=login]").await;
     tab.screenshot("sign-in-after-link").await;
+
+    // The home page, checked and found signed out, offers the way in.
+    tab.goto(&mail.url("/")).await;
+    tab.click("#home").await;
+    tab.wait_until("document.body.dataset.session === 'anonymous'")
+        .await;
+    tab.wait_text(".bar nav", "Sign in").await;
+    tab.wait_text("main", "Create an account").await;
+    tab.screenshot("home-after-link").await;
     tab.close().await;
 }

@@ -148,6 +148,9 @@ async function confirmSession() {
     document.body.dataset.session = 'anonymous';
     const goto = document.body.dataset.signedOutGoto;
     if (goto) { location.replace(goto); return; }
+    // Render the signed-out page properly (navigation links included); if
+    // that fails, at least show what was kept hidden.
+    if (await reloadPage()) return;
     for (const el of document.querySelectorAll('[data-confirming]')) el.hidden = true;
     for (const el of document.querySelectorAll('[data-anonymous]')) el.hidden = false;
     return;
