@@ -116,6 +116,8 @@ async fn signing_out_one_other_session_from_the_account_page() {
     laptop
         .wait_until("document.querySelectorAll('#sessions .session').length === 1")
         .await;
+    // The button that had the focus is gone; the focus went to the new main.
+    assert_eq!(laptop.focused_id().await, "main");
     laptop.screenshot("one-session-left").await;
 
     other.goto(&app.url("/account")).await;

@@ -127,6 +127,12 @@ async function reloadPage() {
   if (response.redirected) { location.assign(response.url); return false; }
   if (!response.ok) return false;
   const doc = new DOMParser().parseFromString(await response.text(), 'text/html');
+  // A keyboard user whose focused control is about to be replaced (or was
+  // just disabled, which drops the focus to the body) lands on the new main,
+  // not at the top of the document.
+  const focused = document.activeElement;
+  const hadFocus = !focused || focused === document.body
+    || document.querySelector('main')?.contains(focused);
   for (const selector of ['header.bar', 'main']) {
     const fresh = doc.querySelector(selector);
     const current = document.querySelector(selector);
@@ -135,6 +141,7 @@ async function reloadPage() {
   document.title = doc.title;
   document.body.dataset.session = doc.body.dataset.session || '';
   enhance();
+  if (hadFocus) document.getElementById('main')?.focus();
   return true;
 }
 
