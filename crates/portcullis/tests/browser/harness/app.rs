@@ -7,6 +7,7 @@ use std::time::Duration;
 use portcullis::app::Application;
 use portcullis::clock::{Clock, ManualClock, SystemClock};
 use portcullis::config::{Config, Sources};
+use portcullis_verifier::{JwksCache, Validation, Verifier};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -56,6 +57,28 @@ impl App {
         }
     }
 
+    /// The app in front of the example notes API (`examples/upstream-api`),
+    /// which verifies tokens with Portcullis's JWKS as a real service would.
+    /// The API runs until the returned handle is dropped.
+    pub async fn with_example_api() -> (Self, AbortOnDrop) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let api = format!("http://{}", listener.local_addr().expect("addr"));
+        let app = Self::spawn(&[("PORTCULLIS_UPSTREAM", &api)]).await;
+        let jwks = JwksCache::new(&format!(
+            "http://127.0.0.1:{}/.well-known/jwks.json",
+            app.port
+        ))
+        .expect("JWKS url");
+        jwks.refresh().await.expect("the JWKS is served");
+        let verifier = Verifier::from_jwks(jwks, Validation::new("portcullis", "portcullis"));
+        let served = tokio::spawn(async move {
+            let _ = axum::serve(listener, upstream_api::router(verifier)).await;
+        });
+        (app, AbortOnDrop(served))
+    }
+
     /// A URL of the app, on `localhost`.
     pub fn url(&self, path: &str) -> String {
         format!("http://localhost:{}{path}", self.port)
@@ -78,6 +101,15 @@ impl App {
                 .expect("server task")
                 .expect("server ran");
         }
+    }
+}
+
+/// Stops a background task when dropped.
+pub struct AbortOnDrop(JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 

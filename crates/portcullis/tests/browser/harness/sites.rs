@@ -1,6 +1,7 @@
 //! Two small servers: [`Site`], another web site (on `127.0.0.1`, which is a
 //! different site from `localhost` to the browser), and [`NotesApi`], an
-//! upstream with per-user notes standing in for `examples/upstream-api`.
+//! upstream shaped like `examples/upstream-api` that counts every request it
+//! gets, to prove that none did.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -62,10 +63,11 @@ struct Notes {
     requests: AtomicUsize,
 }
 
-/// A stand-in for the example upstream: `GET`/`POST /api/notes` and
+/// An upstream shaped like the example: `GET`/`POST /api/notes` and
 /// `DELETE /api/notes/{id}`, per user, keyed by the bearer token's `sub`.
-/// It trusts the gateway to have verified the token (the real example
-/// verifies it with the verifier crate); it counts every request it gets.
+/// It trusts the gateway to have verified the token (the real example, used
+/// by the notes test, verifies it itself); what it adds is a count of every
+/// request it gets.
 pub struct NotesApi {
     port: u16,
     notes: Arc<Notes>,
