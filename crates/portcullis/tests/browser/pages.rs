@@ -221,3 +221,17 @@ async fn without_cookies_a_navigation_from_elsewhere_gets_a_page_that_checks_fir
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{site}");
     }
 }
+
+#[tokio::test]
+async fn with_a_frontend_configured_the_built_in_pages_step_aside() {
+    let frontend = Site::serve(vec![("/login", "<p>the app's own sign-in</p>".to_owned())]).await;
+    let app = App::spawn(&[("PORTCULLIS_FRONTEND", &frontend.url(""))]).await;
+    let response = client()
+        .get(app.url("/login"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::OK);
+    let page = response.text().await.expect("html");
+    assert!(page.contains("the app's own sign-in"), "{page}");
+}
