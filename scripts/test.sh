@@ -19,6 +19,16 @@ if command -v node >/dev/null && [ ! -f examples/node-jose/node_modules/jose/pac
     (cd examples/node-jose && npm ci --no-audit --no-fund)
 fi
 
+step "browser for the end-to-end tests"
+# Debian's Chromium and its chromedriver; the browser tests fail rather than
+# skip when this variable is set, so CI can never pass without running them.
+if ! command -v chromedriver >/dev/null || ! command -v chromium >/dev/null; then
+    sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium chromium-driver
+fi
+export PORTCULLIS_REQUIRE_BROWSER=1
+
 step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings

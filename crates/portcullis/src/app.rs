@@ -26,6 +26,7 @@ use crate::gateway::{Gateway, UpstreamError};
 use crate::http::{self, AppState, CookiePolicy, ProxyTrust};
 use crate::store::{Store, StoreError};
 use crate::tls::{TlsConfig, TlsError, TlsListener};
+use crate::ui::Ui;
 
 /// How often revocations made elsewhere (another instance, an admin command)
 /// are picked up from the database; on PostgreSQL notifications bring them
@@ -112,6 +113,9 @@ impl Application {
             public_url: config.public_url.clone().map(Arc::new),
             tls: tls.is_some(),
             gateway,
+            ui: config.frontend.is_none().then_some(Ui {
+                notes: config.upstream.is_some(),
+            }),
         };
         Ok(Self {
             listener,

@@ -16,6 +16,9 @@
 //! - [`gateway`] is the proxy: the rest of `/api/*` to the upstream API with
 //!   the session's access token attached, other paths to a frontend server,
 //!   bodies and WebSockets streamed through.
+//! - [`ui`] is the built-in web UI: server-rendered pages and the one script
+//!   that enhances them, calling `/api/auth/*` like any app; mounted unless a
+//!   frontend is configured.
 //! - [`auth`] is the service itself: registration and sign-in, argon2id on a
 //!   bounded blocking pool, sessions and the refresh-token rotation rules,
 //!   access tokens, signing keys, the in-memory revocation set.
@@ -45,3 +48,4 @@ pub mod http;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod ui;

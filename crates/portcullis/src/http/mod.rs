@@ -35,6 +35,7 @@ use utoipa::openapi::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use auth_routes::SessionClient;
 pub use client::{Client, ProxyTrust};
 pub use cookies::CookiePolicy;
 pub use error::ApiError;
@@ -61,6 +62,8 @@ pub struct AppState {
     pub tls: bool,
     /// Where proxied requests go.
     pub gateway: Gateway,
+    /// The built-in web UI, unless non-API paths go to a configured frontend.
+    pub ui: Option<crate::ui::Ui>,
 }
 
 impl AppState {
@@ -123,6 +126,11 @@ pub fn router(state: AppState) -> Router {
         tracing::error!(error = %e, "could not serialise the OpenAPI document");
         String::from("{}")
     });
+    // The pages are for people, not part of the API or its document.
+    let routes = match state.ui {
+        Some(ui) => routes.merge(crate::ui::router(ui)),
+        None => routes,
+    };
     let routes = if state.gateway.has_frontend() {
         routes.fallback(gateway::frontend)
     } else {

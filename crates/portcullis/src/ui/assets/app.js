@@ -1,0 +1,340 @@
+// Portcullis web UI: the one script, enhancing server-rendered pages.
+//
+// It talks only to its own origin (the Content Security Policy allows nothing
+// else) through the same /api/auth/* endpoints any app would use. It never
+// sees the session: the cookies are HttpOnly, so page script cannot read them,
+// and that is the point.
+'use strict';
+
+const MESSAGES = {
+  invalid_credentials: 'Wrong username, e-mail address or password.',
+  registration_closed: 'Registration is closed on this server.',
+  account_exists: 'An account with this username or e-mail address already exists.',
+  wrong_current_password: 'The current password is wrong.',
+  unavailable: 'The server is unavailable right now. Please try again in a moment.',
+  network: "Can't reach the server. Check your connection and try again.",
+  unknown: 'Something went wrong. Please try again.',
+};
+
+// Which field an error code of the registration contract belongs beside.
+const REGISTER_FIELDS = {
+  invalid_username: 'username',
+  invalid_email: 'email',
+  weak_password: 'password',
+  account_exists: 'username',
+};
+
+// Worded as the server words it for the no-script form.
+function tooManyAttempts(secs) {
+  return `Too many attempts. Please wait ${secs} ${secs === 1 ? 'second' : 'seconds'} before trying again.`;
+}
+
+function sentence(text) {
+  return text ? text.charAt(0).toUpperCase() + text.slice(1) + '.' : '';
+}
+
+// One call to our API. Never throws: a network failure is status 0.
+async function api(method, path, body) {
+  const init = { method, credentials: 'same-origin', headers: { Accept: 'application/json' } };
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (e) {
+    return { ok: false, status: 0, code: 'network', data: null };
+  }
+  let data = null;
+  if ((response.headers.get('Content-Type') || '').includes('json')) {
+    try { data = await response.json(); } catch (e) { data = null; }
+  }
+  const retry = Number.parseInt(response.headers.get('Retry-After') || '', 10);
+  return {
+    ok: response.ok,
+    status: response.status,
+    code: data && data.code,
+    detail: data && data.detail,
+    retryAfter: Number.isFinite(retry) && retry > 0 ? retry : 1,
+    data,
+  };
+}
+
+function messageFor(result) {
+  if (result.status === 0) return MESSAGES.network;
+  if (result.code === 'too_many_attempts') return tooManyAttempts(result.retryAfter);
+  if (result.status >= 500) return MESSAGES.unavailable;
+  return MESSAGES[result.code] || sentence(result.detail) || MESSAGES.unknown;
+}
+
+// ---- showing errors and status -------------------------------------------
+
+function clearErrors(form) {
+  const box = document.getElementById('form-error');
+  if (box) { box.hidden = true; box.textContent = ''; }
+  for (const slot of form.querySelectorAll('.field-error')) { slot.hidden = true; slot.textContent = ''; }
+  for (const input of form.querySelectorAll('[aria-invalid]')) input.removeAttribute('aria-invalid');
+}
+
+function showFormError(message) {
+  const box = document.getElementById('form-error');
+  if (box) { box.textContent = message; box.hidden = false; }
+}
+
+function showFieldError(id, message) {
+  const input = document.getElementById(id);
+  const slot = document.getElementById(`${id}-error`);
+  if (!input || !slot) { showFormError(message); return; }
+  slot.textContent = message;
+  slot.hidden = false;
+  input.setAttribute('aria-invalid', 'true');
+  input.focus();
+}
+
+function showStatus(message) {
+  const status = document.getElementById('status');
+  if (status) { status.textContent = message; status.hidden = false; }
+}
+
+// Keeps a submit button disabled for the wait the server asked for.
+function holdFor(button, secs) {
+  if (!button) return;
+  button.dataset.hold = 'true';
+  button.disabled = true;
+  setTimeout(() => { delete button.dataset.hold; button.disabled = false; }, secs * 1000);
+}
+
+// The session is gone (signed out elsewhere, expired): off to sign in again.
+function signedOut() {
+  const here = location.pathname + location.search;
+  location.assign(`/login?notice=session-ended&next=${encodeURIComponent(here)}`);
+}
+
+// ---- re-rendering ----------------------------------------------------------
+
+// Fetches this page again and swaps in its header and main. Used after an
+// action, and to recover a session that a cross-site navigation withheld: a
+// same-origin fetch carries the SameSite=Strict cookies that the navigation
+// did not.
+async function reloadPage() {
+  let response;
+  try {
+    response = await fetch(location.href, { credentials: 'same-origin', headers: { Accept: 'text/html' } });
+  } catch (e) {
+    return false;
+  }
+  if (response.redirected) { location.assign(response.url); return false; }
+  if (!response.ok) return false;
+  const doc = new DOMParser().parseFromString(await response.text(), 'text/html');
+  // A keyboard user whose focused control is about to be replaced (or was
+  // just disabled, which drops the focus to the body) lands on the new main,
+  // not at the top of the document.
+  const focused = document.activeElement;
+  const hadFocus = !focused || focused === document.body
+    || document.querySelector('main')?.contains(focused);
+  for (const selector of ['header.bar', 'main']) {
+    const fresh = doc.querySelector(selector);
+    const current = document.querySelector(selector);
+    if (fresh && current) current.replaceWith(document.adoptNode(fresh));
+  }
+  document.title = doc.title;
+  document.body.dataset.session = doc.body.dataset.session || '';
+  enhance();
+  if (hadFocus) document.getElementById('main')?.focus();
+  return true;
+}
+
+async function confirmSession() {
+  const result = await api('GET', '/api/auth/session');
+  if (result.ok) {
+    if (await reloadPage()) document.body.dataset.session = 'confirmed';
+    return;
+  }
+  if (result.status === 401) {
+    document.body.dataset.session = 'anonymous';
+    const goto = document.body.dataset.signedOutGoto;
+    if (goto) { location.replace(goto); return; }
+    // Render the signed-out page properly (navigation links included); if
+    // that fails, at least show what was kept hidden.
+    if (await reloadPage()) return;
+    for (const el of document.querySelectorAll('[data-confirming]')) el.hidden = true;
+    for (const el of document.querySelectorAll('[data-anonymous]')) el.hidden = false;
+    return;
+  }
+  for (const el of document.querySelectorAll('[data-confirming]')) el.textContent = messageFor(result);
+}
+
+// ---- forms -----------------------------------------------------------------
+
+function value(form, name) {
+  const field = form.elements.namedItem(name);
+  return field ? field.value : '';
+}
+
+const FORMS = {
+  async login(form, button) {
+    const result = await api('POST', '/api/auth/login', {
+      username: value(form, 'username'),
+      password: value(form, 'password'),
+    });
+    if (result.ok) { location.assign(form.dataset.next || '/account'); return; }
+    showFormError(messageFor(result));
+    if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+    if (result.code === 'invalid_credentials') form.elements.namedItem('password').select();
+  },
+
+  async register(form, button) {
+    const result = await api('POST', '/api/auth/register', {
+      username: value(form, 'username'),
+      email: value(form, 'email'),
+      password: value(form, 'password'),
+    });
+    if (result.ok) { location.assign(form.dataset.next || '/account'); return; }
+    const field = REGISTER_FIELDS[result.code];
+    if (field) showFieldError(field, messageFor(result));
+    else showFormError(messageFor(result));
+    if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+  },
+
+  async password(form) {
+    const result = await api('POST', '/api/auth/password', {
+      current_password: value(form, 'current_password'),
+      new_password: value(form, 'new_password'),
+    });
+    if (result.ok) {
+      await reloadPage();
+      showStatus('Password changed. Your other devices have been signed out.');
+      return;
+    }
+    if (result.status === 401) { signedOut(); return; }
+    if (result.code === 'invalid_credentials') showFieldError('current_password', MESSAGES.wrong_current_password);
+    else if (result.code === 'weak_password') showFieldError('new_password', messageFor(result));
+    else showFormError(messageFor(result));
+  },
+
+  async logout(form) {
+    const result = await api('POST', '/api/auth/logout');
+    if (result.ok) { location.assign('/login?notice=signed-out'); return; }
+    // Let the server explain: the same form, posted without script.
+    form.submit();
+  },
+
+  async note(form) {
+    const input = form.elements.namedItem('text');
+    const text = input.value.trim();
+    if (!text) { showFieldError('note-text', 'Write something first.'); return; }
+    const result = await api('POST', '/api/notes', { text });
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok) { showFormError(messageFor(result)); return; }
+    input.value = '';
+    await loadNotes();
+    input.focus();
+  },
+};
+
+document.addEventListener('submit', (event) => {
+  const form = event.target;
+  const handler = FORMS[form.dataset.form];
+  if (!handler) return;
+  event.preventDefault();
+  const button = event.submitter || form.querySelector('[type=submit]');
+  clearErrors(form);
+  if (button) button.disabled = true;
+  form.setAttribute('aria-busy', 'true');
+  handler(form, button).finally(() => {
+    form.removeAttribute('aria-busy');
+    if (button && !button.dataset.hold) button.disabled = false;
+  });
+});
+
+// ---- buttons ---------------------------------------------------------------
+
+const ACTIONS = {
+  async 'end-session'(button) {
+    const result = await api('DELETE', `/api/auth/sessions/${encodeURIComponent(button.dataset.id)}`);
+    if (result.ok && button.dataset.current) { location.assign('/login?notice=signed-out'); return; }
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
+    await reloadPage();
+    showStatus('That device has been signed out.');
+  },
+
+  async 'logout-all'() {
+    const result = await api('POST', '/api/auth/logout-all');
+    if (result.ok) { location.assign('/login?notice=signed-out-everywhere'); return; }
+    if (result.status === 401) { signedOut(); return; }
+    showFormError(messageFor(result));
+  },
+
+  async 'delete-note'(button) {
+    const result = await api('DELETE', `/api/notes/${encodeURIComponent(button.dataset.id)}`);
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
+    await loadNotes();
+  },
+};
+
+document.addEventListener('click', (event) => {
+  const button = event.target.closest('button[data-action]');
+  if (!button || !ACTIONS[button.dataset.action]) return;
+  event.preventDefault();
+  button.disabled = true;
+  ACTIONS[button.dataset.action](button).finally(() => { button.disabled = false; });
+});
+
+// ---- notes -----------------------------------------------------------------
+
+// The example upstream answers {"notes":[...]}; a bare array is accepted too.
+function notesOf(data) {
+  if (Array.isArray(data)) return data;
+  return data && Array.isArray(data.notes) ? data.notes : [];
+}
+
+async function loadNotes() {
+  const list = document.getElementById('notes');
+  if (!list) return;
+  const result = await api('GET', '/api/notes');
+  if (result.status === 401) { signedOut(); return; }
+  if (!result.ok) { showStatus(messageFor(result)); return; }
+  const notes = notesOf(result.data);
+  list.replaceChildren(...notes.map((note) => {
+    const item = document.createElement('li');
+    item.className = 'note';
+    const text = document.createElement('span');
+    text.className = 'note-text';
+    text.textContent = String(note.text ?? '');
+    const remove = document.createElement('button');
+    remove.type = 'button';
+    remove.dataset.action = 'delete-note';
+    remove.dataset.id = String(note.id);
+    remove.textContent = 'Delete';
+    const label = document.createElement('span');
+    label.className = 'visually-hidden';
+    label.textContent = ` note: ${text.textContent}`;
+    remove.append(label);
+    item.append(text, remove);
+    return item;
+  }));
+  showStatus(notes.length === 0 ? 'No notes yet.' : `${notes.length} ${notes.length === 1 ? 'note' : 'notes'}.`);
+}
+
+// ---- start -----------------------------------------------------------------
+
+function enhance() {
+  for (const el of document.querySelectorAll('[data-needs-script]')) el.disabled = false;
+  // The server checks every field and its answer is shown beside the field;
+  // the browser's own bubbles would say less, in another style, and only some.
+  for (const form of document.querySelectorAll('form[data-form]')) form.noValidate = true;
+  for (const time of document.querySelectorAll('time[datetime]:not([data-local])')) {
+    const at = new Date(time.dateTime);
+    if (Number.isNaN(at.getTime())) continue;
+    time.title = time.textContent;
+    time.textContent = at.toLocaleString();
+    time.dataset.local = 'true';
+  }
+  if (document.body.dataset.session === 'signed-in') loadNotes();
+}
+
+enhance();
+if (document.body.dataset.session === 'confirm') confirmSession();

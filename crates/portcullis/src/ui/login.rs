@@ -1,0 +1,278 @@
+//! `/login` and `/logout`: the sign-in page, its no-script form post, and the
+//! no-script sign-out.
+//!
+//! With script on, the page's form is sent as JSON to `/api/auth/login` and
+//! the script follows up; with script off the browser posts the form here,
+//! and the answer is a redirect carrying the session's cookies — built by the
+//! one cookie module, like every other `Set-Cookie`.
+
+use axum::extract::rejection::FormRejection;
+use axum::extract::{RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::Ui;
+use super::layout::{Page, Problem, SessionMark};
+use super::visitor::Visitor;
+use crate::http::{AppState, SessionClient, cookies};
+
+/// Where a visitor goes after signing in when the link did not say.
+pub const DEFAULT_NEXT: &str = "/account";
+
+/// A message the sign-in page shows after a redirect. Only these fixed texts
+/// can be shown: the query names one, it never supplies the words.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Notice {
+    SignedOut,
+    SignedOutEverywhere,
+    SessionEnded,
+}
+
+impl Notice {
+    fn parse(key: &str) -> Option<Self> {
+        match key {
+            "signed-out" => Some(Notice::SignedOut),
+            "signed-out-everywhere" => Some(Notice::SignedOutEverywhere),
+            "session-ended" => Some(Notice::SessionEnded),
+            _ => None,
+        }
+    }
+
+    fn text(self) -> &'static str {
+        match self {
+            Notice::SignedOut => "You have signed out.",
+            Notice::SignedOutEverywhere => "You have signed out on every device.",
+            Notice::SessionEnded => "Your session has ended. Please sign in again.",
+        }
+    }
+}
+
+/// The `?next=` and `?notice=` of a page URL; anything else is ignored.
+#[derive(Debug, Default)]
+pub struct PageQuery {
+    next: Option<String>,
+    notice: Option<Notice>,
+}
+
+impl PageQuery {
+    /// Parses a raw query; malformed parts are skipped, never an error.
+    pub fn parse(raw: Option<&str>) -> Self {
+        let mut query = Self::default();
+        for (key, value) in url::form_urlencoded::parse(raw.unwrap_or_default().as_bytes()) {
+            match &*key {
+                "next" => query.next = safe_next(&value).map(str::to_owned),
+                "notice" => query.notice = Notice::parse(&value),
+                _ => {}
+            }
+        }
+        query
+    }
+
+    /// The page to go to after signing in.
+    pub fn next(&self) -> &str {
+        self.next.as_deref().unwrap_or(DEFAULT_NEXT)
+    }
+}
+
+/// `next` when it is a path on this site, else `None`. A redirect target from
+/// a URL would otherwise let any site send a freshly signed-in visitor to a
+/// page of its choosing (`//evil.test`, `/\evil.test` are other hosts to a
+/// browser).
+pub fn safe_next(next: &str) -> Option<&str> {
+    let mut chars = next.chars();
+    let ok = chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/' | '\\'))
+        && next.len() <= 512
+        && !next.chars().any(|c| c.is_control() || c == '\\');
+    ok.then_some(next)
+}
+
+/// `GET /login`.
+pub async fn page(
+    State(state): State<AppState>,
+    Extension(ui): Extension<Ui>,
+    RawQuery(raw): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let query = PageQuery::parse(raw.as_deref());
+    let visitor = Visitor::of(&state, &headers).await;
+    if matches!(visitor, Visitor::SignedIn { .. }) {
+        return visitor.respond(&state, Redirect::to(query.next()));
+    }
+    let view = LoginView {
+        username: "",
+        next: query.next(),
+        notice: query.notice,
+        problem: None,
+    };
+    let response = view.page(&visitor, ui, StatusCode::OK);
+    visitor.respond(&state, response)
+}
+
+/// The sign-in form as posted without script.
+#[derive(Deserialize)]
+pub struct LoginForm {
+    #[serde(default)]
+    username: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    next: String,
+}
+
+/// `POST /login`: the no-script sign-in. Success is a `303` to the next page
+/// with the cookies; failure is the page again, with the API's status and the
+/// reason beside the form.
+pub async fn submit(
+    State(state): State<AppState>,
+    Extension(ui): Extension<Ui>,
+    SessionClient(client): SessionClient,
+    form: Result<Form<LoginForm>, FormRejection>,
+) -> Response {
+    let anonymous = Visitor::Anonymous {
+        unsure: false,
+        clear: false,
+    };
+    let Ok(Form(form)) = form else {
+        let problem = Problem::bad_form();
+        return LoginView::failed("", DEFAULT_NEXT, &problem).page(&anonymous, ui, problem.status);
+    };
+    let next = safe_next(&form.next).unwrap_or(DEFAULT_NEXT);
+    match state
+        .auth
+        .login(&form.username, &form.password, &client)
+        .await
+    {
+        Ok(signed_in) => cookies::attach(
+            Redirect::to(next).into_response(),
+            state.cookies.issue(&signed_in),
+        ),
+        Err(e) => {
+            let problem = Problem::from(e);
+            let page = LoginView::failed(&form.username, next, &problem).page(
+                &anonymous,
+                ui,
+                problem.status,
+            );
+            problem.finish(page)
+        }
+    }
+}
+
+/// `POST /logout`: the no-script sign-out, answered with a redirect to the
+/// sign-in page. A database failure leaves the cookies alone, as the API does.
+pub async fn logout(
+    State(state): State<AppState>,
+    Extension(ui): Extension<Ui>,
+    headers: HeaderMap,
+) -> Response {
+    let presented = state.cookies.read(&headers);
+    match state
+        .auth
+        .logout(presented.access.as_deref(), presented.refresh.as_deref())
+        .await
+    {
+        Ok(()) => cookies::attach(
+            Redirect::to("/login?notice=signed-out").into_response(),
+            state.cookies.clear(),
+        ),
+        Err(e) => {
+            // Converting logs the cause; the page says only that we are down.
+            let _ = crate::http::ApiError::from(e);
+            super::layout::unavailable(&Visitor::Unavailable, ui)
+        }
+    }
+}
+
+struct LoginView<'a> {
+    username: &'a str,
+    next: &'a str,
+    notice: Option<Notice>,
+    problem: Option<&'a Problem>,
+}
+
+impl<'a> LoginView<'a> {
+    fn failed(username: &'a str, next: &'a str, problem: &'a Problem) -> Self {
+        Self {
+            username,
+            next,
+            notice: None,
+            problem: Some(problem),
+        }
+    }
+
+    fn page(&self, visitor: &Visitor, ui: Ui, status: StatusCode) -> Response {
+        Page {
+            title: "Sign in",
+            visitor,
+            mark: SessionMark::Anonymous,
+            signed_out_goto: None,
+            ui,
+            main: self.markup(),
+        }
+        .render(status)
+    }
+
+    fn markup(&self) -> Markup {
+        let error = self.problem.map(|p| p.message.as_str());
+        html! {
+            h1 { "Sign in" }
+            @if let Some(notice) = self.notice {
+                p.notice role="status" { (notice.text()) }
+            }
+            div.alert #form-error role="alert" hidden[error.is_none()] { @if let Some(e) = error { (e) } }
+            form.card method="post" action="/login" data-form="login" data-next=(self.next) {
+                input type="hidden" name="next" value=(self.next);
+                div.field {
+                    label for="username" { "Username or e-mail address" }
+                    input #username name="username" type="text" value=(self.username)
+                        autocomplete="username" autocapitalize="none" spellcheck="false"
+                        required autofocus;
+                }
+                div.field {
+                    label for="password" { "Password" }
+                    input #password name="password" type="password"
+                        autocomplete="current-password" required;
+                }
+                button.primary type="submit" { "Sign in" }
+            }
+            p { "New here? " a href="/register" { "Create an account" } "." }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_must_be_a_path_on_this_site() {
+        for ok in ["/", "/account", "/notes?x=1"] {
+            assert_eq!(safe_next(ok), Some(ok));
+        }
+        for bad in [
+            "",
+            "account",
+            "//evil.test",
+            "/\\evil.test",
+            "https://evil.test/",
+            "/a\nb",
+            "/a\\b",
+        ] {
+            assert_eq!(safe_next(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_query_names_a_notice_but_never_supplies_its_text() {
+        let q = PageQuery::parse(Some("notice=signed-out&next=%2Fnotes"));
+        assert_eq!(q.notice, Some(Notice::SignedOut));
+        assert_eq!(q.next(), "/notes");
+        let q = PageQuery::parse(Some("notice=%3Cscript%3E&next=//evil.test"));
+        assert_eq!(q.notice, None);
+        assert_eq!(q.next(), DEFAULT_NEXT);
+    }
+}
