@@ -16,16 +16,17 @@ use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
 use super::register::{FieldSpec, field};
 use super::visitor::Visitor;
 use crate::domain::PasswordError;
-use crate::http::AppState;
+use crate::http::{AppState, SessionClient};
 use crate::store::SessionRecord;
 
 /// `GET /`.
 pub async fn home(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::of(&state, &headers).await;
+    let visitor = Visitor::of(&state, &headers, &client).await;
     if matches!(visitor, Visitor::Unavailable) {
         return layout::unavailable(&visitor, ui);
     }
@@ -69,10 +70,11 @@ pub async fn home(
 /// `GET /account`.
 pub async fn account(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::of(&state, &headers).await;
+    let visitor = Visitor::of(&state, &headers, &client).await;
     let main = match &visitor {
         Visitor::Unavailable => return layout::unavailable(&visitor, ui),
         Visitor::Anonymous { unsure: false, .. } => {

@@ -93,12 +93,13 @@ pub fn safe_next(next: &str) -> Option<&str> {
 /// `GET /login`.
 pub async fn page(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let query = PageQuery::parse(raw.as_deref());
-    let visitor = Visitor::of(&state, &headers).await;
+    let visitor = Visitor::of(&state, &headers, &client).await;
     if matches!(visitor, Visitor::SignedIn { .. }) {
         return visitor.respond(&state, Redirect::to(query.next()));
     }
@@ -166,13 +167,18 @@ pub async fn submit(
 /// sign-in page. A database failure leaves the cookies alone, as the API does.
 pub async fn logout(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .logout(presented.access.as_deref(), presented.refresh.as_deref())
+        .logout(
+            presented.access.as_deref(),
+            presented.refresh.as_deref(),
+            &client,
+        )
         .await
     {
         Ok(()) => cookies::attach(

@@ -12,15 +12,16 @@ use maud::html;
 use super::Ui;
 use super::layout::{self, Page, SessionMark, confirming};
 use super::visitor::Visitor;
-use crate::http::AppState;
+use crate::http::{AppState, SessionClient};
 
 /// `GET /notes`, mounted only when an upstream is configured.
 pub async fn page(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
-    let visitor = Visitor::of(&state, &headers).await;
+    let visitor = Visitor::of(&state, &headers, &client).await;
     let main = match &visitor {
         Visitor::Unavailable => return layout::unavailable(&visitor, ui),
         Visitor::Anonymous { unsure: false, .. } => {

@@ -21,12 +21,13 @@ use crate::http::{AppState, SessionClient, cookies};
 /// `GET /register`.
 pub async fn page(
     State(state): State<AppState>,
+    SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     RawQuery(raw): RawQuery,
     headers: HeaderMap,
 ) -> Response {
     let query = PageQuery::parse(raw.as_deref());
-    let visitor = Visitor::of(&state, &headers).await;
+    let visitor = Visitor::of(&state, &headers, &client).await;
     if matches!(visitor, Visitor::SignedIn { .. }) {
         return visitor.respond(&state, Redirect::to(query.next()));
     }

@@ -7,6 +7,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_verifier::Claims;
 
+use crate::auth::ClientInfo;
 use crate::http::AppState;
 use crate::http::cookies::{self, SetCookies};
 use crate::http::session::authenticate;
@@ -38,9 +39,9 @@ pub enum Visitor {
 
 impl Visitor {
     /// Identifies the visitor of a page request.
-    pub async fn of(state: &AppState, headers: &HeaderMap) -> Self {
+    pub async fn of(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Self {
         let presented = state.cookies.read(headers).any();
-        match authenticate(state, headers).await {
+        match authenticate(state, headers, client).await {
             Ok(signed_in) => Visitor::SignedIn {
                 claims: Box::new(signed_in.claims),
                 renewed: signed_in.renewed,
