@@ -35,3 +35,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 step "tests"
 cargo test --workspace --locked
+
+step "fuzzing (bounded)"
+# Each cargo-fuzz target for FUZZ_SECONDS (default 60); a crash fails the run
+# and leaves the input in fuzz/artifacts/.
+./scripts/fuzz.sh "${FUZZ_SECONDS:-60}"
