@@ -15,7 +15,7 @@ use super::bodies::{LoginBody, PasswordBody, RegisterBody};
 use super::cookies;
 use super::error::{ApiError, Problem};
 use super::json::AppJson;
-use super::session::{authenticate, unauthenticated};
+use super::session::{Authenticated, unauthenticated};
 use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
 use crate::store::UserRecord;
 
@@ -215,12 +215,8 @@ pub async fn logout(
 pub async fn logout_all(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,
-    headers: HeaderMap,
+    signed_in: Authenticated,
 ) -> Response {
-    let signed_in = match authenticate(&state, &headers, &client).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     match state.auth.logout_all(&signed_in.claims, &client).await {
         Ok(_) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
@@ -263,15 +259,7 @@ struct SessionBody {
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn session(
-    State(state): State<AppState>,
-    SessionClient(client): SessionClient,
-    headers: HeaderMap,
-) -> Response {
-    let signed_in = match authenticate(&state, &headers, &client).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+pub async fn session(State(state): State<AppState>, signed_in: Authenticated) -> Response {
     match state.auth.current_session(&signed_in.claims).await {
         Ok((user, session)) => {
             let body = Json(SessionEnvelope {
@@ -323,15 +311,7 @@ struct SessionList {
         (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn sessions(
-    State(state): State<AppState>,
-    SessionClient(client): SessionClient,
-    headers: HeaderMap,
-) -> Response {
-    let signed_in = match authenticate(&state, &headers, &client).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
+pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -> Response {
     match state.auth.list_sessions(&signed_in.claims).await {
         Ok(records) => {
             let current = signed_in.claims.sid.clone();
@@ -370,13 +350,9 @@ pub async fn sessions(
 pub async fn end_session(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,
+    signed_in: Authenticated,
     Path(id): Path<String>,
-    headers: HeaderMap,
 ) -> Response {
-    let signed_in = match authenticate(&state, &headers, &client).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let is_current = signed_in.claims.sid == id;
     match state
         .auth
@@ -412,13 +388,9 @@ pub async fn end_session(
 pub async fn change_password(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,
-    headers: HeaderMap,
+    signed_in: Authenticated,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Response {
-    let signed_in = match authenticate(&state, &headers, &client).await {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
     let result = state
         .auth
         .change_password(

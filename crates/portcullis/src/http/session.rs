@@ -2,6 +2,8 @@
 //! valid, a transparent refresh with the refresh cookie. The same mechanism
 //! serves `/api/auth/session` and every proxied request.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use portcullis_verifier::Claims;
@@ -31,6 +33,16 @@ impl Authenticated {
             Some(set) => cookies::attach(response, set),
             None => response,
         }
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    /// The complete response to send: 401 (clearing stale cookies), 429 or 503.
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let client = state.client_info(parts);
+        authenticate(state, &parts.headers, &client).await
     }
 }
 
