@@ -41,7 +41,7 @@ impl Validation {
     }
 
     /// Checks the claims at `now` (seconds since the Unix epoch).
-    pub(crate) fn check(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
+    pub fn check(&self, claims: &Claims, now: u64) -> Result<(), VerifyError> {
         if claims.iss != self.issuer {
             return Err(VerifyError::WrongIssuer);
         }

@@ -17,6 +17,7 @@ pub mod rotation;
 mod sessions;
 pub mod throttle;
 pub mod tokens;
+pub mod verified_tokens;
 
 use std::net::IpAddr;
 use std::sync::Arc;

@@ -1,6 +1,7 @@
 //! Sessions: starting them, rotating their refresh tokens, checking access
 //! tokens, and ending them.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_verifier::Claims;
@@ -225,7 +226,7 @@ impl Auth {
     }
 
     /// Checks an access token (the cookie's value).
-    pub async fn authenticate(&self, access: Option<&str>) -> Result<Claims, AuthError> {
+    pub async fn authenticate(&self, access: Option<&str>) -> Result<Arc<Claims>, AuthError> {
         let token = access.ok_or(AuthError::Unauthenticated(AccessDenial::Missing))?;
         // Fail closed: a set that may be missing a revocation made elsewhere
         // cannot vouch for any token.

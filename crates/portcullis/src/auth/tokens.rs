@@ -3,6 +3,7 @@
 //! revoked since.
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use portcullis_verifier::{Claims, KeySet, Validation, VerifyError};
@@ -10,6 +11,7 @@ use time::OffsetDateTime;
 
 use super::keys::KeyRing;
 use super::revocation::RevocationSet;
+use super::verified_tokens::{self, VerifiedToken, VerifiedTokens};
 use crate::clock::unix_seconds;
 use crate::domain::SessionId;
 use crate::store::UserRecord;
@@ -65,6 +67,8 @@ pub struct AccessTokens {
     validation: Validation,
     ttl: Duration,
     revoked: RevocationSet,
+    /// Tokens whose signatures have been checked already.
+    verified: Arc<VerifiedTokens>,
     /// Whether tokens carry `_id` (a copy of `sub`) for NestJS-pattern backends.
     legacy_id_claim: bool,
 }
@@ -83,6 +87,7 @@ impl AccessTokens {
             validation,
             ttl,
             revoked,
+            verified: Arc::new(VerifiedTokens::new(verified_tokens::CAPACITY)),
             legacy_id_claim: false,
         }
     }
@@ -135,29 +140,61 @@ impl AccessTokens {
 
     /// Verifies a token at `now`: signature, issuer, audience, times, and
     /// that its session has not been revoked.
-    pub async fn verify(&self, token: &str, now: OffsetDateTime) -> Result<Claims, AccessDenial> {
+    pub async fn verify(
+        &self,
+        token: &str,
+        now: OffsetDateTime,
+    ) -> Result<Arc<Claims>, AccessDenial> {
         let now = unix_seconds(now);
+        let digest = VerifiedTokens::digest(token);
+        let verified = match self.verified.get(&digest) {
+            // The signature was good; the key must still be trusted and the
+            // time claims still hold.
+            Some(hit) if self.keys.current().verifiers.contains(&hit.kid) => {
+                if let Err(e) = self.validation.check(&hit.claims, now) {
+                    self.verified.remove(&digest);
+                    return Err(AccessDenial::Invalid(e));
+                }
+                hit
+            }
+            _ => {
+                let fresh = Arc::new(self.verify_signature(token, now).await?);
+                self.verified.insert(digest, fresh.clone());
+                fresh
+            }
+        };
+        if self.revoked.contains(verified.session) {
+            return Err(AccessDenial::Revoked);
+        }
+        Ok(verified.claims.clone())
+    }
+
+    /// The full check of a token not seen before.
+    async fn verify_signature(&self, token: &str, now: u64) -> Result<VerifiedToken, AccessDenial> {
+        let invalid = AccessDenial::Invalid;
         let claims = match self.check(token, now) {
             Err(VerifyError::UnknownKey) => {
                 // Perhaps another instance rotated the keys a moment ago.
-                let kid =
-                    KeySet::key_id(token).ok_or(AccessDenial::Invalid(VerifyError::UnknownKey))?;
+                let kid = KeySet::key_id(token).ok_or(invalid(VerifyError::UnknownKey))?;
                 if !self.keys.reload_for_unknown(&kid).await {
-                    return Err(AccessDenial::Invalid(VerifyError::UnknownKey));
+                    return Err(invalid(VerifyError::UnknownKey));
                 }
                 self.check(token, now)
             }
             other => other,
         }
-        .map_err(AccessDenial::Invalid)?;
-        let session: SessionId = claims
+        .map_err(invalid)?;
+        let session = claims
             .sid
             .parse()
-            .map_err(|_| AccessDenial::Invalid(VerifyError::MalformedClaims))?;
-        if self.revoked.contains(session) {
-            return Err(AccessDenial::Revoked);
-        }
-        Ok(claims)
+            .map_err(|_| invalid(VerifyError::MalformedClaims))?;
+        // Verification read the `kid` already; a token without one did not pass.
+        let kid = KeySet::key_id(token).ok_or(invalid(VerifyError::UnknownKey))?;
+        Ok(VerifiedToken {
+            claims: Arc::new(claims),
+            session,
+            kid,
+        })
     }
 
     fn check(&self, token: &str, now: u64) -> Result<Claims, VerifyError> {

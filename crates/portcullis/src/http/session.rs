@@ -2,6 +2,8 @@
 //! valid, a transparent refresh with the refresh cookie. The same mechanism
 //! serves `/api/auth/session` and every proxied request.
 
+use std::sync::Arc;
+
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue};
@@ -17,7 +19,7 @@ use crate::auth::{AuthError, ClientInfo};
 /// A request with a valid session.
 pub struct Authenticated {
     /// The access token's claims.
-    pub claims: Claims,
+    pub claims: Arc<Claims>,
     /// The access token itself — the cookie's, or the one just issued — for
     /// the gateway to forward.
     pub token: AccessToken,
@@ -81,7 +83,7 @@ pub async fn authenticate(
         Ok(signed_in) => Ok(Authenticated {
             renewed: Some(state.cookies.issue(&signed_in)),
             token: signed_in.access.token,
-            claims: signed_in.access.claims,
+            claims: Arc::new(signed_in.access.claims),
         }),
         Err(AuthError::RefreshDenied(reason)) => {
             tracing::debug!(reason = reason.as_str(), "transparent refresh refused");

@@ -3,6 +3,8 @@
 //! page needs to know: whether "no cookies" may just mean "arrived by a link
 //! from another site".
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use portcullis_verifier::Claims;
@@ -17,7 +19,7 @@ pub enum Visitor {
     /// A valid session.
     SignedIn {
         /// Its claims.
-        claims: Box<Claims>,
+        claims: Arc<Claims>,
         /// New cookies when the session had to be refreshed to render the
         /// page; they must ride on the page's response.
         renewed: Option<SetCookies>,
@@ -43,7 +45,7 @@ impl Visitor {
         let presented = state.cookies.read(headers).any();
         match authenticate(state, headers, client).await {
             Ok(signed_in) => Visitor::SignedIn {
-                claims: Box::new(signed_in.claims),
+                claims: signed_in.claims,
                 renewed: signed_in.renewed,
             },
             Err(response) if response.status() == StatusCode::UNAUTHORIZED => Visitor::Anonymous {

@@ -27,6 +27,7 @@ mod refresh;
 mod refresh_reasons;
 mod register;
 mod upstreams;
+mod verified_tokens;
 
 mod compat;
 mod frontend;
