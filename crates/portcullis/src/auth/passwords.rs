@@ -14,6 +14,7 @@
 
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
 
 use argon2::password_hash::{Output, ParamsString, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
@@ -36,6 +37,11 @@ const MAX_MEMORY_KIB: u32 = 1024 * 1024;
 /// on the same core, yet sign-ins still progress under load.
 #[cfg(target_os = "linux")]
 const HASHING_NICENESS: i32 = 10;
+
+/// A hashing thread that has had no work for this long gives its 19 MiB
+/// block buffer back: kept while sign-ins keep coming (a fresh mapping per
+/// hash costs page faults), not held for hours after a burst.
+const IDLE_RELEASE: Duration = Duration::from_secs(30);
 
 /// Why hashing did not produce an answer.
 #[derive(Debug, thiserror::Error)]
@@ -223,9 +229,21 @@ fn hashing_thread(jobs: &Mutex<mpsc::Receiver<Job>>) {
     lower_priority();
     let mut workspace = Workspace::default();
     loop {
-        // Holding the lock only while waiting: the job runs after it is released.
-        let next = jobs.lock().unwrap_or_else(|e| e.into_inner()).recv();
-        let Ok(job) = next else { return };
+        // Holding the lock only while waiting: the job runs after it is
+        // released. The other idle threads wait for the lock meanwhile, so
+        // each in turn sees a quiet spell and frees its buffer.
+        let next = jobs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .recv_timeout(IDLE_RELEASE);
+        let job = match next {
+            Ok(job) => job,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                workspace = Workspace::default();
+                continue;
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        };
         // A panic in argon2 must not take the thread (and its capacity) with
         // it; the caller sees its reply dropped and answers with an error.
         let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut workspace)));
