@@ -23,7 +23,7 @@ use crate::auth::{Auth, propagation};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::gateway::{Gateway, UpstreamError};
-use crate::http::{self, AppState, CookiePolicy, ProxyTrust};
+use crate::http::{self, AppState, CookiePolicy, ProxyTrust, Services};
 use crate::store::{Store, StoreError};
 use crate::tls::{TlsConfig, TlsError, TlsListener};
 use crate::ui::Ui;
@@ -106,7 +106,7 @@ impl Application {
                 "insecure_dev_cookies is on: cookies are sent without Secure and without the __Host- prefix; never use this in production"
             );
         }
-        let state = AppState {
+        let state = AppState::new(Services {
             auth,
             cookies: CookiePolicy::new(!config.insecure_dev_cookies),
             proxies: ProxyTrust::new(config.trusted_proxies.clone()),
@@ -116,7 +116,7 @@ impl Application {
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.upstream.is_some(),
             }),
-        };
+        });
         Ok(Self {
             listener,
             addr,

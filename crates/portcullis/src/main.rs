@@ -1,7 +1,7 @@
 //! The `portcullis` binary: parse the command line, start logging, dispatch,
 //! and turn the outcome into an exit code.
 
-use std::io::IsTerminal;
+use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -9,7 +9,15 @@ use portcullis::admin;
 use portcullis::app::Application;
 use portcullis::cli::{Cli, Command};
 use portcullis::config::{Config, LogFormat};
+use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
+
+/// Every proxied request allocates and frees a few dozen small buffers
+/// (headers, futures, bodies) across the runtime's threads; mimalloc's
+/// per-thread free lists do that for a fraction of glibc's cost (see
+/// BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -21,7 +29,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_logging(config.log_format);
+    let logging = init_logging(config.log_format);
     let outcome = match cli.command {
         Command::Serve(_) => serve(config).await,
         Command::User(c) => admin::user(&config, c).await.map_err(|e| e.to_string()),
@@ -29,6 +37,8 @@ async fn main() -> ExitCode {
         Command::Sessions(c) => admin::sessions(&config, c).await.map_err(|e| e.to_string()),
         Command::Audit(a) => admin::audit(&config, a).await.map_err(|e| e.to_string()),
     };
+    // Writes out the log lines still queued, before our last words.
+    drop(logging);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -72,15 +82,24 @@ async fn shutdown_signal() {
     tracing::info!("shutting down");
 }
 
-fn init_logging(format: LogFormat) {
+/// Logs go to stderr from a thread of their own, in batches: a request's
+/// access-log line is handed over, not written, so a slow disk or pipe never
+/// stalls a request (a `write` per line cost each proxied request more than
+/// all of its token checks; see BENCHMARKS.md). Should the writer fall more
+/// than 128k lines behind, new lines are dropped rather than block serving.
+/// The returned guard writes out what is queued when dropped.
+fn init_logging(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_env("PORTCULLIS_LOG")
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let ansi = std::io::stderr().is_terminal();
+    let (writer, guard) = tracing_appender::non_blocking(BufWriter::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_writer(std::io::stderr);
+        .with_ansi(ansi)
+        .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
     }
+    guard
 }

@@ -15,12 +15,14 @@
 //! status codes): never a raw path, user name or address, which would make
 //! the number of series unbounded.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use metrics::{
-    Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram,
+    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
+    histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
@@ -72,7 +74,24 @@ pub enum UpstreamOutcome {
 #[derive(Clone)]
 pub struct Metrics {
     recorder: Arc<PrometheusRecorder>,
+    /// The handles of the per-request series, looked up rather than
+    /// registered on every request: building and hashing a labelled key in
+    /// the registry cost each request several allocations. The key sets are
+    /// small and closed (methods, matched routes, statuses).
+    requests: Arc<RwLock<RequestSeriesByLabels>>,
+    upstream: Arc<RwLock<HashMap<u16, Histogram>>>,
 }
+
+/// Method and status of a request series; its route is the inner key.
+type RequestLabels = (&'static str, u16);
+/// A request series' count and latency.
+type RequestSeries = (Counter, Histogram);
+/// Every request series: by method and status, then by route.
+type RequestSeriesByLabels = HashMap<RequestLabels, HashMap<Box<str>, RequestSeries>>;
+
+/// `upstream`'s keys for the outcomes without a status.
+const UPSTREAM_UNAVAILABLE: u16 = 0;
+const UPSTREAM_TIMEOUT: u16 = 1;
 
 impl std::fmt::Debug for Metrics {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -97,6 +116,8 @@ impl Metrics {
             .unwrap_or_else(|_| unreachable!("the bucket list is a non-empty constant"));
         let metrics = Self {
             recorder: Arc::new(builder.build_recorder()),
+            requests: Arc::default(),
+            upstream: Arc::default(),
         };
         metrics.with(describe);
         metrics
@@ -121,18 +142,31 @@ impl Metrics {
     /// One HTTP request answered. `route` is the matched route template
     /// (`/api/auth/sessions/{id}`), never the raw path.
     pub fn http_request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
-        let method = method_label(method);
-        let status = status.as_str().to_owned();
-        let route = route.to_owned();
-        self.with(|| {
-            let labels = [
-                ("method", method.to_owned()),
-                ("route", route),
-                ("status", status),
-            ];
-            counter!("portcullis_http_requests_total", &labels).increment(1);
-            histogram!("portcullis_http_request_duration_seconds", &labels).record(took);
+        let labels = (method_label(method), status.as_u16());
+        let known = read(&self.requests)
+            .get(&labels)
+            .and_then(|routes| routes.get(route))
+            .cloned();
+        let (count, latency) = known.unwrap_or_else(|| {
+            let series = self.with(|| {
+                let labels = [
+                    ("method", labels.0.to_owned()),
+                    ("route", route.to_owned()),
+                    ("status", status.as_str().to_owned()),
+                ];
+                (
+                    counter!("portcullis_http_requests_total", &labels),
+                    histogram!("portcullis_http_request_duration_seconds", &labels),
+                )
+            });
+            write(&self.requests)
+                .entry(labels)
+                .or_default()
+                .insert(route.into(), series.clone());
+            series
         });
+        count.increment(1);
+        latency.record(took);
     }
 
     /// One sign-in attempt decided.
@@ -163,23 +197,31 @@ impl Metrics {
     /// One request forwarded to the upstream API: call it once per proxied
     /// request with the time from sending to response headers (or failure).
     pub fn upstream(&self, took: Duration, outcome: UpstreamOutcome) {
-        let outcome_label = match outcome {
-            UpstreamOutcome::Answered(status) => status.as_str().to_owned(),
-            UpstreamOutcome::Unavailable => "unavailable".to_owned(),
-            UpstreamOutcome::Timeout => "timeout".to_owned(),
+        let key = match outcome {
+            UpstreamOutcome::Answered(status) => status.as_u16(),
+            UpstreamOutcome::Unavailable => UPSTREAM_UNAVAILABLE,
+            UpstreamOutcome::Timeout => UPSTREAM_TIMEOUT,
         };
-        self.with(|| {
-            histogram!("portcullis_upstream_request_duration_seconds", "outcome" => outcome_label)
-                .record(took);
-            let error = match outcome {
-                UpstreamOutcome::Answered(_) => None,
-                UpstreamOutcome::Unavailable => Some("unavailable"),
-                UpstreamOutcome::Timeout => Some("timeout"),
+        let known = read(&self.upstream).get(&key).cloned();
+        let latency = known.unwrap_or_else(|| {
+            let label = match outcome {
+                UpstreamOutcome::Answered(status) => status.as_str().to_owned(),
+                UpstreamOutcome::Unavailable => "unavailable".to_owned(),
+                UpstreamOutcome::Timeout => "timeout".to_owned(),
             };
-            if let Some(kind) = error {
-                counter!("portcullis_upstream_errors_total", "kind" => kind).increment(1);
-            }
+            let latency = self.with(
+                || histogram!("portcullis_upstream_request_duration_seconds", "outcome" => label),
+            );
+            write(&self.upstream).insert(key, latency.clone());
+            latency
         });
+        latency.record(took);
+        let error = match outcome {
+            UpstreamOutcome::Answered(_) => return,
+            UpstreamOutcome::Unavailable => "unavailable",
+            UpstreamOutcome::Timeout => "timeout",
+        };
+        self.with(|| counter!("portcullis_upstream_errors_total", "kind" => error).increment(1));
     }
 
     /// The argon2 queue's depth, read at scrape time rather than tracked on
@@ -203,6 +245,16 @@ impl Metrics {
 
 /// Standard methods by name; anything else as `other`, since a client may
 /// send any token as a method.
+/// A lock's content, even if a thread panicked while holding it: the maps
+/// only ever gain complete entries, so they are never left half-changed.
+fn read<T>(lock: &RwLock<T>) -> RwLockReadGuard<'_, T> {
+    lock.read().unwrap_or_else(PoisonError::into_inner)
+}
+
+fn write<T>(lock: &RwLock<T>) -> RwLockWriteGuard<'_, T> {
+    lock.write().unwrap_or_else(PoisonError::into_inner)
+}
+
 fn method_label(method: &Method) -> &'static str {
     match *method {
         Method::GET => "GET",

@@ -119,7 +119,7 @@ async fn forward(
     let placement = token.map(|t| (&state.gateway.token, t));
     let upgrade =
         headers::rewrite_request(&mut parts.headers, &state.cookies, placement, &forwarding);
-    let outgoing = match upstream.request(&parts, body) {
+    let outgoing = match upstream.request(parts, body) {
         Ok(outgoing) => outgoing,
         Err(e) => return ApiError::from(e).into_response(),
     };

@@ -93,7 +93,7 @@ impl Upstream {
 
     /// The outgoing request: the incoming method, path, query and (already
     /// rewritten) headers, addressed to the upstream, with the body as it is.
-    pub fn request(&self, parts: &Parts, body: Body) -> Result<Request<Body>, ProxyError> {
+    pub fn request(&self, parts: Parts, body: Body) -> Result<Request<Body>, ProxyError> {
         let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
         let path_and_query = PathAndQuery::try_from(format!("{}{path}", self.prefix))
             .map_err(|e| ProxyError::BadTarget(e.to_string()))?;
@@ -104,10 +104,10 @@ impl Upstream {
             .build()
             .map_err(|e| ProxyError::BadTarget(e.to_string()))?;
         let mut request = Request::new(body);
-        *request.method_mut() = parts.method.clone();
+        *request.method_mut() = parts.method;
         *request.uri_mut() = uri;
         *request.version_mut() = Version::HTTP_11;
-        *request.headers_mut() = parts.headers.clone();
+        *request.headers_mut() = parts.headers;
         Ok(request)
     }
 
@@ -154,7 +154,7 @@ mod tests {
     fn the_path_and_query_are_kept_under_the_upstream_prefix() {
         let up = upstream("http://127.0.0.1:3000/v1/").expect("valid");
         let request = up
-            .request(&parts("/api/notes?page=2&q=a%20b"), Body::empty())
+            .request(parts("/api/notes?page=2&q=a%20b"), Body::empty())
             .expect("addressed");
         assert_eq!(
             request.uri().to_string(),
@@ -162,7 +162,7 @@ mod tests {
         );
         let plain = upstream("http://api.internal").expect("valid");
         let request = plain
-            .request(&parts("/api/x"), Body::empty())
+            .request(parts("/api/x"), Body::empty())
             .expect("addressed");
         assert_eq!(request.uri().to_string(), "http://api.internal:80/api/x");
     }

@@ -8,36 +8,33 @@
 //! `Sec-Fetch-Site` other than `same-origin` or `none`. Requests with neither
 //! header (curl, servers) are not from a browser page and pass.
 
-use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use super::AppState;
 use super::error::ApiError;
 
-/// Refuses cross-site state-changing requests.
-pub async fn guard(State(state): State<AppState>, request: Request, next: Next) -> Response {
-    let unsafe_method = !matches!(
-        *request.method(),
+/// Refuses a cross-site state-changing request.
+pub fn check(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+    let safe_method = matches!(
+        parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if unsafe_method {
-        let (parts, body) = request.into_parts();
-        let client = state.proxies.client(&parts, state.tls);
-        let own = state.public_url.as_ref().map(|u| u.origin()).or_else(|| {
-            let host = client.host.as_deref()?;
-            Url::parse(&format!("{}://{host}", client.scheme))
-                .ok()
-                .map(|u| u.origin())
-        });
-        if is_cross_site(&parts.headers, own.as_ref()) {
-            return ApiError::CrossSiteRequest.into_response();
-        }
-        return next.run(Request::from_parts(parts, body)).await;
+    if safe_method {
+        return Ok(());
     }
-    next.run(request).await
+    let client = state.proxies.client(parts, state.tls);
+    let own = state.public_url.as_ref().map(|u| u.origin()).or_else(|| {
+        let host = client.host.as_deref()?;
+        Url::parse(&format!("{}://{host}", client.scheme))
+            .ok()
+            .map(|u| u.origin())
+    });
+    if is_cross_site(&parts.headers, own.as_ref()) {
+        return Err(ApiError::CrossSiteRequest);
+    }
+    Ok(())
 }
 
 fn is_cross_site(headers: &HeaderMap, own: Option<&url::Origin>) -> bool {

@@ -4,10 +4,7 @@
 //! these lower bounds turn an oversized head into a clear 431 problem and keep
 //! every later parser (cookies, tokens, JSON) working on bounded input.
 
-use axum::extract::Request;
-use axum::http::header;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, header};
 
 use super::error::ApiError;
 
@@ -17,9 +14,8 @@ pub const MAX_HEADER_BYTES: usize = 32 * 1024;
 /// 4 KiB; this leaves room for an app's cookies beside ours.
 pub const MAX_COOKIE_BYTES: usize = 16 * 1024;
 
-/// Refuses requests whose headers or cookies are larger than the limits.
-pub async fn header_limits(request: Request, next: Next) -> Response {
-    let headers = request.headers();
+/// The refusal for headers or cookies larger than the limits, if they are.
+pub fn check(headers: &HeaderMap) -> Result<(), ApiError> {
     let total: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
@@ -30,7 +26,7 @@ pub async fn header_limits(request: Request, next: Next) -> Response {
         .map(|v| v.len())
         .sum();
     if total > MAX_HEADER_BYTES || cookies > MAX_COOKIE_BYTES {
-        return ApiError::HeadersTooLarge.into_response();
+        return Err(ApiError::HeadersTooLarge);
     }
-    next.run(request).await
+    Ok(())
 }

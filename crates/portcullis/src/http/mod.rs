@@ -20,15 +20,13 @@ pub mod session;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::{DefaultOnResponse, TraceLayer};
-use tracing::Level;
 use url::Url;
 use utoipa::OpenApi as _;
 use utoipa::openapi::OpenApi;
@@ -47,9 +45,29 @@ use crate::gateway::{self, Gateway};
 /// registration, far below anything that costs us to read.
 pub const AUTH_BODY_LIMIT: usize = 16 * 1024;
 
-/// What every handler may need; each field is a cheap handle.
+/// What every handler may need, behind one `Arc`: axum clones the state
+/// into every request (and every stateful middleware clones it again), so a
+/// clone must be one reference count, not one per field.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Services>);
+
+impl AppState {
+    /// The state of an application serving with `services`.
+    pub fn new(services: Services) -> Self {
+        Self(Arc::new(services))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Services;
+
+    fn deref(&self) -> &Services {
+        &self.0
+    }
+}
+
+/// The parts of [`AppState`].
+pub struct Services {
     /// The auth service.
     pub auth: Auth,
     /// Cookie names and attributes.
@@ -66,7 +84,7 @@ pub struct AppState {
     pub ui: Option<crate::ui::Ui>,
 }
 
-impl AppState {
+impl Services {
     /// The `User-Agent` and address of a request's client, as sessions and
     /// audit events record them.
     pub fn client_info(&self, parts: &axum::http::request::Parts) -> crate::auth::ClientInfo {
@@ -138,40 +156,34 @@ pub fn router(state: AppState) -> Router {
     };
     routes
         .method_not_allowed_fallback(method_not_allowed)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            csrf::guard,
-        ))
-        .layer(axum::middleware::from_fn(no_store_on_auth_routes))
-        .layer(axum::middleware::from_fn(limits::header_limits))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), admit))
         .layer(CatchPanicLayer::custom(|_| {
             tracing::error!("a request handler panicked");
             ApiError::Internal.into_response()
         }))
         .layer(Extension(openapi::OpenApiJson(document.into())))
-        // Outside the panic guard, so that a panic is counted as the 500 it
-        // became; inside the trace span, so that its logs carry the id.
+        // Outside the panic guard, so that a panic is counted and logged as
+        // the 500 it became. One layer for the id, the span, the count and
+        // the access log: every layer costs every request a boxed future.
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            observe::count,
+            observe::front,
         ))
-        // The default span and events would log the full URI (query string
-        // included) at levels that hide the request id; ours do neither, and
-        // no layer logs headers.
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(observe::request_span)
-                .on_response(DefaultOnResponse::new().level(Level::INFO)),
-        )
-        .layer(axum::middleware::from_fn(request_id::assign))
         .with_state(state)
 }
 
-/// Every `/api/auth/*` answer — errors, fallbacks and refusals included —
-/// concerns credentials and must not be cached anywhere.
-async fn no_store_on_auth_routes(request: Request, next: Next) -> Response {
+/// The checks every request passes before its handler — header sizes, then
+/// the cross-site check — and `Cache-Control: no-store` on every
+/// `/api/auth/*` answer, refusals included: they concern credentials and
+/// must not be cached anywhere.
+async fn admit(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let is_auth = request.uri().path().starts_with("/api/auth/");
-    let mut response = next.run(request).await;
+    let (parts, body) = request.into_parts();
+    let admitted = limits::check(&parts.headers).and_then(|()| csrf::check(&state, &parts));
+    let mut response = match admitted {
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
+        Err(refusal) => refusal.into_response(),
+    };
     if is_auth {
         response
             .headers_mut()

@@ -1,6 +1,6 @@
-//! What every request leaves behind for operators: a log span carrying its
-//! id and route, a count and a latency in the metrics, and `GET /metrics`
-//! to read them.
+//! What every request leaves behind for operators: an id, a log span
+//! carrying it and the route, an access-log line, a count and a latency in
+//! the metrics, and `GET /metrics` to read them.
 //!
 //! The span records the method, the matched route and the path — never the
 //! query string, a header or a body, which is where tokens, cookies and
@@ -12,10 +12,10 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use tracing::Span;
+use tracing::{Instrument, Span};
 
 use super::AppState;
-use super::request_id::RequestId;
+use super::request_id::{self, RequestId};
 
 /// The route label of requests that matched no route (scanners, typos):
 /// one series for all of them, whatever their paths.
@@ -41,22 +41,35 @@ pub fn request_span(request: &Request) -> Span {
     )
 }
 
-/// Counts the request and its latency (to the response's headers) under its
-/// matched route and status.
-pub async fn count(State(state): State<AppState>, request: Request, next: Next) -> Response {
+/// The outermost layer: assigns the request id, runs the request in its
+/// span (logging `started processing request` at debug level), then writes the access-log line (`finished processing request`,
+/// with latency and status), counts the request and its latency (to the
+/// response's head) under its matched route and status, and echoes the id.
+pub async fn front(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let id = request_id::assign(&mut request);
+    let span = request_span(&request);
     let method = request.method().clone();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map(|p| p.as_str().to_owned());
-    let response = next.run(request).await;
-    state.auth.metrics().http_request(
-        &method,
-        route.as_deref().unwrap_or(UNMATCHED),
-        response.status(),
-        started.elapsed(),
-    );
+    span.in_scope(|| tracing::debug!("started processing request"));
+    let mut response = next.run(request).instrument(span.clone()).await;
+    let took = started.elapsed();
+    let status = response.status();
+    span.in_scope(|| {
+        tracing::info!(
+            latency = %format_args!("{} ms", took.as_millis()),
+            status = status.as_u16(),
+            "finished processing request"
+        );
+    });
+    state
+        .auth
+        .metrics()
+        .http_request(&method, route.as_deref().unwrap_or(UNMATCHED), status, took);
+    request_id::echo(&mut response, id);
     response
 }
 

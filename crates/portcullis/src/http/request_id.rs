@@ -14,7 +14,6 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
 use axum::response::Response;
 use uuid::Uuid;
 
@@ -66,8 +65,9 @@ impl std::fmt::Display for RequestId {
     }
 }
 
-/// Assigns the request its id and echoes it in the response.
-pub async fn assign(mut request: Request, next: Next) -> Response {
+/// Assigns the request its id (header and extension) and returns it, for
+/// the response to echo.
+pub fn assign(request: &mut Request) -> RequestId {
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -77,9 +77,12 @@ pub async fn assign(mut request: Request, next: Next) -> Response {
         .headers_mut()
         .insert(X_REQUEST_ID, id.header_value().clone());
     request.extensions_mut().insert(id.clone());
-    let mut response = next.run(request).await;
+    id
+}
+
+/// Echoes the request's id in its response.
+pub fn echo(response: &mut Response, id: RequestId) {
     response.headers_mut().insert(X_REQUEST_ID, id.0);
-    response
 }
 
 #[cfg(test)]
