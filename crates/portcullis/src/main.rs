@@ -12,13 +12,6 @@ use portcullis::config::{Config, LogFormat};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
-/// Every proxied request allocates and frees a few dozen small buffers
-/// (headers, futures, bodies) across the runtime's threads; mimalloc's
-/// per-thread free lists do that for a fraction of glibc's cost (see
-/// BENCHMARKS.md).
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
