@@ -10,6 +10,9 @@
 #   BENCH_PG               PostgreSQL server URL, without a database
 #                          (default postgres://postgres@127.0.0.1:5432);
 #                          `off` skips the PostgreSQL refresh measurement
+#   BENCH_PORTCULLIS       a portcullis binary to measure instead of the one
+#                          built from this tree (e.g. an older commit's
+#                          release build, to compare before and after)
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -19,7 +22,7 @@ DURATION=${BENCH_SECONDS:-10}
 WARMUP=${BENCH_WARMUP_SECONDS:-2}
 PG_BASE=${BENCH_PG:-postgres://postgres@127.0.0.1:5432}
 INVOCATION="bench/run.sh${*:+ $*}"
-for knob in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_PG; do
+for knob in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_PG BENCH_PORTCULLIS; do
     if [[ -n ${!knob:-} ]]; then INVOCATION="$knob=${!knob} $INVOCATION"; fi
 done
 [[ $DURATION =~ ^[1-9][0-9]*$ ]] || { echo "BENCH_SECONDS must be a whole number of seconds above zero" >&2; exit 2; }
@@ -138,7 +141,8 @@ log "building release binaries (cargo build --release)"
 cargo build --release --quiet -p portcullis -p upstream-api -p portcullis-bench --bins ||
     die "cargo build failed"
 TARGET=${CARGO_TARGET_DIR:-$ROOT/target}/release
-PORTCULLIS=$TARGET/portcullis
+PORTCULLIS=${BENCH_PORTCULLIS:-$TARGET/portcullis}
+[[ -x $PORTCULLIS ]] || die "$PORTCULLIS is not an executable"
 for bin in portcullis upstream-api bare-proxy argon2-time refresh-load ready-time free-port; do
     [[ -x $TARGET/$bin ]] || die "$TARGET/$bin was not built"
 done
@@ -404,6 +408,7 @@ REPORT=$WORK/report.md
     echo "| date | $START_TIME (took ${ELAPSED} s) |"
     echo "| command | \`$INVOCATION\` |"
     echo "| commit | \`$COMMIT\`, working tree: $TREE |"
+    if [[ -n ${BENCH_PORTCULLIS:-} ]]; then echo "| Portcullis measured | \`$BENCH_PORTCULLIS\` (not built from this tree) |"; fi
     echo "| machine | $NPROC CPUs ($(nproc --all) online), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) RAM |"
     echo "| kernel | $(uname -srm) |"
     echo "| load average at start | $LOAD_AT_START |"
