@@ -206,14 +206,17 @@ impl PasswordHasher {
         let (reply, answer) = oneshot::channel();
         let completed = inner.completed.clone();
         let job: Job = Box::new(move |workspace| {
-            let _in_flight = in_flight;
             // The caller gave up (the client went away): the slot is worth
             // more to the next one in the queue.
             if reply.is_closed() {
+                drop(in_flight);
                 return;
             }
             let result = work(workspace);
             completed.fetch_add(1, Ordering::SeqCst);
+            // The slot is free before the caller hears back, so that whoever
+            // it tells next finds it free.
+            drop(in_flight);
             let _ = reply.send(result);
         });
         inner
