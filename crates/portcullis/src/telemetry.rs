@@ -143,30 +143,31 @@ impl Metrics {
     /// (`/api/auth/sessions/{id}`), never the raw path.
     pub fn http_request(&self, method: &Method, route: &str, status: StatusCode, took: Duration) {
         let labels = (method_label(method), status.as_u16());
-        let known = read(&self.requests)
+        if let Some((count, latency)) = read(&self.requests)
             .get(&labels)
             .and_then(|routes| routes.get(route))
-            .cloned();
-        let (count, latency) = known.unwrap_or_else(|| {
-            let series = self.with(|| {
-                let labels = [
-                    ("method", labels.0.to_owned()),
-                    ("route", route.to_owned()),
-                    ("status", status.as_str().to_owned()),
-                ];
-                (
-                    counter!("portcullis_http_requests_total", &labels),
-                    histogram!("portcullis_http_request_duration_seconds", &labels),
-                )
-            });
-            write(&self.requests)
-                .entry(labels)
-                .or_default()
-                .insert(route.into(), series.clone());
-            series
+        {
+            count.increment(1);
+            latency.record(took);
+            return;
+        }
+        let (count, latency) = self.with(|| {
+            let labels = [
+                ("method", labels.0.to_owned()),
+                ("route", route.to_owned()),
+                ("status", status.as_str().to_owned()),
+            ];
+            (
+                counter!("portcullis_http_requests_total", &labels),
+                histogram!("portcullis_http_request_duration_seconds", &labels),
+            )
         });
         count.increment(1);
         latency.record(took);
+        write(&self.requests)
+            .entry(labels)
+            .or_default()
+            .insert(route.into(), (count, latency));
     }
 
     /// One sign-in attempt decided.
@@ -202,8 +203,9 @@ impl Metrics {
             UpstreamOutcome::Unavailable => UPSTREAM_UNAVAILABLE,
             UpstreamOutcome::Timeout => UPSTREAM_TIMEOUT,
         };
-        let known = read(&self.upstream).get(&key).cloned();
-        let latency = known.unwrap_or_else(|| {
+        if let Some(latency) = read(&self.upstream).get(&key) {
+            latency.record(took);
+        } else {
             let label = match outcome {
                 UpstreamOutcome::Answered(status) => status.as_str().to_owned(),
                 UpstreamOutcome::Unavailable => "unavailable".to_owned(),
@@ -212,10 +214,9 @@ impl Metrics {
             let latency = self.with(
                 || histogram!("portcullis_upstream_request_duration_seconds", "outcome" => label),
             );
-            write(&self.upstream).insert(key, latency.clone());
-            latency
-        });
-        latency.record(took);
+            latency.record(took);
+            write(&self.upstream).insert(key, latency);
+        }
         let error = match outcome {
             UpstreamOutcome::Answered(_) => return,
             UpstreamOutcome::Unavailable => "unavailable",

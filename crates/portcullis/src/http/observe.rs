@@ -41,34 +41,36 @@ pub fn request_span(request: &Request) -> Span {
     )
 }
 
-/// The outermost layer: assigns the request id, runs the request in its
-/// span (logging `started processing request` at debug level), then writes the access-log line (`finished processing request`,
-/// with latency and status), counts the request and its latency (to the
-/// response's head) under its matched route and status, and echoes the id.
+/// The outermost layer: assigns the request id and runs the request in its
+/// span — logging `started processing request` (debug) and the access-log
+/// line `finished processing request` with latency and status (info) —
+/// then counts the request and its latency (to the response's head) under
+/// its matched route and status, and echoes the id.
 pub async fn front(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let id = request_id::assign(&mut request);
     let span = request_span(&request);
     let method = request.method().clone();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    span.in_scope(|| tracing::debug!("started processing request"));
-    let mut response = next.run(request).instrument(span.clone()).await;
-    let took = started.elapsed();
-    let status = response.status();
-    span.in_scope(|| {
+    // The matched route is an `Arc<str>`: kept, not copied, for the count.
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let mut response = async {
+        tracing::debug!("started processing request");
+        let response = next.run(request).await;
         tracing::info!(
-            latency = %format_args!("{} ms", took.as_millis()),
-            status = status.as_u16(),
+            latency = %format_args!("{} ms", started.elapsed().as_millis()),
+            status = response.status().as_u16(),
             "finished processing request"
         );
-    });
-    state
-        .auth
-        .metrics()
-        .http_request(&method, route.as_deref().unwrap_or(UNMATCHED), status, took);
+        response
+    }
+    .instrument(span)
+    .await;
+    state.auth.metrics().http_request(
+        &method,
+        route.as_ref().map_or(UNMATCHED, MatchedPath::as_str),
+        response.status(),
+        started.elapsed(),
+    );
     request_id::echo(&mut response, id);
     response
 }
