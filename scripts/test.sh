@@ -33,6 +33,9 @@ step "format and lints"
 cargo fmt --all -- --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
+step "supply chain"
+./scripts/deny.sh
+
 step "tests, the ignored ones included"
 cargo test --workspace --locked -- --include-ignored
 
