@@ -21,6 +21,7 @@ mod malformed;
 mod metrics;
 mod node_jose;
 mod openapi;
+mod openapi_statuses;
 mod packaging;
 mod process;
 mod refresh;
