@@ -9,6 +9,7 @@ mod tcp_proxy;
 
 mod auth_flow;
 mod cli;
+mod contract;
 mod csrf;
 mod discovery;
 mod forged_tokens;
