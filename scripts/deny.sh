@@ -38,7 +38,8 @@ install_snapshot() {
     date=$(TZ=UTC tar --full-time -tzvf "$snapshot" LICENSE.txt | awk '{print $4 "T" $5 "Z"}')
     epoch=$(date -d "$date" +%s)
     if [ -d "$db/.git" ] && [ "$(git -C "$db" log -1 --format=%ct 2>/dev/null || echo 0)" -ge "$epoch" ]; then
-        snapshot_note="an earlier checkout of $(git -C "$db" log -1 --format=%cI)"
+        # Installed by an earlier run, or a live fetch at least as new.
+        snapshot_note="the local copy: $(git -C "$db" log -1 --format='%s, %cI')"
         return
     fi
     rm -rf "$db"
@@ -52,7 +53,7 @@ install_snapshot() {
     # A later live fetch updates this checkout in place.
     git -C "$db" remote add origin https://github.com/rustsec/advisory-db
     touch -d "$date" "$db/.git/HEAD"
-    snapshot_note="the snapshot of $date (advisory-db $commit)"
+    snapshot_note="the snapshot: RustSec advisory-db $commit (snapshot), $date"
 }
 
 offline=()
