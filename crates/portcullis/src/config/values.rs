@@ -32,7 +32,8 @@ pub fn parse_setting<T: SettingValue>(text: &str) -> Result<T, InvalidText> {
 }
 
 /// Text that is not a valid value of its setting.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} is not {expected}", self.shown())]
 pub struct InvalidText {
     /// The text, or `None` when it may hold a secret.
     pub value: Option<String>,
@@ -44,12 +45,6 @@ impl InvalidText {
     /// The value as messages show it: quoted, or `"<redacted>"`.
     pub fn shown(&self) -> String {
         format!("{:?}", self.value.as_deref().unwrap_or(REDACTED))
-    }
-}
-
-impl fmt::Display for InvalidText {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} is not {}", self.shown(), self.expected)
     }
 }
 
