@@ -28,6 +28,7 @@ mod process;
 mod refresh;
 mod refresh_reasons;
 mod register;
+mod settings;
 mod upstreams;
 mod verified_tokens;
 

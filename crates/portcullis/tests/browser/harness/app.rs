@@ -58,14 +58,19 @@ impl App {
     }
 
     /// The app in front of the example notes API (`examples/upstream-api`),
-    /// which verifies tokens with Portcullis's JWKS as a real service would.
+    /// which verifies tokens with Portcullis's JWKS as a real service would,
+    /// with the demo notes page turned on.
     /// The API runs until the returned handle is dropped.
     pub async fn with_example_api() -> (Self, AbortOnDrop) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = Self::spawn(&[("PORTCULLIS_UPSTREAM", &api)]).await;
+        let app = Self::spawn(&[
+            ("PORTCULLIS_UPSTREAM", &api),
+            ("PORTCULLIS_NOTES_PAGE", "true"),
+        ])
+        .await;
         let jwks = JwksCache::new(&format!(
             "http://127.0.0.1:{}/.well-known/jwks.json",
             app.port
