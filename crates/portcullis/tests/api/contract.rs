@@ -79,12 +79,13 @@ fn every_error_code_of_the_code_has_a_row_in_the_contract() {
 #[test]
 fn every_setting_has_a_row_with_its_key_and_environment_variable() {
     let contract = section(&contract(), "Settings");
-    let missing: Vec<String> = portcullis::config::setting_keys()
-        .filter(|key| {
-            let row = format!("| `{key}` | `PORTCULLIS_{}` |", key.to_uppercase());
+    let missing: Vec<&str> = portcullis::config::known_settings()
+        .iter()
+        .filter(|setting| {
+            let row = format!("| `{}` | `{}` |", setting.key, setting.env);
             !contract.lines().any(|l| l.starts_with(&row))
         })
-        .map(str::to_owned)
+        .map(|setting| setting.key)
         .collect();
     assert!(missing.is_empty(), "not in docs/contract.md: {missing:?}");
 }
