@@ -16,6 +16,8 @@ use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
+use crate::web::problem::Problem;
+
 /// The security scheme of the access-token cookie.
 pub const ACCESS_SCHEME: &str = "access_token";
 /// The security scheme of the refresh-token cookie.
@@ -80,10 +82,10 @@ impl Modify for CookieSchemes {
     security(("access_token" = []), ("refresh_token" = [])),
     responses(
         (status = "default", description = "The upstream API's answer, the request having been forwarded with `Authorization: Bearer <access token>`"),
-        (status = 401, description = "`unauthenticated`: no valid session", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 404, description = "`not_found`: no upstream is configured", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "`upstream_unavailable`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`unauthenticated`: no valid session", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no upstream is configured", body = Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`upstream_unavailable`", body = Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`upstream_timeout`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[allow(dead_code)] // Only its generated description is used.

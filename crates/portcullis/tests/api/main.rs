@@ -15,6 +15,7 @@ mod forged_tokens;
 mod hardening;
 mod health;
 mod key_rotation;
+mod layers;
 mod login;
 mod logout;
 mod malformed;
@@ -26,6 +27,7 @@ mod process;
 mod refresh;
 mod refresh_reasons;
 mod register;
+mod start_errors;
 mod upstreams;
 mod verified_tokens;
 
