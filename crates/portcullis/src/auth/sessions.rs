@@ -345,7 +345,7 @@ impl Auth {
     }
 
     /// Revokes every session of `user` but `except`; returns how many.
-    pub async fn revoke_user_sessions(
+    pub(super) async fn revoke_user_sessions(
         &self,
         user: UserId,
         except: Option<SessionId>,
