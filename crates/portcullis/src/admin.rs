@@ -8,32 +8,52 @@ use std::sync::Arc;
 
 use time::format_description::well_known::Rfc3339;
 
-use crate::auth::audit::{AuditKind, Event};
-use crate::auth::keys::{self, KEY_RELOAD_INTERVAL};
-use crate::auth::{Auth, AuthError, ClientInfo, NewAccount};
+use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
+use crate::auth::{AuditQuery, Auth, AuthError, NewAccount, OpenError, UserView};
 use crate::cli::{AuditArgs, KeysCommand, SessionsCommand, UserCommand};
 use crate::clock::{Clock, SystemClock};
 use crate::config::Config;
-use crate::store::{AuditFilter, RevokeReason, Store};
 
-/// An admin command failed; the message is for the operator.
+/// Why an admin command failed: what was being done, with what went wrong
+/// underneath as its source, for the operator to read the whole chain.
 #[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct AdminError(String);
-
-impl From<AuthError> for AdminError {
-    fn from(e: AuthError) -> Self {
-        AdminError(e.to_string())
-    }
+pub enum AdminError {
+    /// The database could not be opened or the signing keys loaded.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The auth service refused the request or failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The signing keys could not be rotated.
+    #[error("cannot rotate the signing keys")]
+    Rotate(#[source] KeyError),
+    /// The signing keys could not be read.
+    #[error("cannot read the signing keys")]
+    ListKeys(#[source] KeyError),
+    /// The audit log could not be read.
+    #[error("cannot read the audit log")]
+    AuditLog(#[source] AuthError),
+    /// No account has this username.
+    #[error("no user named {0:?}")]
+    NoSuchUser(String),
+    /// The password could not be read.
+    #[error("cannot read the password from {from}")]
+    ReadPassword {
+        /// The terminal or stdin.
+        from: &'static str,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// The password typed twice was not the same.
+    #[error("the passwords differ")]
+    PasswordsDiffer,
+    /// A time given to `audit` is neither a time nor an age.
+    #[error("{0:?} is neither an RFC 3339 time nor an age such as 2h")]
+    BadTime(String),
 }
 
 async fn open(config: &Config) -> Result<Auth, AdminError> {
-    let store = Store::connect(&config.database)
-        .await
-        .map_err(|e| AdminError(format!("cannot open the database: {e}")))?;
-    Auth::load(config, store, Arc::new(SystemClock))
-        .await
-        .map_err(|e| AdminError(format!("cannot load keys: {e}")))
+    Ok(Auth::open(config, Arc::new(SystemClock)).await?)
 }
 
 fn timestamp(t: time::OffsetDateTime) -> String {
@@ -86,14 +106,7 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> Result<(), A
     match command {
         SessionsCommand::Revoke { user } => {
             let user = find(&auth, &user).await?;
-            let n = auth
-                .revoke_user_sessions(
-                    user.id,
-                    None,
-                    RevokeReason::Administrator,
-                    &ClientInfo::administrator(),
-                )
-                .await?;
+            let n = auth.revoke_sessions_by_administrator(user.id).await?;
             println!("revoked {n} session(s) of {}", user.username);
         }
     }
@@ -106,36 +119,21 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminErro
     let now = SystemClock.now();
     match command {
         KeysCommand::Rotate => {
-            let key = keys::generate(now).map_err(|e| AdminError(e.to_string()))?;
             // The old key must verify every token it may still sign: those
             // issued until the servers reload, plus their lifetime.
             let verify_until =
                 now + config.sessions.access_token_ttl + config.clock_leeway + KEY_RELOAD_INTERVAL;
-            auth.store()
-                .rotate_keys(&key, verify_until)
+            let kid = auth
+                .rotate_keys_now(verify_until)
                 .await
-                .map_err(|e| AdminError(format!("cannot rotate keys: {e}")))?;
-            let detail = format!("manual: {}", key.kid);
-            auth.audit(Event {
-                kind: AuditKind::KeyRotated,
-                user: None,
-                session: None,
-                client: &ClientInfo::administrator(),
-                detail: Some(&detail),
-            })
-            .await;
+                .map_err(AdminError::Rotate)?;
             println!(
-                "new signing key {}; previous keys verify until {}",
-                key.kid,
+                "new signing key {kid}; previous keys verify until {}",
                 timestamp(verify_until)
             );
         }
         KeysCommand::List => {
-            let records = auth
-                .store()
-                .signing_keys(now)
-                .await
-                .map_err(|e| AdminError(e.to_string()))?;
+            let records = auth.signing_keys().await.map_err(AdminError::ListKeys)?;
             println!(
                 "{:<43}  {:<7}  {:<25}  {:<25}  status",
                 "kid", "alg", "created", "signs from"
@@ -159,29 +157,34 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminErro
     Ok(())
 }
 
-async fn find(auth: &Auth, username: &str) -> Result<crate::store::UserRecord, AdminError> {
+async fn find(auth: &Auth, username: &str) -> Result<UserView, AdminError> {
     auth.find_user(username)
         .await?
-        .ok_or_else(|| AdminError(format!("no user named {username:?}")))
+        .ok_or_else(|| AdminError::NoSuchUser(username.to_owned()))
 }
 
 /// The new password: prompted twice without echo on a terminal, else the
 /// whole of stdin without its final line break.
 fn read_password() -> Result<String, AdminError> {
     if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ")
-            .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
-        let again = rpassword::prompt_password("Again: ")
-            .map_err(|e| AdminError(format!("cannot read the password: {e}")))?;
+        let from_terminal = |source| AdminError::ReadPassword {
+            from: "the terminal",
+            source,
+        };
+        let first = rpassword::prompt_password("Password: ").map_err(from_terminal)?;
+        let again = rpassword::prompt_password("Again: ").map_err(from_terminal)?;
         if first != again {
-            return Err(AdminError("the passwords differ".into()));
+            return Err(AdminError::PasswordsDiffer);
         }
         return Ok(first);
     }
     let mut input = String::new();
     std::io::stdin()
         .read_to_string(&mut input)
-        .map_err(|e| AdminError(format!("cannot read the password from stdin: {e}")))?;
+        .map_err(|source| AdminError::ReadPassword {
+            from: "stdin",
+            source,
+        })?;
     let trimmed = input.strip_suffix('\n').unwrap_or(&input);
     Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
 }
@@ -194,8 +197,8 @@ pub async fn audit(config: &Config, args: AuditArgs) -> Result<(), AdminError> {
         Some(name) => Some(find(&auth, name).await?),
         None => None,
     };
-    let filter = AuditFilter {
-        user_id: user.as_ref().map(|u| u.id),
+    let query = AuditQuery {
+        user: user.as_ref().map(|u| u.id),
         since: args
             .since
             .as_deref()
@@ -208,11 +211,7 @@ pub async fn audit(config: &Config, args: AuditArgs) -> Result<(), AdminError> {
             .transpose()?,
         limit: args.limit,
     };
-    let events = auth
-        .store()
-        .audit_events(&filter)
-        .await
-        .map_err(|e| AdminError(format!("cannot read the audit log: {e}")))?;
+    let events = auth.audit_log(&query).await.map_err(AdminError::AuditLog)?;
     let names: std::collections::HashMap<_, _> = auth
         .list_users()
         .await?
@@ -224,24 +223,21 @@ pub async fn audit(config: &Config, args: AuditArgs) -> Result<(), AdminError> {
         "time", "event", "user", "session", "address"
     );
     for e in events {
-        let who = e.entry.user_id.map_or_else(String::new, |id| {
+        let who = e.user.map_or_else(String::new, |id| {
             names.get(&id).cloned().unwrap_or_else(|| id.to_string())
         });
-        let extra = [e.entry.detail.as_deref(), e.entry.user_agent.as_deref()]
+        let extra = [e.detail.as_deref(), e.user_agent.as_deref()]
             .into_iter()
             .flatten()
             .collect::<Vec<_>>()
             .join(" / ");
         println!(
             "{:<25}  {:<26}  {:<20}  {:<36}  {:<15}  {extra}",
-            timestamp(e.entry.at),
+            timestamp(e.at),
             e.kind,
             who,
-            e.entry
-                .session_id
-                .map(|s| s.to_string())
-                .unwrap_or_default(),
-            e.entry.client_addr.unwrap_or_default(),
+            e.session.map(|s| s.to_string()).unwrap_or_default(),
+            e.client_addr.unwrap_or_default(),
         );
     }
     Ok(())
@@ -254,9 +250,5 @@ fn parse_time(text: &str, now: time::OffsetDateTime) -> Result<time::OffsetDateT
     }
     humantime::parse_duration(text)
         .map(|age| now - age)
-        .map_err(|_| {
-            AdminError(format!(
-                "{text:?} is neither an RFC 3339 time nor an age such as 2h"
-            ))
-        })
+        .map_err(|_| AdminError::BadTime(text.to_owned()))
 }

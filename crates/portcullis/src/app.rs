@@ -18,15 +18,18 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::key_rotation::{self, RotationSchedule};
-use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
-use crate::auth::{Auth, propagation};
+use crate::auth::keys::KEY_RELOAD_INTERVAL;
+use crate::auth::{Auth, OpenError, propagation};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::Config;
 use crate::gateway::{Gateway, UpstreamError};
-use crate::http::{self, AppState, CookiePolicy, ProxyTrust, Services};
-use crate::store::{Store, StoreError};
+use crate::report::Chain;
+use crate::server::{self, AppState};
 use crate::tls::{TlsConfig, TlsError, TlsListener};
 use crate::ui::Ui;
+use crate::web::client::ProxyTrust;
+use crate::web::cookies::CookiePolicy;
+use crate::web::{Context, Services};
 
 /// How often revocations made elsewhere (another instance, an admin command)
 /// are picked up from the database; on PostgreSQL notifications bring them
@@ -41,28 +44,28 @@ const METRICS_UPKEEP_INTERVAL: Duration = Duration::from_secs(5);
 /// open for ever.
 const DATABASE_CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Why the server could not start.
+/// Why the server could not start. Each variant says what was being done
+/// and keeps what went wrong as its source, for the operator to read the
+/// whole chain.
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     /// The address could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address.
         addr: SocketAddr,
         /// Why.
         source: std::io::Error,
     },
-    /// The database could not be opened or migrated.
-    #[error("cannot open the database: {0}")]
-    Store(#[from] StoreError),
-    /// The signing keys could not be loaded.
-    #[error("cannot load signing keys: {0}")]
-    Keys(#[from] KeyError),
+    /// The database could not be opened or migrated, or the signing keys
+    /// loaded.
+    #[error(transparent)]
+    Auth(#[from] OpenError),
     /// The upstream or frontend cannot be proxied to.
     #[error(transparent)]
     Upstream(#[from] UpstreamError),
     /// The TLS certificate or key could not be loaded.
-    #[error("cannot serve TLS: {0}")]
+    #[error("cannot serve TLS")]
     Tls(#[from] TlsError),
 }
 
@@ -99,24 +102,25 @@ impl Application {
         })?;
         let gateway = Gateway::from_config(&config)?;
         let tls = config.tls.as_ref().map(TlsConfig::load).transpose()?;
-        let store = Store::connect(&config.database).await?;
-        let auth = Auth::load(&config, store, clock).await?;
+        let auth = Auth::open(&config, clock).await?;
         if config.insecure_dev_cookies {
             tracing::warn!(
                 "insecure_dev_cookies is on: cookies are sent without Secure and without the __Host- prefix; never use this in production"
             );
         }
-        let state = AppState::new(Services {
-            auth,
-            cookies: CookiePolicy::new(!config.insecure_dev_cookies),
-            proxies: ProxyTrust::new(config.trusted_proxies.clone()),
-            public_url: config.public_url.clone().map(Arc::new),
-            tls: tls.is_some(),
-            gateway,
+        let state = AppState {
+            web: Context::new(Services {
+                auth,
+                cookies: CookiePolicy::new(!config.insecure_dev_cookies),
+                proxies: ProxyTrust::new(config.trusted_proxies.clone()),
+                public_url: config.public_url.clone().map(Arc::new),
+                tls: tls.is_some(),
+            }),
+            gateway: Arc::new(gateway),
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.notes_page,
             }),
-        });
+        };
         Ok(Self {
             listener,
             addr,
@@ -130,7 +134,7 @@ impl Application {
     /// The auth service this server runs, e.g. for tests to trigger what
     /// background tasks would do later.
     pub fn auth(&self) -> &Auth {
-        &self.state.auth
+        &self.state.web.auth
     }
 
     /// The bound port (useful when binding port 0).
@@ -149,11 +153,12 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let background = Background::start(&self.state.auth, self.rotation);
-        let store = self.state.auth.store().clone();
+        let background = Background::start(&self.state.web.auth, self.rotation);
+        let auth = self.state.web.auth.clone();
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %self.addr, scheme, "portcullis is listening");
-        let service = http::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
+        let service =
+            server::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
 
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
@@ -179,7 +184,7 @@ impl Application {
             }
         };
         drop(background);
-        if tokio::time::timeout(DATABASE_CLOSE_TIMEOUT, store.close())
+        if tokio::time::timeout(DATABASE_CLOSE_TIMEOUT, auth.close())
             .await
             .is_err()
         {
@@ -244,7 +249,7 @@ impl Background {
             tokio::spawn(propagation::follow_changes(auth.clone())),
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
-                    tracing::warn!(error = %e, "could not precompute the dummy password hash");
+                    tracing::warn!(error = %Chain(&e), "could not precompute the dummy password hash");
                 }
             }),
             tokio::spawn(async move {
@@ -258,7 +263,7 @@ impl Background {
                     // the last poll ran is not missed.
                     match sync.poll_revocations(since - Duration::from_secs(5)).await {
                         Ok(()) => since = now,
-                        Err(e) => tracing::warn!(error = %e, "could not poll revocations"),
+                        Err(e) => tracing::warn!(error = %Chain(&e), "could not poll revocations"),
                     }
                     sync.prune_revocations();
                     ticks += 1;
@@ -273,7 +278,7 @@ impl Background {
                 loop {
                     ticker.tick().await;
                     if let Err(e) = keys.keys().reload().await {
-                        tracing::warn!(error = %e, "could not reload signing keys");
+                        tracing::warn!(error = %Chain(&e), "could not reload signing keys");
                     }
                 }
             }),
@@ -282,10 +287,12 @@ impl Background {
                 loop {
                     ticker.tick().await;
                     let before = purge.now() - SESSION_RETENTION;
-                    match purge.store().purge_sessions(before).await {
+                    match purge.purge_sessions(before).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
-                        Err(e) => tracing::warn!(error = %e, "could not purge ended sessions"),
+                        Err(e) => {
+                            tracing::warn!(error = %Chain(&e), "could not purge ended sessions")
+                        }
                     }
                 }
             }),
@@ -308,7 +315,7 @@ impl Background {
                 loop {
                     ticker.tick().await;
                     if let Err(e) = rotate.rotate_keys_if_due(&schedule).await {
-                        tracing::warn!(error = %e, "could not rotate the signing key");
+                        tracing::warn!(error = %Chain(&e), "could not rotate the signing key");
                     }
                 }
             }));

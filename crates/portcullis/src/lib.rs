@@ -7,30 +7,49 @@
 //! - [`config`] turns the TOML file, `PORTCULLIS_*` variables and flags into
 //!   one validated [`config::Config`]; nothing else reads the environment.
 //! - [`app`] builds the server from a `Config` — binds the socket, opens the
-//!   store, loads keys — and runs it until a shutdown signal, with its
+//!   auth service, loads TLS — and runs it until a shutdown signal, with its
 //!   background work (revocation polling, key reloads, purges, and on
 //!   PostgreSQL the listener that keeps instances in step).
-//! - [`http`] is the browser-facing interface: the `/api/auth/*` handlers, the
-//!   one cookie module, the cross-site guard, problem responses. It only
-//!   translates between HTTP and the auth service.
+//! - [`admin`] implements the `portcullis user|keys|sessions|audit` commands.
+//! - [`server`] is what sits above the three adapters: the state, the router
+//!   that mounts them, the guards every request passes (header limits, the
+//!   cross-site check, request ids, the access log), the fallbacks.
+//! - [`http`] is the JSON API: the `/api/auth/*` handlers, health, keys,
+//!   discovery, metrics and the OpenAPI document. It only translates between
+//!   HTTP and the auth service.
 //! - [`gateway`] is the proxy: the rest of `/api/*` to the upstream API with
 //!   the session's access token attached, other paths to a frontend server,
 //!   bodies and WebSockets streamed through.
 //! - [`ui`] is the built-in web UI: server-rendered pages and the one script
 //!   that enhances them, calling `/api/auth/*` like any app; mounted unless a
 //!   frontend is configured.
+//! - [`web`] is what those three share: the problem type, the one cookie
+//!   module, the session check with its typed refusals, the client's address.
 //! - [`auth`] is the service itself: registration and sign-in, argon2id on a
 //!   bounded blocking pool, sessions and the refresh-token rotation rules,
-//!   access tokens, signing keys, the in-memory revocation set.
+//!   access tokens, signing keys, the in-memory revocation set. It returns
+//!   its own views of what is stored.
+//! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
+//!   certificate when its files change; [`cli`] is the command line.
+//! - [`store`] is all persistence, with each database's SQL in its own file.
 //! - [`domain`] holds the parsed values — usernames, e-mail addresses,
 //!   passwords, ids, refresh tokens — so that nothing further in handles an
 //!   unchecked string.
-//! - [`store`] is all persistence, with each database's SQL in its own file.
 //! - [`clock`] is where time comes from; tests inject a clock they can move.
 //! - [`telemetry`] holds the Prometheus metrics, one registry per application.
-//! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
-//!   certificate when its files change.
-//! - [`admin`] implements the `portcullis user|keys|sessions` commands.
+//! - [`report`] prints an error with every cause under it.
+//!
+//! Dependencies point one way, down this order: `main` → `app`, `admin` →
+//! `server` → `http`, `gateway`, `ui` → `web` → `auth`, `tls`, `cli` →
+//! `store` → `domain`, `config`, `clock`, `telemetry`, `report`. A module
+//! names only modules after it, never one beside it: the API, the gateway
+//! and the pages do not know one another, and what they share sits below
+//! them in `web`. Only `auth` names `store`; everything above sees the auth
+//! service's own types. `config`, `clock`, `telemetry` and `report` name
+//! nothing else in the crate, so anything may use them (one exception is
+//! left: `config` still takes its rate types from `auth`, until the typed
+//! configuration owns them). The integration test `layers` reads every
+//! `crate::` path in `src/` and holds the code to this.
 //!
 //! Token verification itself lives in the `portcullis-verifier` crate, which
 //! resource servers use too.
@@ -45,7 +64,10 @@ pub mod config;
 pub mod domain;
 pub mod gateway;
 pub mod http;
+pub mod report;
+pub mod server;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod ui;
+pub mod web;

@@ -1,6 +1,9 @@
 //! The `portcullis` binary: parse the command line, start logging, dispatch,
-//! and turn the outcome into an exit code.
+//! and turn the outcome into an exit code — and, on failure, tell the
+//! operator everything the error knows: its message and each cause under it,
+//! one per line.
 
+use std::error::Error;
 use std::io::{BufWriter, IsTerminal};
 use std::process::ExitCode;
 
@@ -9,6 +12,7 @@ use portcullis::admin;
 use portcullis::app::Application;
 use portcullis::cli::{Cli, Command};
 use portcullis::config::{Config, LOG_FILTER_VARIABLE, LogFormat};
+use portcullis::report::Chain;
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -18,36 +22,32 @@ async fn main() -> ExitCode {
     let config = match cli.sources().and_then(|s| Config::from_sources(&s)) {
         Ok(config) => config,
         Err(e) => {
-            eprintln!("portcullis: {e}");
+            eprintln!("portcullis: {:#}", Chain(&e));
             return ExitCode::from(2);
         }
     };
     let logging = init_logging(config.log_format);
     let outcome = match cli.command {
         Command::Serve(_) => serve(config).await,
-        Command::User(c) => admin::user(&config, c).await.map_err(|e| e.to_string()),
-        Command::Keys(c) => admin::keys(&config, c).await.map_err(|e| e.to_string()),
-        Command::Sessions(c) => admin::sessions(&config, c).await.map_err(|e| e.to_string()),
-        Command::Audit(a) => admin::audit(&config, a).await.map_err(|e| e.to_string()),
+        Command::User(c) => admin::user(&config, c).await.map_err(Into::into),
+        Command::Keys(c) => admin::keys(&config, c).await.map_err(Into::into),
+        Command::Sessions(c) => admin::sessions(&config, c).await.map_err(Into::into),
+        Command::Audit(a) => admin::audit(&config, a).await.map_err(Into::into),
     };
     // Writes out the log lines still queued, before our last words.
     drop(logging);
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("portcullis: {message}");
+        Err(e) => {
+            eprintln!("portcullis: {:#}", Chain(e.as_ref()));
             ExitCode::FAILURE
         }
     }
 }
 
-async fn serve(config: Config) -> Result<(), String> {
-    let app = Application::build(config)
-        .await
-        .map_err(|e| e.to_string())?;
-    app.run_until_stopped(shutdown_signal())
-        .await
-        .map_err(|e| e.to_string())
+async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
+    let app = Application::build(config).await?;
+    Ok(app.run_until_stopped(shutdown_signal()).await?)
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

@@ -26,8 +26,6 @@ use metrics::{
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
-use crate::store::{PoolStatus, RevokeReason};
-
 /// Latency buckets, in seconds: from a cached token check (well under a
 /// millisecond) to an argon2 sign-in under load or a slow upstream.
 const LATENCY_BUCKETS: &[f64] = &[
@@ -56,6 +54,19 @@ impl SignInOutcome {
             SignInOutcome::Unavailable => "unavailable",
         }
     }
+}
+
+/// How busy the database's connection pool is, for
+/// [`Metrics::record_pool`]. Its own type rather than the store's, so that
+/// the metrics depend on nothing else in the crate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PoolUse {
+    /// Connections open.
+    pub size: u32,
+    /// Of those, connections not in use.
+    pub idle: u32,
+    /// The most the pool may open.
+    pub max: u32,
 }
 
 /// How a request forwarded to the upstream ended, for
@@ -185,13 +196,14 @@ impl Metrics {
         });
     }
 
-    /// `count` sessions revoked for `reason`.
-    pub fn revocations(&self, reason: RevokeReason, count: u64) {
+    /// `count` sessions revoked for `reason` (its stored spelling, e.g.
+    /// `logout`: a small closed set).
+    pub fn revocations(&self, reason: &'static str, count: u64) {
         if count == 0 {
             return;
         }
         self.with(|| {
-            counter!("portcullis_revocations_total", "reason" => reason.as_str()).increment(count);
+            counter!("portcullis_revocations_total", "reason" => reason).increment(count);
         });
     }
 
@@ -234,7 +246,7 @@ impl Metrics {
     }
 
     /// The connection pool's use, read at scrape time.
-    pub fn record_pool(&self, pool: PoolStatus) {
+    pub fn record_pool(&self, pool: PoolUse) {
         self.with(|| {
             gauge!("portcullis_db_pool_connections", "state" => "idle").set(f64::from(pool.idle));
             gauge!("portcullis_db_pool_connections", "state" => "in_use")

@@ -37,6 +37,7 @@ use tokio_rustls::rustls::{self, ServerConfig};
 use tokio_rustls::server::TlsStream;
 
 use crate::config::TlsFiles;
+use crate::report::Chain;
 
 /// How often the certificate files are reread.
 pub const RELOAD_POLL_INTERVAL: Duration = Duration::from_secs(2);
@@ -50,7 +51,7 @@ const READY_QUEUE: usize = 64;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -65,8 +66,8 @@ pub enum TlsError {
     NoKey(PathBuf),
     /// rustls refused the pair: an unsupported key type, or a key that is
     /// not the certificate's.
-    #[error("the certificate and key cannot be used together: {0}")]
-    Rejected(rustls::Error),
+    #[error("the certificate and key cannot be used together")]
+    Rejected(#[source] rustls::Error),
 }
 
 /// The file contents a certificate was loaded from, to notice a change.
@@ -270,7 +271,7 @@ async fn poll_for_new_certificate(mut config: TlsConfig) {
                 "loaded the renewed TLS certificate"
             ),
             Err(e) => tracing::warn!(
-                error = %e,
+                error = %Chain(&e),
                 "the TLS certificate files changed but cannot be used; still serving the previous certificate"
             ),
         }

@@ -8,10 +8,10 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::passwords::Verified;
 use super::throttle;
-use super::{Auth, AuthError, ClientInfo, SignedIn};
+use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
 use crate::domain::{Email, LoginName, Password, UserId, Username};
-use crate::store::{NewUser, RevokeReason, StoreError, UserRecord};
+use crate::store::{NewUser, RevokeReason, StoreError};
 use crate::telemetry::SignInOutcome;
 
 /// A registration as submitted, before any checking.
@@ -122,10 +122,11 @@ impl Auth {
 
     /// Creates an account without signing in (self-service or admin).
     #[instrument(skip_all)]
-    pub async fn create_user(&self, account: NewAccount<'_>) -> Result<UserRecord, AuthError> {
+    pub async fn create_user(&self, account: NewAccount<'_>) -> Result<UserView, AuthError> {
         let checked = self.check_account(account).await?;
         let new = checked.record(UserId::random(), self.clock.now());
-        self.store.insert_user(new).await.map_err(account_exists)
+        let user = self.store.insert_user(new).await.map_err(account_exists)?;
+        Ok(user.into())
     }
 
     /// Parses a submitted account and hashes its password.
@@ -249,7 +250,7 @@ impl Auth {
         new: &str,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
-        let (user, session) = self.current_session(claims).await?;
+        let (user, session) = self.current_records(claims).await?;
         let new = Password::new_password(new).map_err(AuthError::WeakPassword)?;
         let verified = self
             .passwords
@@ -274,18 +275,32 @@ impl Auth {
     }
 
     /// Every account, for `portcullis user list`.
-    pub async fn list_users(&self) -> Result<Vec<UserRecord>, AuthError> {
-        Ok(self.store.list_users().await?)
+    pub async fn list_users(&self) -> Result<Vec<UserView>, AuthError> {
+        let users = self.store.list_users().await?;
+        Ok(users.into_iter().map(UserView::from).collect())
     }
 
     /// The account with this username, for the admin commands.
-    pub async fn find_user(&self, username: &str) -> Result<Option<UserRecord>, AuthError> {
-        Ok(self
+    pub async fn find_user(&self, username: &str) -> Result<Option<UserView>, AuthError> {
+        let user = self
             .store
             .user_by_login(&LoginName::Username(
                 LoginName::new(username).key().to_owned(),
             ))
-            .await?)
+            .await?;
+        Ok(user.map(UserView::from))
+    }
+
+    /// Ends every session of a user at an administrator's request; returns
+    /// how many.
+    pub async fn revoke_sessions_by_administrator(&self, id: UserId) -> Result<usize, AuthError> {
+        self.revoke_user_sessions(
+            id,
+            None,
+            RevokeReason::Administrator,
+            &ClientInfo::administrator(),
+        )
+        .await
     }
 
     /// Disables an account and ends its sessions; `false` when there is no

@@ -2,9 +2,10 @@
 //! session, from where — and never a secret (no password, token or submitted
 //! name that matched no account: people type passwords into the name field).
 
-use super::{Auth, ClientInfo};
+use super::{AuditQuery, AuditView, Auth, AuthError, ClientInfo};
 use crate::domain::{SessionId, UserId};
-use crate::store::{AuditEntry, RevokeReason};
+use crate::report::Chain;
+use crate::store::{AuditEntry, AuditFilter, RevokeReason};
 
 /// What happened.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,7 +94,19 @@ impl Auth {
             detail: event.detail.map(str::to_owned),
         };
         if let Err(e) = self.store.append_audit(&entry).await {
-            tracing::error!(error = %e, kind = entry.kind, "could not write an audit event");
+            tracing::error!(error = %Chain(&e), kind = entry.kind, "could not write an audit event");
         }
+    }
+
+    /// Reads the audit log, newest first.
+    pub async fn audit_log(&self, query: &AuditQuery) -> Result<Vec<AuditView>, AuthError> {
+        let filter = AuditFilter {
+            user_id: query.user,
+            since: query.since,
+            until: query.until,
+            limit: query.limit,
+        };
+        let events = self.store.audit_events(&filter).await?;
+        Ok(events.into_iter().map(AuditView::from).collect())
     }
 }

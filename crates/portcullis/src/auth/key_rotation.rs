@@ -13,8 +13,11 @@
 
 use std::time::Duration;
 
-use super::Auth;
+use time::OffsetDateTime;
+
+use super::audit::{AuditKind, Event};
 use super::keys::{self, JWKS_MAX_AGE, KEY_RELOAD_INTERVAL, KeyError};
+use super::{Auth, ClientInfo, KeyView};
 use crate::config::Config;
 
 /// How long a new key is published before it signs. It must exceed the JWKS
@@ -81,15 +84,36 @@ impl Auth {
         }
         tracing::info!(kid = %key.kid, signs_from = %signs_from, "published the next signing key");
         let detail = format!("scheduled: {} signs from {signs_from}", key.kid);
-        self.audit(super::audit::Event {
-            kind: super::audit::AuditKind::KeyRotated,
-            user: None,
-            session: None,
-            client: &super::ClientInfo::default(),
-            detail: Some(&detail),
-        })
-        .await;
+        self.audit_rotation(&detail, &ClientInfo::default()).await;
         self.keys.reload().await?;
         Ok(Some(key.kid))
+    }
+
+    /// An administrator's rotation: a new key signs from now on, and the
+    /// previous ones verify until `verify_until`. Returns the new key's id.
+    pub async fn rotate_keys_now(&self, verify_until: OffsetDateTime) -> Result<String, KeyError> {
+        let key = keys::generate(self.clock.now())?;
+        self.store.rotate_keys(&key, verify_until).await?;
+        let detail = format!("manual: {}", key.kid);
+        self.audit_rotation(&detail, &ClientInfo::administrator())
+            .await;
+        Ok(key.kid)
+    }
+
+    async fn audit_rotation(&self, detail: &str, client: &ClientInfo) {
+        self.audit(Event {
+            kind: AuditKind::KeyRotated,
+            user: None,
+            session: None,
+            client,
+            detail: Some(detail),
+        })
+        .await;
+    }
+
+    /// Every key that signs, will sign, or still verifies.
+    pub async fn signing_keys(&self) -> Result<Vec<KeyView>, KeyError> {
+        let keys = self.store.signing_keys(self.clock.now()).await?;
+        Ok(keys.into_iter().map(KeyView::from).collect())
     }
 }

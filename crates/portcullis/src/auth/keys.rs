@@ -20,6 +20,7 @@ use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 use crate::clock::SharedClock;
+use crate::report::Chain;
 use crate::store::{KeyRecord, Store, StoreError};
 
 /// How often a running instance rereads the keys, to pick up a rotation made
@@ -38,8 +39,8 @@ pub enum KeyError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// The random source failed.
-    #[error("no randomness for a new key: {0}")]
-    Randomness(getrandom::Error),
+    #[error("no randomness for a new key")]
+    Randomness(#[source] getrandom::Error),
     /// A stored key cannot be used by this version.
     #[error("signing key {0} in the database is unusable")]
     Unusable(String),
@@ -166,7 +167,7 @@ impl KeyRing {
             *last = Some(Instant::now());
         }
         if let Err(e) = self.reload().await {
-            tracing::warn!(error = %e, "could not reload signing keys");
+            tracing::warn!(error = %Chain(&e), "could not reload signing keys");
             return false;
         }
         self.current().verifiers.contains(kid)

@@ -18,6 +18,7 @@ mod sessions;
 pub mod throttle;
 pub mod tokens;
 pub mod verified_tokens;
+pub mod views;
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -28,12 +29,14 @@ use time::OffsetDateTime;
 
 pub use accounts::NewAccount;
 pub use sessions::SignedIn;
+pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
+use crate::report::Chain;
 use crate::store::{Store, StoreError};
-use crate::telemetry::Metrics;
+use crate::telemetry::{Metrics, PoolUse};
 use address_limits::AddressLimits;
 use freshness::Freshness;
 use keys::{KeyError, KeyRing};
@@ -120,8 +123,8 @@ pub enum AuthError {
     #[error(transparent)]
     Store(#[from] StoreError),
     /// Something that should not fail did (randomness, a hashing task).
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The revoked-session set has not been proven current recently enough
     /// to trust an access token (see [`freshness`]).
     #[error("revocations may be out of date")]
@@ -132,9 +135,20 @@ impl From<HashError> for AuthError {
     fn from(e: HashError) -> Self {
         match e {
             HashError::Overloaded => AuthError::Overloaded(e),
-            HashError::Failed(why) => AuthError::Internal(why),
+            HashError::Failed(_) => AuthError::Internal(e.into()),
         }
     }
+}
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The database could not be reached, or its schema brought up to date.
+    #[error("cannot open the database")]
+    Database(#[source] StoreError),
+    /// The signing keys could not be loaded or the first one made.
+    #[error("cannot load the signing keys")]
+    Keys(#[source] KeyError),
 }
 
 /// The auth service. Cheap to clone: every field is a handle.
@@ -161,6 +175,17 @@ pub struct Auth {
 }
 
 impl Auth {
+    /// Opens the configured database (migrating it) and loads the service
+    /// from it: what the server and the admin commands start with.
+    pub async fn open(config: &Config, clock: SharedClock) -> Result<Self, OpenError> {
+        let store = Store::connect(&config.database)
+            .await
+            .map_err(OpenError::Database)?;
+        Self::load(config, store, clock)
+            .await
+            .map_err(OpenError::Keys)
+    }
+
     /// Loads keys (generating the first one) and recent revocations.
     pub async fn load(config: &Config, store: Store, clock: SharedClock) -> Result<Self, KeyError> {
         let keys = KeyRing::load(store.clone(), clock.clone(), config.hs256_secret.clone()).await?;
@@ -202,9 +227,36 @@ impl Auth {
         &self.limits
     }
 
-    /// The store, for health checks.
-    pub fn store(&self) -> &Store {
-        &self.store
+    /// Whether the database answers, for the readiness check.
+    pub async fn ping(&self) -> Result<(), AuthError> {
+        Ok(self.store.ping().await?)
+    }
+
+    /// Closes the database once the server has stopped.
+    pub async fn close(&self) {
+        self.store.close().await;
+    }
+
+    /// Deletes sessions that ended before `before`; returns how many.
+    pub async fn purge_sessions(&self, before: OffsetDateTime) -> Result<u64, AuthError> {
+        Ok(self.store.purge_sessions(before).await?)
+    }
+
+    /// The metrics in Prometheus text, with the gauges that are read rather
+    /// than tracked (the argon2 queue, the connection pool) read now.
+    pub async fn scrape_metrics(&self) -> String {
+        self.metrics.record_hash_queue(self.passwords.in_flight());
+        match self.store.pool_status().await {
+            Ok(pool) => self.metrics.record_pool(PoolUse {
+                size: pool.size,
+                idle: pool.idle,
+                max: pool.max,
+            }),
+            Err(e) => {
+                tracing::warn!(error = %Chain(&e), "could not read the database pool's state")
+            }
+        }
+        self.metrics.render()
     }
 
     /// The signing keys.

@@ -24,6 +24,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::Auth;
 use super::freshness::Mark;
+use crate::report::Chain;
 use crate::store::StoreError;
 use crate::store::changes::{Change, ChangeFeed, HeartbeatChannel};
 
@@ -70,7 +71,7 @@ async fn receive(auth: Auth, channel: HeartbeatChannel) {
         let mut feed = match subscribe_and_reload(&auth, &channel).await {
             Ok(feed) => feed,
             Err(e) => {
-                tracing::warn!(error = %e, stale_for = ?auth.freshness.age(),
+                tracing::warn!(error = %Chain(&e), stale_for = ?auth.freshness.age(),
                     "cannot follow revocations; signed-in requests fail closed once the set is stale");
                 tokio::time::sleep(retry).await;
                 retry = (retry * 2).min(RETRY_MAX);
@@ -82,7 +83,7 @@ async fn receive(auth: Auth, channel: HeartbeatChannel) {
             tracing::info!("following revocations again; set reloaded");
         }
         let e = follow(&auth, &mut feed).await;
-        tracing::warn!(error = %e, "lost the revocation feed; reconnecting");
+        tracing::warn!(error = %Chain(&e), "lost the revocation feed; reconnecting");
         lost = true;
     }
 }
@@ -101,7 +102,7 @@ async fn subscribe_and_reload(
     // Keys may have rotated while we were not listening. A failure here is
     // not fatal: the periodic reload and `reload_for_unknown` remain.
     if let Err(e) = auth.keys.reload().await {
-        tracing::warn!(error = %e, "could not reload signing keys");
+        tracing::warn!(error = %Chain(&e), "could not reload signing keys");
     }
     Ok(feed)
 }
@@ -126,7 +127,7 @@ async fn follow(auth: &Auth, feed: &mut ChangeFeed) -> StoreError {
                 let keys = auth.keys.clone();
                 tokio::spawn(async move {
                     if let Err(e) = keys.reload().await {
-                        tracing::warn!(error = %e, "could not reload signing keys");
+                        tracing::warn!(error = %Chain(&e), "could not reload signing keys");
                     }
                 });
             }
@@ -145,7 +146,7 @@ async fn send_heartbeats(auth: Auth, channel: HeartbeatChannel) {
         if let Err(e) = auth.store.send_heartbeat(&channel, mark.as_millis()).await {
             // The receiving side reports the outage; once per second here
             // would only repeat it.
-            tracing::debug!(error = %e, "heartbeat not sent");
+            tracing::debug!(error = %Chain(&e), "heartbeat not sent");
         }
     }
 }

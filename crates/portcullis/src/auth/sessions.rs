@@ -12,7 +12,7 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::rotation::{self, Decision, RefreshDenial};
 use super::tokens::{AccessDenial, IssuedAccess};
-use super::{Auth, AuthError, ClientInfo};
+use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, UserId};
 use crate::store::{NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
 
@@ -20,7 +20,7 @@ use crate::store::{NewSession, RevokeReason, Rotation, SessionRecord, UserRecord
 #[derive(Debug)]
 pub struct SignedIn {
     /// The user.
-    pub user: UserRecord,
+    pub user: UserView,
     /// The session.
     pub session_id: SessionId,
     /// A new access token.
@@ -77,7 +77,7 @@ impl Auth {
 
     /// Prepares a session starting now.
     pub(super) fn open_session(&self, client: &ClientInfo) -> Result<Opening, AuthError> {
-        let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+        let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
         let now = self.clock.now();
         Ok(Opening {
             id: SessionId::random(),
@@ -102,7 +102,7 @@ impl Auth {
         SignedIn {
             access: self.tokens.issue(&user, id, expires_at, now),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
-            user,
+            user: user.into(),
             session_id: id,
             refresh,
         }
@@ -176,7 +176,7 @@ impl Auth {
                 }
                 Decision::Rotate => {
                     let next =
-                        RefreshToken::generate().map_err(|e| AuthError::Internal(e.to_string()))?;
+                        RefreshToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
                     let rotated = self
                         .store
                         .rotate(Rotation {
@@ -219,7 +219,7 @@ impl Auth {
                 now,
                 &self.policy,
             ),
-            user,
+            user: user.into(),
             session_id: session.id,
             refresh,
         })
@@ -243,6 +243,15 @@ impl Auth {
     pub async fn current_session(
         &self,
         claims: &Claims,
+    ) -> Result<(UserView, SessionView), AuthError> {
+        let (user, session) = self.current_records(claims).await?;
+        Ok((user.into(), session.into()))
+    }
+
+    /// [`Auth::current_session`] as stored, password hash included.
+    pub(super) async fn current_records(
+        &self,
+        claims: &Claims,
     ) -> Result<(UserRecord, SessionRecord), AuthError> {
         let gone = || AuthError::Unauthenticated(AccessDenial::Revoked);
         let session_id: SessionId = claims.sid.parse().map_err(|_| gone())?;
@@ -257,16 +266,17 @@ impl Auth {
     }
 
     /// The user's live sessions, newest first.
-    pub async fn list_sessions(&self, claims: &Claims) -> Result<Vec<SessionRecord>, AuthError> {
+    pub async fn list_sessions(&self, claims: &Claims) -> Result<Vec<SessionView>, AuthError> {
         let user: UserId = claims
             .sub
             .parse()
             .map_err(|_| AuthError::Unauthenticated(AccessDenial::Revoked))?;
         let now = self.clock.now();
-        Ok(self
+        let sessions = self
             .store
             .live_sessions(user, now, now - self.policy.idle_timeout)
-            .await?)
+            .await?;
+        Ok(sessions.into_iter().map(SessionView::from).collect())
     }
 
     /// Signs out: revokes the session named by the refresh token, or else by
@@ -335,7 +345,7 @@ impl Auth {
     }
 
     /// Revokes every session of `user` but `except`; returns how many.
-    pub async fn revoke_user_sessions(
+    pub(super) async fn revoke_user_sessions(
         &self,
         user: UserId,
         except: Option<SessionId>,
@@ -347,7 +357,7 @@ impl Auth {
             .store
             .revoke_user_sessions(user, except, reason, now)
             .await?;
-        self.metrics.revocations(reason, ids.len() as u64);
+        self.metrics.revocations(reason.as_str(), ids.len() as u64);
         self.revoked.extend(ids.iter().map(|id| (*id, now)));
         let detail = format!("{} sessions revoked", ids.len());
         self.audit(Event {
@@ -373,7 +383,7 @@ impl Auth {
         let revoked = self.store.revoke_session(id, owner, reason, now).await?;
         if revoked {
             self.revoked.insert(id, now);
-            self.metrics.revocations(reason, 1);
+            self.metrics.revocations(reason.as_str(), 1);
             self.audit(Event {
                 kind: AuditKind::of_revocation(reason),
                 user: owner,

@@ -26,7 +26,7 @@ use std::net::IpAddr;
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::tokens::AccessToken;
-use crate::http::CookiePolicy;
+use crate::web::cookies::CookiePolicy;
 
 /// How the access token reaches the upstream API.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -25,6 +25,7 @@ pub mod upgrade;
 pub mod upstream;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
@@ -32,16 +33,18 @@ use axum::extract::{ConnectInfo, Request, State};
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use hyper::upgrade::OnUpgrade;
+use tracing::Level;
 
 pub use headers::TokenPlacement;
 pub use upstream::{ProxyError, Upstream, UpstreamError};
 
 use crate::auth::tokens::AccessToken;
 use crate::config::Config;
-use crate::http::AppState;
-use crate::http::error::ApiError;
-use crate::http::session::authenticate;
 use crate::telemetry::UpstreamOutcome;
+use crate::web::Context;
+use crate::web::failure::Failure;
+use crate::web::problem::ApiError;
+use crate::web::session::authenticate;
 
 /// Where proxied requests go; cheap to clone.
 #[derive(Clone, Default)]
@@ -82,8 +85,12 @@ impl Gateway {
 
 /// Any `/api/*` request outside `/api/auth/`: authenticated, then forwarded
 /// with the token. Without a session the upstream is never called.
-pub async fn api(State(state): State<AppState>, request: Request) -> Response {
-    let Some(upstream) = state.gateway.api.clone() else {
+pub async fn api(
+    State(state): State<Context>,
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+) -> Response {
+    let Some(upstream) = &gateway.api else {
         return ApiError::NotFound.into_response();
     };
     let (parts, body) = request.into_parts();
@@ -91,37 +98,43 @@ pub async fn api(State(state): State<AppState>, request: Request) -> Response {
     let request = Request::from_parts(parts, body);
     let session = match authenticate(&state, request.headers(), &client).await {
         Ok(session) => session,
-        Err(response) => return response,
+        Err(rejection) => return rejection.into_problem(&state.cookies),
     };
-    let response = forward(&state, &upstream, request, Some(&session.token)).await;
+    let placement = (&gateway.token, &session.token);
+    let response = forward(&state, upstream, request, Some(placement)).await;
     session.respond(response)
 }
 
 /// Every path that is neither `/api/*` nor one of Portcullis's own: passed to
 /// the frontend without a token (pages are public; the API is where the token
 /// goes).
-pub async fn frontend(State(state): State<AppState>, request: Request) -> Response {
-    let Some(upstream) = state.gateway.frontend.clone() else {
+pub async fn frontend(
+    State(state): State<Context>,
+    State(gateway): State<Arc<Gateway>>,
+    request: Request,
+) -> Response {
+    let Some(upstream) = &gateway.frontend else {
         return ApiError::NotFound.into_response();
     };
-    forward(&state, &upstream, request, None).await
+    forward(&state, upstream, request, None).await
 }
 
+/// Sends `request` to `upstream`, with the access token placed as the API
+/// wants it, if there is one.
 async fn forward(
-    state: &AppState,
+    state: &Context,
     upstream: &Upstream,
     request: Request,
-    token: Option<&AccessToken>,
+    placement: Option<(&TokenPlacement, &AccessToken)>,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let client_upgrade = parts.extensions.remove::<OnUpgrade>();
     let forwarding = forwarding(state, &parts);
-    let placement = token.map(|t| (&state.gateway.token, t));
     let upgrade =
         headers::rewrite_request(&mut parts.headers, &state.cookies, placement, &forwarding);
     let outgoing = match upstream.request(parts, body) {
         Ok(outgoing) => outgoing,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let started = Instant::now();
     let sent = upstream.send(outgoing).await;
@@ -133,7 +146,7 @@ async fn forward(
     state.auth.metrics().upstream(started.elapsed(), outcome);
     let mut response = match sent {
         Ok(response) => response,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(e) => return e.into_response(),
     };
     let upgraded = upgrade.is_some() && response.status() == hyper::StatusCode::SWITCHING_PROTOCOLS;
     match (upgraded, client_upgrade) {
@@ -149,7 +162,7 @@ async fn forward(
 }
 
 /// Who asked, as the upstream will be told in `X-Forwarded-*`.
-fn forwarding(state: &AppState, parts: &Parts) -> headers::Forwarding {
+fn forwarding(state: &Context, parts: &Parts) -> headers::Forwarding {
     let peer = parts
         .extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -163,21 +176,23 @@ fn forwarding(state: &AppState, parts: &Parts) -> headers::Forwarding {
     }
 }
 
-impl From<ProxyError> for ApiError {
-    fn from(e: ProxyError) -> Self {
-        match e {
-            ProxyError::Timeout => {
-                tracing::warn!("upstream did not answer in time");
-                ApiError::UpstreamTimeout
+/// A proxied request without an answer, as the gateway answers it: 502 or
+/// 504, with the cause on its way to the log.
+impl IntoResponse for ProxyError {
+    fn into_response(self) -> Response {
+        let (problem, message) = match &self {
+            ProxyError::Timeout => (ApiError::UpstreamTimeout, "upstream did not answer in time"),
+            ProxyError::Unavailable(_) => (ApiError::UpstreamUnavailable, "upstream unavailable"),
+            ProxyError::BadTarget(_) => {
+                (ApiError::UpstreamUnavailable, "cannot address the upstream")
             }
-            ProxyError::Unavailable(e) => {
-                tracing::warn!(error = %e, cause = ?std::error::Error::source(&e), "upstream unavailable");
-                ApiError::UpstreamUnavailable
-            }
-            ProxyError::BadTarget(why) => {
-                tracing::warn!(error = %why, "cannot address the upstream");
-                ApiError::UpstreamUnavailable
-            }
-        }
+        };
+        let failure = Failure::new(Level::WARN, message);
+        // A timeout has no cause beyond itself.
+        let failure = match self {
+            ProxyError::Timeout => failure,
+            other => failure.caused_by(other),
+        };
+        failure.attach(problem.into_response())
     }
 }

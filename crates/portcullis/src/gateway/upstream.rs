@@ -36,7 +36,7 @@ pub struct UpstreamError {
 pub enum ProxyError {
     /// Connection refused, unreachable, not connected within the timeout, or
     /// closed before an answer.
-    #[error("upstream unavailable: {0}")]
+    #[error("upstream unavailable")]
     Unavailable(#[from] hyper_util::client::legacy::Error),
     /// Connected and sent, but no answer began within the timeout.
     #[error("upstream timed out")]

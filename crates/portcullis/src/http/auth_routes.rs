@@ -2,40 +2,25 @@
 //! auth service, and shapes the answer; the rules live in [`crate::auth`].
 
 use axum::Json;
-use axum::extract::{FromRequestParts, Path, State};
-use axum::http::request::Parts;
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
-use super::AppState;
 use super::bodies::{LoginBody, PasswordBody, RegisterBody};
-use super::cookies;
-use super::error::{ApiError, Problem};
 use super::json::AppJson;
 use super::openapi::responses::{
     CrossSite, DatabaseUnavailable, HashingUnavailable, HeadersTooLarge, NotJson, PayloadTooLarge,
     RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
-use super::session::{Authenticated, unauthenticated};
-use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
-use crate::store::UserRecord;
-
-/// The `User-Agent` and address a new session is recorded with.
-pub struct SessionClient(pub ClientInfo);
-
-impl FromRequestParts<AppState> for SessionClient {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(state.client_info(parts)))
-    }
-}
+use crate::auth::{AuthError, NewAccount, SignedIn, UserView};
+use crate::web::Context;
+use crate::web::client::SessionClient;
+use crate::web::cookies;
+use crate::web::problem::{ApiError, Problem};
+use crate::web::session::{Authenticated, unauthenticated};
 
 /// An account as the API shows it.
 #[derive(Serialize, ToSchema)]
@@ -47,8 +32,8 @@ struct UserBody<'a> {
     email: &'a str,
 }
 
-impl<'a> From<&'a UserRecord> for UserBody<'a> {
-    fn from(u: &'a UserRecord) -> Self {
+impl<'a> From<&'a UserView> for UserBody<'a> {
+    fn from(u: &'a UserView) -> Self {
         Self {
             id: u.id.to_string(),
             username: &u.username,
@@ -63,7 +48,7 @@ struct UserEnvelope<'a> {
 }
 
 /// 201 `{"user":…}` with the session's cookies; the tokens are only in the cookies.
-fn signed_in(state: &AppState, signed_in: &SignedIn) -> Response {
+fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
     let body = Json(UserEnvelope {
         user: (&signed_in.user).into(),
     });
@@ -92,10 +77,10 @@ fn signed_in(state: &AppState, signed_in: &SignedIn) -> Response {
     )
 )]
 pub async fn register(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     AppJson(body): AppJson<RegisterBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AuthError> {
     let account = NewAccount {
         username: &body.username,
         email: &body.email,
@@ -124,10 +109,10 @@ pub async fn register(
     )
 )]
 pub async fn login(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     AppJson(body): AppJson<LoginBody>,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AuthError> {
     let session = state
         .auth
         .login(&body.username, &body.password, &client)
@@ -151,7 +136,7 @@ pub async fn login(
     )
 )]
 pub async fn refresh(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     headers: HeaderMap,
 ) -> Response {
@@ -172,7 +157,7 @@ pub async fn refresh(
                 state.cookies.clear(),
             )
         }
-        Err(other) => ApiError::from(other).into_response(),
+        Err(other) => other.into_response(),
     }
 }
 
@@ -190,10 +175,10 @@ pub async fn refresh(
     )
 )]
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     headers: HeaderMap,
-) -> Result<Response, ApiError> {
+) -> Result<Response, AuthError> {
     let presented = state.cookies.read(&headers);
     state
         .auth
@@ -225,7 +210,7 @@ pub async fn logout(
     )
 )]
 pub async fn logout_all(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     signed_in: Authenticated,
 ) -> Response {
@@ -234,7 +219,7 @@ pub async fn logout_all(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.clear(),
         ),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -273,7 +258,7 @@ struct SessionBody {
         (status = 503, response = inline(SessionUnavailable)),
     )
 )]
-pub async fn session(State(state): State<AppState>, signed_in: Authenticated) -> Response {
+pub async fn session(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.current_session(&signed_in.claims).await {
         Ok((user, session)) => {
             let body = Json(SessionEnvelope {
@@ -286,8 +271,8 @@ pub async fn session(State(state): State<AppState>, signed_in: Authenticated) ->
             });
             signed_in.respond(body)
         }
-        Err(AuthError::Unauthenticated(_)) => unauthenticated(&state, true),
-        Err(e) => ApiError::from(e).into_response(),
+        Err(AuthError::Unauthenticated(_)) => unauthenticated(&state.cookies, true),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -327,7 +312,7 @@ struct SessionList {
         (status = 503, response = inline(SessionUnavailable)),
     )
 )]
-pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -> Response {
+pub async fn sessions(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.list_sessions(&signed_in.claims).await {
         Ok(records) => {
             let current = signed_in.claims.sid.clone();
@@ -337,13 +322,13 @@ pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -
                     current: s.id.to_string() == current,
                     id: s.id.to_string(),
                     created_at: s.created_at,
-                    last_used_at: s.refreshed_at,
+                    last_used_at: s.last_used_at,
                     user_agent: s.user_agent,
                 })
                 .collect();
             signed_in.respond(Json(SessionList { sessions }))
         }
-        Err(e) => ApiError::from(e).into_response(),
+        Err(e) => e.into_response(),
     }
 }
 
@@ -366,7 +351,7 @@ pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -
     )
 )]
 pub async fn end_session(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     signed_in: Authenticated,
     Path(id): Path<String>,
@@ -382,7 +367,7 @@ pub async fn end_session(
             state.cookies.clear(),
         ),
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),
-        Err(e) => signed_in.respond(ApiError::from(e)),
+        Err(e) => signed_in.respond(e),
     }
 }
 
@@ -406,7 +391,7 @@ pub async fn end_session(
     )
 )]
 pub async fn change_password(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     signed_in: Authenticated,
     AppJson(body): AppJson<PasswordBody>,
@@ -422,7 +407,7 @@ pub async fn change_password(
         .await;
     match result {
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),
-        Err(AuthError::Unauthenticated(_)) => unauthenticated(&state, true),
-        Err(e) => signed_in.respond(ApiError::from(e)),
+        Err(AuthError::Unauthenticated(_)) => unauthenticated(&state.cookies, true),
+        Err(e) => signed_in.respond(e),
     }
 }

@@ -12,9 +12,9 @@ use serde::Serialize;
 use url::Url;
 use utoipa::ToSchema;
 
-use super::AppState;
-use super::error::ApiError;
 use super::openapi::responses::HeadersTooLarge;
+use crate::web::Context;
+use crate::web::problem::{ApiError, Problem};
 
 /// Where the JWKS is served, relative to the origin.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -41,11 +41,11 @@ pub struct Discovery {
     tag = "keys",
     responses(
         (status = 200, description = "Issuer and where its keys are", body = Discovery),
-        (status = 400, description = "`invalid_request`: no public URL is configured and the request names no usable host", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`invalid_request`: no public URL is configured and the request names no usable host", body = Problem, content_type = "application/problem+json"),
         (status = 431, response = inline(HeadersTooLarge)),
     )
 )]
-pub async fn openid_configuration(State(state): State<AppState>, request: Request) -> Response {
+pub async fn openid_configuration(State(state): State<Context>, request: Request) -> Response {
     let (parts, _) = request.into_parts();
     let (origin, fixed) = match &state.public_url {
         Some(url) => (url.origin(), true),

@@ -5,10 +5,12 @@ use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+use tracing::Level;
 
-use super::AppState;
-use super::error::ApiError;
 use super::openapi::responses::HeadersTooLarge;
+use crate::web::Context;
+use crate::web::failure::Failure;
+use crate::web::problem::{ApiError, Problem};
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(
@@ -34,19 +36,21 @@ pub async fn healthz() -> Response {
     responses(
         (status = 200, description = "`{\"status\":\"ready\"}`: the database answers", content_type = "application/json"),
         (status = 431, response = inline(HeadersTooLarge)),
-        (status = 503, description = "`unavailable`: the database does not answer, or revocations are not known to be current", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, description = "`unavailable`: the database does not answer, or revocations are not known to be current", body = Problem, content_type = "application/problem+json"),
     ),
 )]
-pub async fn readyz(State(state): State<AppState>) -> Response {
+pub async fn readyz(State(state): State<Context>) -> Response {
+    let unready = |failure: Failure| failure.attach(ApiError::Unavailable.into_response());
     if !state.auth.freshness().is_current() {
-        tracing::warn!("not ready: revocation set unverified");
-        return ApiError::Unavailable.into_response();
+        return unready(Failure::new(
+            Level::WARN,
+            "not ready: revocation set unverified",
+        ));
     }
-    match state.auth.store().ping().await {
+    match state.auth.ping().await {
         Ok(()) => Json(json!({"status": "ready"})).into_response(),
         Err(e) => {
-            tracing::warn!(error = %e, "not ready: database unreachable");
-            ApiError::Unavailable.into_response()
+            unready(Failure::new(Level::WARN, "not ready: database unreachable").caused_by(e))
         }
     }
 }
@@ -66,7 +70,7 @@ const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
         content_type = "application/json",
     ), (status = 431, response = inline(HeadersTooLarge))),
 )]
-pub async fn jwks(State(state): State<AppState>) -> Response {
+pub async fn jwks(State(state): State<Context>) -> Response {
     let jwks = state.auth.keys().current().jwks.clone();
     let mut response = jwks.to_string().into_response();
     let headers = response.headers_mut();

@@ -5,7 +5,7 @@ use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
-use super::error::ApiError;
+use crate::web::problem::ApiError;
 
 /// Like [`axum::Json`], but a bad body is an [`ApiError`]: 415 for another
 /// content type, 413 past the size limit, 400 otherwise. The parser's own

@@ -52,6 +52,8 @@ use responses::{
     CrossSite, HeadersTooLarge, RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
 
+use crate::web::problem::Problem;
+
 /// The security scheme of the access-token cookie.
 pub const ACCESS_SCHEME: &str = "access_token";
 /// The security scheme of the refresh-token cookie.
@@ -75,7 +77,7 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(api_read, api_write),
-    components(schemas(super::error::Problem)),
+    components(schemas(Problem)),
     modifiers(&CookieSchemes),
     tags(
         (name = "auth", description = "Accounts, sessions and cookies"),
@@ -122,12 +124,12 @@ impl Modify for CookieSchemes {
     responses(
         (status = "default", description = "The upstream API's answer, the request having been forwarded with the access token attached"),
         (status = 401, response = inline(Unauthenticated)),
-        (status = 404, description = "`not_found`: no upstream is configured", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no upstream is configured", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
         (status = 431, response = inline(HeadersTooLarge)),
-        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(SessionUnavailable)),
-        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[allow(dead_code)] // Only its generated description is used.
@@ -145,12 +147,12 @@ fn api_read() {}
         (status = "default", description = "The upstream API's answer, the request having been forwarded with the access token attached"),
         (status = 401, response = inline(Unauthenticated)),
         (status = 403, response = inline(CrossSite)),
-        (status = 404, description = "`not_found`: no upstream is configured", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no upstream is configured", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
         (status = 431, response = inline(HeadersTooLarge)),
-        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = Problem, content_type = "application/problem+json"),
         (status = 503, response = inline(SessionUnavailable)),
-        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[allow(dead_code)] // Only its generated description is used.

@@ -15,19 +15,21 @@ use super::device;
 use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
 use super::register::{FieldSpec, field};
 use super::visitor::Visitor;
+use crate::auth::SessionView;
 use crate::domain::PasswordError;
-use crate::http::{AppState, SessionClient};
-use crate::store::SessionRecord;
+use crate::web::Context;
+use crate::web::client::SessionClient;
+use crate::web::failure::{self, Failure};
 
 /// `GET /`.
 pub async fn home(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
     let visitor = Visitor::of(&state, &headers, &client).await;
-    if matches!(visitor, Visitor::Unavailable) {
+    if matches!(visitor, Visitor::Unavailable(_)) {
         return layout::unavailable(&visitor, ui);
     }
     let welcome = html! {
@@ -69,14 +71,14 @@ pub async fn home(
 
 /// `GET /account`.
 pub async fn account(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
     let visitor = Visitor::of(&state, &headers, &client).await;
     let main = match &visitor {
-        Visitor::Unavailable => return layout::unavailable(&visitor, ui),
+        Visitor::Unavailable(_) => return layout::unavailable(&visitor, ui),
         Visitor::Anonymous { unsure: false, .. } => {
             return visitor.respond(&state, Redirect::to("/login?next=/account"));
         }
@@ -90,8 +92,7 @@ pub async fn account(
                 signed_in(claims, &sessions)
             }
             Err(e) => {
-                let _ = crate::http::ApiError::from(e); // logs the cause
-                return layout::unavailable(&visitor, ui);
+                return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
             }
         },
     };
@@ -107,7 +108,7 @@ pub async fn account(
     visitor.respond(&state, page)
 }
 
-fn signed_in(claims: &Claims, sessions: &[SessionRecord]) -> Markup {
+fn signed_in(claims: &Claims, sessions: &[SessionView]) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
         "Not one of the most common passwords.".to_owned(),
@@ -138,7 +139,7 @@ fn signed_in(claims: &Claims, sessions: &[SessionRecord]) -> Markup {
                         }
                         dl.session-times {
                             dt { "Signed in" } dd { (timestamp(s.created_at)) }
-                            dt { "Last used" } dd { (timestamp(s.refreshed_at)) }
+                            dt { "Last used" } dd { (timestamp(s.last_used_at)) }
                         }
                         button type="button" data-action="end-session" data-id=(s.id)
                             data-current=[current.then_some("true")] disabled data-needs-script {

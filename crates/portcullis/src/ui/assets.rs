@@ -6,7 +6,7 @@ use axum::extract::Path;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::http::ApiError;
+use crate::web::problem::ApiError;
 
 /// Each asset: name, content type, bytes.
 static ASSETS: [(&str, &str, &str); 3] = [

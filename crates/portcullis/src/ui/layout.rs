@@ -11,7 +11,8 @@ use time::macros::format_description;
 use super::Ui;
 use super::visitor::Visitor;
 use crate::auth::AuthError;
-use crate::http::ApiError;
+use crate::web::failure::{self, Failure};
+use crate::web::problem::ApiError;
 
 /// How the page's script should treat the session the page was rendered for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,7 +139,9 @@ pub fn confirming(anonymous: Markup) -> Markup {
     }
 }
 
-/// The page for a database outage: nobody is told they are signed out.
+/// The page for a database outage: nobody is told they are signed out. The
+/// outage's cause, when the visitor could not be identified because of it,
+/// goes to the log with the page.
 pub fn unavailable(visitor: &Visitor, ui: Ui) -> Response {
     let page = Page {
         title: "Temporarily unavailable",
@@ -155,7 +158,10 @@ pub fn unavailable(visitor: &Visitor, ui: Ui) -> Response {
     response
         .headers_mut()
         .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-    response
+    match visitor {
+        Visitor::Unavailable(cause) => failure::attach(cause.clone(), response),
+        _ => response,
+    }
 }
 
 /// Said whenever the server cannot do its part.
@@ -183,6 +189,8 @@ pub struct Problem {
     pub message: String,
     /// Seconds to wait before trying again, for `Retry-After`.
     pub retry_after: Option<u64>,
+    /// What failed on our side, for the log, when something did.
+    pub failure: Option<Failure>,
 }
 
 impl Problem {
@@ -193,17 +201,19 @@ impl Problem {
             field: None,
             message: "The form could not be read. Please try again.".into(),
             retry_after: None,
+            failure: None,
         }
     }
 
-    /// Adds `Retry-After` to a response when the problem has one.
+    /// Adds `Retry-After` to a response when the problem has one, and the
+    /// failure behind it for the log.
     pub fn finish(&self, mut response: Response) -> Response {
         if let Some(secs) = self.retry_after {
             response
                 .headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        response
+        failure::attach(self.failure.clone(), response)
     }
 }
 
@@ -235,14 +245,14 @@ impl From<AuthError> for Problem {
             AuthError::Overloaded(_) | AuthError::Store(_) => (None, UNAVAILABLE.into(), Some(1)),
             _ => (None, "Something went wrong. Please try again.".into(), None),
         };
-        // The one status mapping lives in the API error, which also logs
-        // internal causes.
-        let (status, _) = ApiError::from(e).status_and_code();
+        // The one status mapping lives in the API error.
+        let (status, _) = ApiError::from(&e).status_and_code();
         Self {
             status,
             field,
             message,
             retry_after,
+            failure: Failure::of(e),
         }
     }
 }

@@ -17,7 +17,10 @@ use serde::Deserialize;
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::visitor::Visitor;
-use crate::http::{AppState, SessionClient, cookies};
+use crate::web::Context;
+use crate::web::client::SessionClient;
+use crate::web::cookies;
+use crate::web::failure::Failure;
 
 /// Where a visitor goes after signing in when the link did not say.
 pub const DEFAULT_NEXT: &str = "/account";
@@ -92,7 +95,7 @@ pub fn safe_next(next: &str) -> Option<&str> {
 
 /// `GET /login`.
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     RawQuery(raw): RawQuery,
@@ -128,7 +131,7 @@ pub struct LoginForm {
 /// with the cookies; failure is the page again, with the API's status and the
 /// reason beside the form.
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     Extension(ui): Extension<Ui>,
     SessionClient(client): SessionClient,
     form: Result<Form<LoginForm>, FormRejection>,
@@ -166,7 +169,7 @@ pub async fn submit(
 /// `POST /logout`: the no-script sign-out, answered with a redirect to the
 /// sign-in page. A database failure leaves the cookies alone, as the API does.
 pub async fn logout(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
@@ -186,9 +189,8 @@ pub async fn logout(
             state.cookies.clear(),
         ),
         Err(e) => {
-            // Converting logs the cause; the page says only that we are down.
-            let _ = crate::http::ApiError::from(e);
-            super::layout::unavailable(&Visitor::Unavailable, ui)
+            // The page says only that we are down; the log gets the cause.
+            super::layout::unavailable(&Visitor::Unavailable(Failure::of(e)), ui)
         }
     }
 }

@@ -30,14 +30,13 @@ mod register;
 mod visitor;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
-use axum::extract::Request;
+use axum::extract::{FromRef, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 
-use crate::http::{AUTH_BODY_LIMIT, AppState};
+use crate::web::Context;
 
 /// What the UI needs to know about the deployment.
 #[derive(Debug, Clone, Copy)]
@@ -56,8 +55,12 @@ pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'
      frame-ancestors 'none'; base-uri 'none'";
 
 /// The UI's routes, to be merged into the main router (and so behind its
-/// cross-site guard).
-pub fn router(ui: Ui) -> Router<AppState> {
+/// cross-site guard and body limit).
+pub fn router<S>(ui: Ui) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+    Context: FromRef<S>,
+{
     let mut pages = Router::new()
         .route("/", get(account::home))
         .route("/account", get(account::account))
@@ -70,7 +73,6 @@ pub fn router(ui: Ui) -> Router<AppState> {
     }
     pages
         .layer(axum::Extension(ui))
-        .layer(DefaultBodyLimit::max(AUTH_BODY_LIMIT))
         .layer(middleware::from_fn(security_headers))
 }
 

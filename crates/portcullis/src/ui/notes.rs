@@ -12,18 +12,19 @@ use maud::html;
 use super::Ui;
 use super::layout::{self, Page, SessionMark, confirming};
 use super::visitor::Visitor;
-use crate::http::{AppState, SessionClient};
+use crate::web::Context;
+use crate::web::client::SessionClient;
 
 /// `GET /notes`, mounted only when `notes_page` is on (with an upstream).
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     headers: HeaderMap,
 ) -> Response {
     let visitor = Visitor::of(&state, &headers, &client).await;
     let main = match &visitor {
-        Visitor::Unavailable => return layout::unavailable(&visitor, ui),
+        Visitor::Unavailable(_) => return layout::unavailable(&visitor, ui),
         Visitor::Anonymous { unsure: false, .. } => {
             return visitor.respond(&state, Redirect::to("/login?next=/notes"));
         }

@@ -16,11 +16,13 @@ use super::login::{PageQuery, safe_next};
 use super::visitor::Visitor;
 use crate::auth::NewAccount;
 use crate::domain::{PasswordError, UsernameError};
-use crate::http::{AppState, SessionClient, cookies};
+use crate::web::Context;
+use crate::web::client::SessionClient;
+use crate::web::cookies;
 
 /// `GET /register`.
 pub async fn page(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     SessionClient(client): SessionClient,
     Extension(ui): Extension<Ui>,
     RawQuery(raw): RawQuery,
@@ -56,7 +58,7 @@ pub struct RegisterForm {
 
 /// `POST /register`: the no-script registration.
 pub async fn submit(
-    State(state): State<AppState>,
+    State(state): State<Context>,
     Extension(ui): Extension<Ui>,
     SessionClient(client): SessionClient,
     form: Result<Form<RegisterForm>, FormRejection>,

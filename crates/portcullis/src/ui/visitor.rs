@@ -5,14 +5,15 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use portcullis_verifier::Claims;
 
 use crate::auth::ClientInfo;
-use crate::http::AppState;
-use crate::http::cookies::{self, SetCookies};
-use crate::http::session::authenticate;
+use crate::web::Context;
+use crate::web::cookies::{self, SetCookies};
+use crate::web::failure::Failure;
+use crate::web::session::{SessionRejection, authenticate};
 
 /// The visitor of a page.
 pub enum Visitor {
@@ -35,24 +36,29 @@ pub enum Visitor {
         /// are cleared, exactly as the API would.
         clear: bool,
     },
-    /// The database is unreachable: nobody can be told they are signed out.
-    Unavailable,
+    /// The session could not be checked (the database is unreachable, or
+    /// refreshes from this address are throttled): nobody can be told they
+    /// are signed out. Holds the cause, when it is ours, for the log.
+    Unavailable(Option<Failure>),
 }
 
 impl Visitor {
     /// Identifies the visitor of a page request.
-    pub async fn of(state: &AppState, headers: &HeaderMap, client: &ClientInfo) -> Self {
+    pub async fn of(state: &Context, headers: &HeaderMap, client: &ClientInfo) -> Self {
         let presented = state.cookies.read(headers).any();
         match authenticate(state, headers, client).await {
             Ok(signed_in) => Visitor::SignedIn {
                 claims: signed_in.claims,
                 renewed: signed_in.renewed,
             },
-            Err(response) if response.status() == StatusCode::UNAUTHORIZED => Visitor::Anonymous {
-                unsure: !presented && may_be_cross_site(headers),
-                clear: presented,
-            },
-            Err(_) => Visitor::Unavailable,
+            Err(SessionRejection::Unauthenticated { .. } | SessionRejection::RefreshDenied(_)) => {
+                Visitor::Anonymous {
+                    unsure: !presented && may_be_cross_site(headers),
+                    clear: presented,
+                }
+            }
+            Err(SessionRejection::Throttled { .. }) => Visitor::Unavailable(None),
+            Err(SessionRejection::Failed(e)) => Visitor::Unavailable(Failure::of(e)),
         }
     }
 
@@ -66,7 +72,7 @@ impl Visitor {
 
     /// Finishes a page response: renewed cookies are attached, dead ones
     /// cleared.
-    pub fn respond(self, state: &AppState, response: impl IntoResponse) -> Response {
+    pub fn respond(self, state: &Context, response: impl IntoResponse) -> Response {
         let response = response.into_response();
         match self {
             Visitor::SignedIn {

@@ -93,7 +93,7 @@ fn every_setting_has_a_row_with_its_key_and_environment_variable() {
 #[test]
 fn every_route_of_the_openapi_document_is_in_the_contract() {
     let contract = contract();
-    let document = serde_json::to_value(portcullis::http::routes().1).expect("serialises");
+    let document = serde_json::to_value(portcullis::server::routes().1).expect("serialises");
     let missing: Vec<&String> = document["paths"]
         .as_object()
         .expect("paths")

@@ -15,7 +15,7 @@ pub const SMALL_POOL: (&str, &str) = ("PORTCULLIS_DATABASE_MAX_CONNECTIONS", "4"
 
 /// The server every PostgreSQL test uses: `PORTCULLIS_TEST_POSTGRES_URL`, or the
 /// one scripts/test.sh starts.
-fn admin_url() -> String {
+pub fn admin_url() -> String {
     std::env::var("PORTCULLIS_TEST_POSTGRES_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }

@@ -16,6 +16,7 @@ mod forged_tokens;
 mod hardening;
 mod health;
 mod key_rotation;
+mod layers;
 mod login;
 mod logout;
 mod malformed;
@@ -29,6 +30,7 @@ mod refresh;
 mod refresh_reasons;
 mod register;
 mod settings;
+mod start_errors;
 mod upstreams;
 mod verified_tokens;
 

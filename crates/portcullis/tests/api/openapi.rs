@@ -46,7 +46,7 @@ async fn served_document(app: &TestApp) -> Value {
 
 #[tokio::test]
 async fn every_route_of_the_router_is_in_the_openapi_document_and_nothing_else() {
-    let (router, generated) = portcullis::http::routes();
+    let (router, generated) = portcullis::server::routes();
     let routes: BTreeSet<String> = router_paths(&router)
         .iter()
         .map(|p| openapi_template(p))
@@ -76,7 +76,7 @@ async fn every_route_of_the_router_is_in_the_openapi_document_and_nothing_else()
 async fn every_method_the_server_answers_is_documented_and_no_other() {
     let app = TestApp::spawn().await;
     let document = served_document(&app).await;
-    let (router, _) = portcullis::http::routes();
+    let (router, _) = portcullis::server::routes();
     for path in router_paths(&router) {
         let template = openapi_template(&path);
         let concrete = path.replace("{id}", "x").replace("{*rest}", "some/thing");

@@ -76,7 +76,7 @@ fn table() -> BTreeSet<Entry> {
 }
 
 fn generated_document() -> Value {
-    serde_json::to_value(portcullis::http::routes().1).expect("the document serialises")
+    serde_json::to_value(portcullis::server::routes().1).expect("the document serialises")
 }
 
 fn listed(document: &Value) -> BTreeSet<Entry> {

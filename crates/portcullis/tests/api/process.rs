@@ -262,3 +262,49 @@ async fn logs_are_json_carry_the_request_id_and_never_a_password_token_or_cookie
         );
     }
 }
+
+#[tokio::test]
+async fn a_failure_of_ours_is_logged_once_in_the_request_span_with_its_whole_cause() {
+    let closed = {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
+        listener.local_addr().expect("addr")
+    };
+    let upstream = format!("http://{closed}");
+    let server = Server::start(&[("PORTCULLIS_UPSTREAM", upstream.as_str())]);
+    let base = format!("http://{}", server.addr);
+    let client = reqwest::Client::new();
+    let mut jar = Jar::default();
+    let registered = client
+        .post(format!("{base}/api/auth/register"))
+        .json(&json!({"username": "ada", "email": "ada@example.com", "password": "correct horse battery"}))
+        .send()
+        .await
+        .expect("answered");
+    jar.store(registered.headers());
+    let proxied = client
+        .get(format!("{base}/api/notes"))
+        .header("x-request-id", "no-upstream-1")
+        .header("cookie", jar.header().expect("signed in"))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(proxied.status(), 502);
+    server.terminate();
+    let (_, log) = tokio::task::spawn_blocking(move || server.wait())
+        .await
+        .expect("joins");
+
+    let failures: Vec<&Value> = log
+        .iter()
+        .filter(|l| message(l) == "upstream unavailable")
+        .collect();
+    assert_eq!(failures.len(), 1, "logged once: {failures:#?}");
+    let failure = failures[0];
+    assert_eq!(request_id(failure), Some("no-upstream-1"));
+    assert_eq!(failure["level"], "WARN");
+    let error = failure["fields"]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with("upstream unavailable: ") && error.contains("Connection refused"),
+        "the whole chain: {error}"
+    );
+}

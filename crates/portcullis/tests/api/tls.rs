@@ -166,10 +166,11 @@ async fn a_missing_or_mismatched_certificate_stops_the_start_with_a_clear_error(
         ]))
         .expect("config");
         async move {
+            // The whole chain, as the binary prints it: the reason is a cause.
             Application::build(config)
                 .await
                 .err()
-                .map(|e| e.to_string())
+                .map(|e| portcullis::report::Chain(&e).to_string())
         }
     };
     let path = |name: &str| dir.path().join(name).display().to_string();

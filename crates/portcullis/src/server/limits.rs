@@ -6,7 +6,7 @@
 
 use axum::http::{HeaderMap, header};
 
-use super::error::ApiError;
+use crate::web::problem::ApiError;
 
 /// Largest total size of all header names and values.
 pub const MAX_HEADER_BYTES: usize = 32 * 1024;

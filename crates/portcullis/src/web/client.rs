@@ -1,13 +1,45 @@
 //! Who is on the other end of a request: the client's address and the scheme
 //! and host it used, read through trusted proxies only.
 
+use std::convert::Infallible;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
-use axum::extract::ConnectInfo;
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use ipnet::IpNet;
+
+use super::{Context, Services};
+use crate::auth::ClientInfo;
+
+impl Services {
+    /// The `User-Agent` and address of a request's client, as sessions and
+    /// audit events record them.
+    pub fn client_info(&self, parts: &Parts) -> ClientInfo {
+        let client = self.proxies.client(parts, self.tls);
+        let user_agent = parts
+            .headers
+            .get(header::USER_AGENT)
+            .and_then(|v| v.to_str().ok());
+        ClientInfo::new(user_agent, client.addr)
+    }
+}
+
+/// The `User-Agent` and address a new session is recorded with.
+pub struct SessionClient(pub ClientInfo);
+
+impl<S> FromRequestParts<S> for SessionClient
+where
+    Context: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Infallible> {
+        Ok(Self(Context::from_ref(state).client_info(parts)))
+    }
+}
 
 /// The proxies whose `X-Forwarded-*` headers are believed. Anyone else could
 /// write those headers to pose as another address or scheme.

@@ -1,5 +1,5 @@
-//! Every failure the HTTP layer answers with, as RFC 9457 problem details with
-//! a stable `code`; the one place that knows statuses.
+//! Every failure the API, the gateway and the pages answer with, as RFC 9457
+//! problem details with a stable `code`; the one place that knows statuses.
 
 use std::time::Duration;
 
@@ -10,8 +10,9 @@ use utoipa::ToSchema;
 
 use crate::auth::AuthError;
 
-/// A failure, one variant per contract code. Internal details are logged where
-/// the error is converted, never returned.
+/// A failure, one variant per contract code. Internal details are never
+/// returned: they travel beside the answer to the log (see
+/// [`super::failure`]).
 #[derive(Debug)]
 pub enum ApiError {
     /// 400 `invalid_username`: the username breaks the rules (the detail says which).
@@ -196,8 +197,10 @@ impl IntoResponse for ApiError {
     }
 }
 
-impl From<AuthError> for ApiError {
-    fn from(e: AuthError) -> Self {
+/// The contract code of each auth error. Pure: what an internal cause says
+/// is logged from the response (see [`super::failure`]), not from here.
+impl From<&AuthError> for ApiError {
+    fn from(e: &AuthError) -> Self {
         match e {
             AuthError::InvalidUsername(e) => ApiError::InvalidUsername(e.to_string()),
             AuthError::InvalidEmail(e) => ApiError::InvalidEmail(e.to_string()),
@@ -206,27 +209,14 @@ impl From<AuthError> for ApiError {
             AuthError::RegistrationClosed => ApiError::RegistrationClosed,
             AuthError::InvalidCredentials => ApiError::InvalidCredentials,
             AuthError::WrongCurrentPassword => ApiError::WrongCurrentPassword,
-            AuthError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts(retry_after),
+            AuthError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts(*retry_after),
             AuthError::RefreshDenied(reason) => ApiError::InvalidRefreshToken(reason.as_str()),
             AuthError::Unauthenticated(_) => ApiError::Unauthenticated,
             AuthError::SessionNotFound => ApiError::NotFound,
-            AuthError::Overloaded(_) => {
-                tracing::warn!("password hashing at capacity: request shed");
+            AuthError::Overloaded(_) | AuthError::Store(_) | AuthError::RevocationsUnverified => {
                 ApiError::Unavailable
             }
-            AuthError::Store(e) => {
-                tracing::error!(error = %e, cause = ?std::error::Error::source(&e), "database failure");
-                ApiError::Unavailable
-            }
-            AuthError::RevocationsUnverified => {
-                // The propagation task logs the cause once; not every request.
-                tracing::debug!("revocation set unverified: failing closed");
-                ApiError::Unavailable
-            }
-            AuthError::Internal(why) => {
-                tracing::error!(error = %why, "internal error");
-                ApiError::Internal
-            }
+            AuthError::Internal(_) => ApiError::Internal,
         }
     }
 }

@@ -12,11 +12,11 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use url::Url;
 
-use super::AppState;
-use super::error::ApiError;
+use crate::web::Context;
+use crate::web::problem::ApiError;
 
 /// Refuses a cross-site state-changing request.
-pub fn check(state: &AppState, parts: &Parts) -> Result<(), ApiError> {
+pub fn check(state: &Context, parts: &Parts) -> Result<(), ApiError> {
     let safe_method = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
