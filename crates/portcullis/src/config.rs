@@ -36,6 +36,8 @@ settings! {
     "database_url", "PORTCULLIS_DATABASE_URL", Some("--database-url");
     "upstream", "PORTCULLIS_UPSTREAM", Some("--upstream");
     "frontend", "PORTCULLIS_FRONTEND", Some("--frontend");
+    "frontend_token", "PORTCULLIS_FRONTEND_TOKEN", None;
+    "frontend_public_paths", "PORTCULLIS_FRONTEND_PUBLIC_PATHS", None;
     "public_url", "PORTCULLIS_PUBLIC_URL", Some("--public-url");
     "issuer", "PORTCULLIS_ISSUER", None;
     "audience", "PORTCULLIS_AUDIENCE", None;
@@ -384,6 +386,12 @@ pub struct Config {
     pub upstream: Option<Url>,
     /// The frontend that non-API paths are proxied to, instead of the built-in UI.
     pub frontend: Option<Url>,
+    /// Whether requests to the frontend carry a signed-in visitor's access
+    /// token, as API requests do, so that server-rendered pages know the user.
+    pub frontend_token: bool,
+    /// Path prefixes on the frontend served without any session work (static
+    /// assets), besides `/_next/static/`.
+    pub frontend_public_paths: Vec<String>,
     /// Portcullis's own public origin, when fixed; else each request's scheme and `Host`.
     pub public_url: Option<Url>,
     /// The `iss` claim.
@@ -581,6 +589,24 @@ impl Config {
             },
             upstream: sources.proxy_target("upstream")?,
             frontend: sources.proxy_target("frontend")?,
+            frontend_token: sources
+                .get("frontend_token", "true or false", parse_bool)?
+                .unwrap_or(false),
+            frontend_public_paths: sources
+                .get(
+                    "frontend_public_paths",
+                    "a comma-separated list of path prefixes starting with /",
+                    |v| {
+                        let paths = v.split(',').map(str::trim).filter(|p| !p.is_empty());
+                        paths
+                            .map(|p| {
+                                (p.starts_with('/') && !p.contains(char::is_whitespace))
+                                    .then(|| p.to_owned())
+                            })
+                            .collect()
+                    },
+                )?
+                .unwrap_or_default(),
             public_url,
             issuer,
             audience,
@@ -883,6 +909,29 @@ mod tests {
         }
         assert!(config(&[("PORTCULLIS_UPSTREAM", "https://api.internal")]).is_err());
         assert!(config(&[("PORTCULLIS_FRONTEND", "http://x?y=1")]).is_err());
+    }
+
+    #[test]
+    fn the_frontend_token_is_off_by_default_and_public_paths_are_prefixes() {
+        let c = config(&[]).expect("defaults");
+        assert!(!c.frontend_token && c.frontend_public_paths.is_empty());
+        let c = config(&[
+            ("PORTCULLIS_FRONTEND_TOKEN", "true"),
+            (
+                "PORTCULLIS_FRONTEND_PUBLIC_PATHS",
+                "/favicon.ico, /images/,",
+            ),
+        ])
+        .expect("valid");
+        assert!(c.frontend_token);
+        assert_eq!(c.frontend_public_paths, ["/favicon.ico", "/images/"]);
+        for bad in ["images/", "/a b"] {
+            assert!(
+                config(&[("PORTCULLIS_FRONTEND_PUBLIC_PATHS", bad)]).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(config(&[("PORTCULLIS_FRONTEND_TOKEN", "on")]).is_err());
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! is forwarded as it came — method, path, query, body — except for the
 //! headers that describe the hop rather than the request (see [`headers`]).
 //!
+//! - [`frontend`] decides who a frontend request is for, when pages get the
+//!   token too (`frontend_token`).
 //! - [`headers`] rewrites the request head: hop-by-hop headers out, our cookies
 //!   out, the token in, `X-Forwarded-*` set.
 //! - [`upstream`] holds the one pooled HTTP/1.1 client of the process and sends
@@ -20,6 +22,7 @@
 //! the body is.
 
 pub mod body;
+pub mod frontend;
 pub mod headers;
 pub mod upgrade;
 pub mod upstream;
@@ -50,8 +53,10 @@ pub struct Gateway {
     api: Option<Upstream>,
     /// The frontend behind every non-API path, when configured.
     frontend: Option<Upstream>,
-    /// How the access token is attached for the API.
+    /// How the access token is attached, for the API and the frontend alike.
     token: TokenPlacement,
+    /// Whether pages get the token, and which paths skip the session.
+    pages: frontend::FrontendPolicy,
 }
 
 impl Gateway {
@@ -71,6 +76,7 @@ impl Gateway {
                 Some(name) => TokenPlacement::Cookie(name.clone()),
                 None => TokenPlacement::Bearer,
             },
+            pages: frontend::FrontendPolicy::from_config(config),
         })
     }
 
@@ -98,13 +104,13 @@ pub async fn api(State(state): State<AppState>, request: Request) -> Response {
 }
 
 /// Every path that is neither `/api/*` nor one of Portcullis's own: passed to
-/// the frontend without a token (pages are public; the API is where the token
-/// goes).
+/// the frontend, with the visitor's token when `frontend_token` is on (see
+/// [`frontend`]), never refused for want of a session.
 pub async fn frontend(State(state): State<AppState>, request: Request) -> Response {
     let Some(upstream) = state.gateway.frontend.clone() else {
         return ApiError::NotFound.into_response();
     };
-    forward(&state, &upstream, request, None).await
+    frontend::serve(&state, &upstream, request).await
 }
 
 async fn forward(
@@ -116,9 +122,13 @@ async fn forward(
     let (mut parts, body) = request.into_parts();
     let client_upgrade = parts.extensions.remove::<OnUpgrade>();
     let forwarding = forwarding(state, &parts);
-    let placement = token.map(|t| (&state.gateway.token, t));
-    let upgrade =
-        headers::rewrite_request(&mut parts.headers, &state.cookies, placement, &forwarding);
+    let upgrade = headers::rewrite_request(
+        &mut parts.headers,
+        &state.cookies,
+        &state.gateway.token,
+        token,
+        &forwarding,
+    );
     let outgoing = match upstream.request(parts, body) {
         Ok(outgoing) => outgoing,
         Err(e) => return ApiError::from(e).into_response(),

@@ -31,6 +31,7 @@ mod verified_tokens;
 
 mod compat;
 mod frontend;
+mod frontend_token;
 mod gateway;
 mod instances;
 mod notes_api;
