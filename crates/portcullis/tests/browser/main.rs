@@ -20,6 +20,7 @@
 mod harness;
 
 mod cross_site;
+mod nextjs;
 mod notes;
 mod pages;
 mod sessions;
