@@ -19,6 +19,17 @@ if command -v node >/dev/null && [ ! -f examples/node-jose/node_modules/jose/pac
     (cd examples/node-jose && npm ci --no-audit --no-fund)
 fi
 
+step "Next.js package and example"
+# The browser tests run the example's production build (`next build`, served
+# by `next start`); without it they fail. Next 16 needs Node 20.9 or later.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)' 2>/dev/null; then
+    echo "Node.js 20.9 or later is required for packages/next and examples/nextjs" >&2
+    exit 1
+fi
+(cd packages/next && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build)
+# The example installs a copy of the package just built (.npmrc: install-links).
+(cd examples/nextjs && npm ci --no-audit --no-fund && npm run typecheck && NEXT_TELEMETRY_DISABLED=1 npm run build)
+
 step "browser for the end-to-end tests"
 # Debian's Chromium and its chromedriver; the browser tests fail rather than
 # skip when this variable is set, so CI can never pass without running them.
