@@ -15,7 +15,7 @@
 //! - any cookie named like the configured token cookie (names compared the way
 //!   the parsers on the other side compare them: trimmed of spaces and tabs),
 //!   and any `Authorization` the browser sent when the token is attached, or
-//!   when it looks like a token ([`is_token_shaped`]) even if no token is
+//!   when it looks like a token (`Bearer`, or a JWT) even if no token is
 //!   attached: a page must not choose the identity the API or the frontend
 //!   sees, signed in or not;
 //! - `X-Forwarded-*`, `Forwarded` and `X-Real-IP` from anyone but a trusted
@@ -141,7 +141,7 @@ fn cookie_name(pair: &str) -> &str {
 /// a compact JWS or JWE (three or five dot-separated base64url segments).
 /// Other schemes (`Basic` for a staging site, say) pass. A value that is not
 /// text cannot be judged and counts as a token.
-pub fn is_token_shaped(value: &HeaderValue) -> bool {
+fn is_token_shaped(value: &HeaderValue) -> bool {
     let Ok(text) = value.to_str() else {
         return true;
     };

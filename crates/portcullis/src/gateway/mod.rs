@@ -6,8 +6,8 @@
 //! is forwarded as it came — method, path, query, body — except for the
 //! headers that describe the hop rather than the request (see [`headers`]).
 //!
-//! - [`frontend`] decides who a frontend request is for, when pages get the
-//!   token too (`frontend_token`).
+//! - [`frontend`](mod@frontend) decides who a frontend request is for, when
+//!   pages get the token too (`frontend_token`).
 //! - [`headers`] rewrites the request head: hop-by-hop headers out, our cookies
 //!   out, the token in, `X-Forwarded-*` set.
 //! - [`upstream`] holds the one pooled HTTP/1.1 client of the process and sends
@@ -105,7 +105,7 @@ pub async fn api(State(state): State<AppState>, request: Request) -> Response {
 
 /// Every path that is neither `/api/*` nor one of Portcullis's own: passed to
 /// the frontend, with the visitor's token when `frontend_token` is on (see
-/// [`frontend`]), never refused for want of a session.
+/// [`frontend`](mod@frontend)), never refused for want of a session.
 pub async fn frontend(State(state): State<AppState>, request: Request) -> Response {
     let Some(upstream) = state.gateway.frontend.clone() else {
         return ApiError::NotFound.into_response();

@@ -13,5 +13,5 @@ pub use app::{App, ExampleApi, PASSWORD};
 pub use browser::{Browser, Tab, TabOptions, free_port};
 pub use flows::{ACCESS, REFRESH, fail_sign_in_over_http, register_over_http, sign_in, sign_up};
 pub use next_app::NextServer;
-pub use recording::{Exchange, RecordingProxy};
+pub use recording::RecordingProxy;
 pub use sites::{NotesApi, Site};
