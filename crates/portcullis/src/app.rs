@@ -114,7 +114,7 @@ impl Application {
             tls: tls.is_some(),
             gateway,
             ui: config.frontend.is_none().then_some(Ui {
-                notes: config.upstream.is_some(),
+                notes: config.notes_page,
             }),
         });
         Ok(Self {

@@ -1,10 +1,17 @@
 //! The command line.
 
+use std::ffi::OsStr;
+use std::marker::PhantomData;
+use std::net::SocketAddr;
 use std::path::PathBuf;
 
+use clap::builder::TypedValueParser;
+use clap::error::ErrorKind;
 use clap::{Args, Parser, Subcommand};
 
-use crate::config::{ConfigError, Sources};
+use crate::config::{
+    ConfigError, DatabaseUrl, Flags, ProxyTarget, PublicUrl, SettingValue, Sources, parse_setting,
+};
 
 /// Portcullis: an authentication gateway that keeps JWTs in HttpOnly cookies.
 #[derive(Debug, Parser)]
@@ -14,8 +21,8 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// The database: sqlite://FILE (created if missing) or postgres://...
-    #[arg(long, global = true, value_name = "URL")]
-    pub database_url: Option<String>,
+    #[arg(long, global = true, value_name = "URL", value_parser = Setting::<DatabaseUrl>::new())]
+    pub database_url: Option<DatabaseUrl>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -25,7 +32,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage users.
     #[command(subcommand)]
     User(UserCommand),
@@ -56,30 +63,74 @@ pub struct AuditArgs {
     pub limit: u32,
 }
 
-/// Flags of `serve`.
+/// Flags of `serve`, parsed as the same settings are in the file and the
+/// environment.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on [default: 127.0.0.1:8080].
-    #[arg(long, value_name = "ADDR")]
-    pub bind: Option<String>,
+    #[arg(long, value_name = "ADDR", value_parser = Setting::<SocketAddr>::new())]
+    pub bind: Option<SocketAddr>,
     /// The API to forward other /api/* requests to.
-    #[arg(long, value_name = "URL")]
-    pub upstream: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = Setting::<ProxyTarget>::new())]
+    pub upstream: Option<ProxyTarget>,
     /// A frontend to proxy non-API paths to, instead of the built-in UI.
-    #[arg(long, value_name = "URL")]
-    pub frontend: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = Setting::<ProxyTarget>::new())]
+    pub frontend: Option<ProxyTarget>,
     /// Portcullis's public URL (origin checks, default issuer and audience).
-    #[arg(long, value_name = "URL")]
-    pub public_url: Option<String>,
+    #[arg(long, value_name = "URL", value_parser = Setting::<PublicUrl>::new())]
+    pub public_url: Option<PublicUrl>,
     /// DEVELOPMENT ONLY: send cookies without Secure and without the __Host- prefix.
     #[arg(long)]
     pub insecure_dev_cookies: bool,
     /// Serve HTTPS with this PEM certificate chain (reloaded when it changes).
-    #[arg(long, value_name = "FILE")]
-    pub tls_cert: Option<String>,
+    #[arg(long, value_name = "FILE", value_parser = Setting::<PathBuf>::new())]
+    pub tls_cert: Option<PathBuf>,
     /// The PEM private key of --tls-cert.
-    #[arg(long, value_name = "FILE")]
-    pub tls_key: Option<String>,
+    #[arg(long, value_name = "FILE", value_parser = Setting::<PathBuf>::new())]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// clap's parser for a flag that is also a setting: the setting's own parser,
+/// and a message shaped like those of the other layers (a secret is not
+/// echoed, which clap's usual "invalid value '…'" would do).
+#[derive(Debug)]
+struct Setting<T>(PhantomData<fn() -> T>);
+
+impl<T> Setting<T> {
+    fn new() -> Self {
+        Self(PhantomData)
+    }
+}
+
+impl<T> Clone for Setting<T> {
+    fn clone(&self) -> Self {
+        Self::new()
+    }
+}
+
+impl<T: SettingValue + Clone + Send + Sync + 'static> TypedValueParser for Setting<T> {
+    type Value = T;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<T, clap::Error> {
+        let flag = arg.and_then(|a| a.get_long()).unwrap_or_default();
+        let Some(text) = value.to_str() else {
+            return Err(clap::Error::new(ErrorKind::InvalidUtf8).with_cmd(cmd));
+        };
+        parse_setting::<T>(text).map_err(|invalid| {
+            let message = ConfigError::Invalid {
+                key: flag.replace('-', "_"),
+                origin: format!("from --{flag}"),
+                value: invalid.shown(),
+                expected: invalid.expected.to_owned(),
+            };
+            clap::Error::raw(ErrorKind::ValueValidation, format!("{message}\n")).with_cmd(cmd)
+        })
+    }
 }
 
 /// `portcullis user …`
@@ -125,28 +176,19 @@ pub enum SessionsCommand {
 impl Cli {
     /// The configuration layers this command line selects.
     pub fn sources(&self) -> Result<Sources, ConfigError> {
-        let mut sources = Sources::load(self.config.as_deref())?;
-        if let Some(url) = &self.database_url {
-            sources.set_flag("--database-url", url);
-        }
+        let mut flags = Flags {
+            database_url: self.database_url.clone(),
+            ..Flags::default()
+        };
         if let Command::Serve(args) = &self.command {
-            let flags = [
-                ("--bind", &args.bind),
-                ("--upstream", &args.upstream),
-                ("--frontend", &args.frontend),
-                ("--public-url", &args.public_url),
-                ("--tls-cert", &args.tls_cert),
-                ("--tls-key", &args.tls_key),
-            ];
-            for (flag, value) in flags {
-                if let Some(value) = value {
-                    sources.set_flag(flag, value);
-                }
-            }
-            if args.insecure_dev_cookies {
-                sources.set_flag("--insecure-dev-cookies", "true");
-            }
+            flags.bind = args.bind;
+            flags.upstream = args.upstream.clone();
+            flags.frontend = args.frontend.clone();
+            flags.public_url = args.public_url.clone();
+            flags.insecure_dev_cookies = args.insecure_dev_cookies;
+            flags.tls_cert = args.tls_cert.clone();
+            flags.tls_key = args.tls_key.clone();
         }
-        Ok(sources)
+        Ok(Sources::load(self.config.as_deref())?.with_flags(flags))
     }
 }

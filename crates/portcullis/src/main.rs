@@ -8,7 +8,7 @@ use clap::Parser;
 use portcullis::admin;
 use portcullis::app::Application;
 use portcullis::cli::{Cli, Command};
-use portcullis::config::{Config, LogFormat};
+use portcullis::config::{Config, LOG_FILTER_VARIABLE, LogFormat};
 use tracing_appender::non_blocking::WorkerGuard;
 use tracing_subscriber::EnvFilter;
 
@@ -82,7 +82,7 @@ async fn shutdown_signal() {
 /// than 128k lines behind, new lines are dropped rather than block serving.
 /// The returned guard writes out what is queued when dropped.
 fn init_logging(format: LogFormat) -> WorkerGuard {
-    let filter = EnvFilter::try_from_env("PORTCULLIS_LOG")
+    let filter = EnvFilter::try_from_env(LOG_FILTER_VARIABLE)
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
     let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking(BufWriter::new(std::io::stderr()));

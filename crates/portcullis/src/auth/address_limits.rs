@@ -13,7 +13,6 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -24,55 +23,7 @@ use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 
 use crate::clock::{SharedClock, unix_millis};
-
-/// A rate: `count` events per `per`, as a burst that refills evenly.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rate {
-    /// Events allowed in a burst, and per period.
-    pub count: NonZeroU32,
-    /// The period.
-    pub per: Duration,
-}
-
-impl Rate {
-    /// Parses `N/DURATION`, e.g. `20/10m`; `None` if malformed.
-    pub fn parse(text: &str) -> Option<Self> {
-        let (count, per) = text.split_once('/')?;
-        let count = NonZeroU32::new(count.trim().parse().ok()?)?;
-        let per = humantime::parse_duration(per.trim()).ok()?;
-        (!per.is_zero()).then_some(Self { count, per })
-    }
-}
-
-/// The configured limits; `None` turns one off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AddressRates {
-    /// Every sign-in attempt.
-    pub login_attempts: Option<Rate>,
-    /// Failed sign-ins.
-    pub login_failures: Option<Rate>,
-    /// Registrations.
-    pub registrations: Option<Rate>,
-    /// Refreshes (explicit and transparent).
-    pub refreshes: Option<Rate>,
-}
-
-impl Default for AddressRates {
-    fn default() -> Self {
-        let rate = |count, secs| {
-            Some(Rate {
-                count: NonZeroU32::new(count).unwrap_or(NonZeroU32::MIN),
-                per: Duration::from_secs(secs),
-            })
-        };
-        Self {
-            login_attempts: rate(120, 60),
-            login_failures: rate(30, 600),
-            registrations: rate(20, 3600),
-            refreshes: rate(600, 60),
-        }
-    }
-}
+use crate::config::{AddressRates, Rate};
 
 /// Governor's clock, read from the injected one so that tests can move it.
 #[derive(Clone)]
@@ -215,25 +166,11 @@ mod tests {
     }
 
     fn rate(text: &str) -> Option<Rate> {
-        Some(Rate::parse(text).expect("valid rate"))
+        Some(crate::config::parse_setting(text).expect("valid rate"))
     }
 
     const A: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 1)));
     const B: Option<IpAddr> = Some(IpAddr::V4(std::net::Ipv4Addr::new(192, 0, 2, 2)));
-
-    #[test]
-    fn rates_parse_count_and_period() {
-        assert_eq!(
-            Rate::parse("20/10m"),
-            Some(Rate {
-                count: NonZeroU32::new(20).expect("non-zero"),
-                per: Duration::from_secs(600)
-            })
-        );
-        for bad in ["", "20", "0/1m", "x/1m", "20/0s", "20/soon"] {
-            assert_eq!(Rate::parse(bad), None, "{bad}");
-        }
-    }
 
     #[test]
     fn a_burst_is_allowed_then_the_rate_refills_per_address() {

@@ -15,6 +15,10 @@ use super::bodies::{LoginBody, PasswordBody, RegisterBody};
 use super::cookies;
 use super::error::{ApiError, Problem};
 use super::json::AppJson;
+use super::openapi::responses::{
+    CrossSite, DatabaseUnavailable, HashingUnavailable, HeadersTooLarge, NotJson, PayloadTooLarge,
+    RefreshThrottled, SessionUnavailable, Unauthenticated,
+};
 use super::session::{Authenticated, unauthenticated};
 use crate::auth::{AuthError, ClientInfo, NewAccount, SignedIn};
 use crate::store::UserRecord;
@@ -78,11 +82,13 @@ fn signed_in(state: &AppState, signed_in: &SignedIn) -> Response {
     responses(
         (status = 201, description = "Registered and signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
         (status = 400, description = "`invalid_username`, `invalid_email` or `weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`registration_closed` or `cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`registration_closed`: registration is closed. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: the username or e-mail address is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = inline(PayloadTooLarge)),
+        (status = 415, response = inline(NotJson)),
+        (status = 429, description = "`too_many_attempts`: this client address has registered more often than `address_registrations` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a registration is accepted again"))),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(HashingUnavailable)),
     )
 )]
 pub async fn register(
@@ -109,11 +115,12 @@ pub async fn register(
         (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
         (status = 400, description = "`malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: unknown account, wrong password or disabled account, never distinguished", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "`too_many_attempts`: too many recent failures for this account name", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = inline(CrossSite)),
+        (status = 413, response = inline(PayloadTooLarge)),
+        (status = 415, response = inline(NotJson)),
+        (status = 429, description = "`too_many_attempts`: too many sign-in attempts or failures from this client address (`address_login_attempts`, `address_login_failures`), or too many recent failures for this account name", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(HashingUnavailable)),
     )
 )]
 pub async fn login(
@@ -137,8 +144,10 @@ pub async fn login(
     responses(
         (status = 204, description = "The refresh token was rotated; both cookies replaced", headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
         (status = 401, description = "`invalid_refresh_token`, cookies cleared. The `reason` member and the `Portcullis-Refresh-Denied` header say why: `missing`, `malformed`, `unknown`, `revoked`, `reuse_detected` (the session has been revoked), `idle_timeout`, `lifetime_exceeded` or `user_disabled`", body = Problem, content_type = "application/problem+json", headers(("Portcullis-Refresh-Denied" = String, description = "The reason, as in the body"), ("Set-Cookie" = String, description = "Both cookies cleared"))),
-        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = inline(CrossSite)),
+        (status = 429, description = "`too_many_attempts`: this client address has refreshed more often than `address_refreshes` allows (only a request carrying a refresh cookie counts). The cookies are left alone", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a refresh is accepted again"))),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(DatabaseUnavailable)),
     )
 )]
 pub async fn refresh(
@@ -175,8 +184,9 @@ pub async fn refresh(
     security((), ("refresh_token" = []), ("access_token" = [])),
     responses(
         (status = 204, description = "Signed out: the session (if any) is revoked, the cookies cleared", headers(("Set-Cookie" = String, description = "Both cookies cleared (`Max-Age=0`)"))),
-        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 403, response = inline(CrossSite)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(DatabaseUnavailable)),
     )
 )]
 pub async fn logout(
@@ -207,9 +217,11 @@ pub async fn logout(
     security(("access_token" = []), ("refresh_token" = [])),
     responses(
         (status = 204, description = "Every session of the user is revoked, the cookies cleared", headers(("Set-Cookie" = String, description = "Both cookies cleared (`Max-Age=0`)"))),
-        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, response = inline(CrossSite)),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
     )
 )]
 pub async fn logout_all(
@@ -255,8 +267,10 @@ struct SessionBody {
     security(("access_token" = []), ("refresh_token" = [])),
     responses(
         (status = 200, description = "The signed-in user and session; new cookies when the session was refreshed to answer", body = SessionEnvelope),
-        (status = 401, description = "`unauthenticated`: no valid session (stale cookies are cleared)", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
     )
 )]
 pub async fn session(State(state): State<AppState>, signed_in: Authenticated) -> Response {
@@ -307,8 +321,10 @@ struct SessionList {
     security(("access_token" = []), ("refresh_token" = [])),
     responses(
         (status = 200, description = "The user's live sessions, newest first", body = SessionList),
-        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
     )
 )]
 pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -> Response {
@@ -341,10 +357,12 @@ pub async fn sessions(State(state): State<AppState>, signed_in: Authenticated) -
     params(("id" = String, Path, description = "A session id from `GET /api/auth/sessions`")),
     responses(
         (status = 204, description = "The session is revoked (ending the current one also clears the cookies)"),
-        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`cross_site_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, response = inline(CrossSite)),
         (status = 404, description = "`not_found`: no such session among the caller's own", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
     )
 )]
 pub async fn end_session(
@@ -377,12 +395,14 @@ pub async fn end_session(
     request_body = PasswordBody,
     responses(
         (status = 204, description = "Password changed; every other session of the user is revoked"),
-        (status = 400, description = "`weak_password`, `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`unauthenticated`", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`invalid_credentials`: the current password is wrong; or `cross_site_request`", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "`payload_too_large`", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "`unsupported_media_type`: the body is not `application/json`", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "`unavailable`: the database is unreachable or password hashing is at capacity; `Retry-After` says when to try again", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, description = "`invalid_credentials`: the current password is wrong. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
+        (status = 413, response = inline(PayloadTooLarge)),
+        (status = 415, response = inline(NotJson)),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, description = "`unavailable`: password hashing is at capacity, the database did not answer, or this instance cannot currently prove that it knows every revoked session. Nothing has changed and the cookies are left alone", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
 pub async fn change_password(

@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi::responses::HeadersTooLarge;
 
 /// Where the JWKS is served, relative to the origin.
 const JWKS_PATH: &str = "/.well-known/jwks.json";
@@ -41,6 +42,7 @@ pub struct Discovery {
     responses(
         (status = 200, description = "Issuer and where its keys are", body = Discovery),
         (status = 400, description = "`invalid_request`: no public URL is configured and the request names no usable host", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 431, response = inline(HeadersTooLarge)),
     )
 )]
 pub async fn openid_configuration(State(state): State<AppState>, request: Request) -> Response {

@@ -8,13 +8,17 @@ use serde_json::json;
 
 use super::AppState;
 use super::error::ApiError;
+use super::openapi::responses::HeadersTooLarge;
 
 /// `GET /healthz`: the process answers.
 #[utoipa::path(
     get,
     path = "/healthz",
     tag = "operations",
-    responses((status = 200, description = "`{\"status\":\"ok\"}`: the process is up", content_type = "application/json")),
+    responses(
+        (status = 200, description = "`{\"status\":\"ok\"}`: the process is up", content_type = "application/json"),
+        (status = 431, response = inline(HeadersTooLarge)),
+    ),
 )]
 pub async fn healthz() -> Response {
     Json(json!({"status": "ok"})).into_response()
@@ -29,6 +33,7 @@ pub async fn healthz() -> Response {
     tag = "operations",
     responses(
         (status = 200, description = "`{\"status\":\"ready\"}`: the database answers", content_type = "application/json"),
+        (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, description = "`unavailable`: the database does not answer, or revocations are not known to be current", body = super::error::Problem, content_type = "application/problem+json"),
     ),
 )]
@@ -59,7 +64,7 @@ const JWKS_CACHE_CONTROL: &str = "public, max-age=60";
         status = 200,
         description = "A JSON Web Key Set (RFC 7517) of Ed25519 public keys (`kty` `OKP`, `crv` `Ed25519`), each with its `kid`: the keys that sign now, are about to sign, or signed tokens that have not yet expired",
         content_type = "application/json",
-    )),
+    ), (status = 431, response = inline(HeadersTooLarge))),
 )]
 pub async fn jwks(State(state): State<AppState>) -> Response {
     let jwks = state.auth.keys().current().jwks.clone();

@@ -15,6 +15,7 @@ use axum::response::{IntoResponse, Response};
 use tracing::{Instrument, Span};
 
 use super::AppState;
+use super::openapi::responses::HeadersTooLarge;
 use super::request_id::{self, RequestId};
 
 /// The route label of requests that matched no route (scanners, typos):
@@ -85,7 +86,7 @@ pub async fn front(State(state): State<AppState>, mut request: Request, next: Ne
         description = "Prometheus text format: requests, sign-ins, refreshes, revocations, upstream calls, argon2 queue, database pool",
         body = String,
         content_type = "text/plain; version=0.0.4",
-    ))
+    ), (status = 431, response = inline(HeadersTooLarge)))
 )]
 pub async fn metrics(State(state): State<AppState>) -> Response {
     let metrics = state.auth.metrics();

@@ -6,6 +6,36 @@
 //! router registers handlers through `utoipa_axum`'s `routes!`, which takes
 //! the route from that same attribute. A route and its description cannot
 //! disagree, and a test checks that no route was added around them.
+//!
+//! # Which statuses an operation lists
+//!
+//! Exactly those its request can be answered with in normal operation,
+//! whatever the cause, and no other. `tests/api/openapi_statuses.rs` keeps
+//! the table and provokes every entry against a real server.
+//!
+//! - 431 `request_header_fields_too_large`: every operation, since the
+//!   header check runs before routing.
+//! - 403 `cross_site_request`: every `POST`, `PUT`, `PATCH` and `DELETE`,
+//!   since the cross-site check runs before the handler; never a `GET`.
+//! - 400 (`malformed_json`, `invalid_request`, and the field rules), 413 and
+//!   415: only where a JSON body is read (register, sign-in, password
+//!   change). Other routes never read a body.
+//! - 401 `unauthenticated`: where a session is required.
+//! - 429 `too_many_attempts`: wherever a per-address limit can refuse —
+//!   sign-in (and the per-account throttle), registration, refresh, and every
+//!   route that requires a session, because a missing or expired access
+//!   token is renewed in place and that refresh counts.
+//! - 503 `unavailable`: where the request can hash a password (the hashing
+//!   queue is full), waits on the database (it did not answer in time), or
+//!   checks an access token (this instance cannot prove its set of revoked
+//!   sessions current). The keys, discovery, liveness, metrics and this
+//!   document are answered from memory and never answer 503; `/readyz`
+//!   answers it by design.
+//! - Not listed on any operation: 500 `internal_error`, which only a bug
+//!   causes (a panicking handler, caught; the system's random-number
+//!   generator or a hashing thread failing); 405 `method_not_allowed`, the
+//!   answer to any method a path does not list; 404 `not_found`, the answer
+//!   to any path not listed. The document's description says so.
 
 use std::sync::Arc;
 
@@ -15,6 +45,12 @@ use axum::response::{IntoResponse, Response};
 use utoipa::openapi::OpenApi as Document;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
+
+pub mod responses;
+
+use responses::{
+    CrossSite, HeadersTooLarge, RefreshThrottled, SessionUnavailable, Unauthenticated,
+};
 
 /// The security scheme of the access-token cookie.
 pub const ACCESS_SCHEME: &str = "access_token";
@@ -30,11 +66,16 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
             Every error is an RFC 9457 problem (`application/problem+json`) with a stable `code`. \
             A state-changing request whose `Origin` is not Portcullis's own, or whose \
             `Sec-Fetch-Site` is not `same-origin`/`none`, is refused with 403 `cross_site_request` \
-            before anything else; every `/api/auth/*` response carries `Cache-Control: no-store`; \
-            every response carries an `X-Request-Id`.",
+            before anything else; a request whose headers exceed 32 KiB (or cookies 16 KiB) gets \
+            431 `request_header_fields_too_large`. Every `/api/auth/*` response carries \
+            `Cache-Control: no-store`; every response carries an `X-Request-Id`. Each operation \
+            lists every status it answers in normal operation; beyond those, a method a path does \
+            not list gets 405 `method_not_allowed`, a path not listed 404 `not_found`, and a bug \
+            500 `internal_error`.",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
-    paths(api_proxy),
+    paths(api_read, api_write),
+    components(schemas(super::error::Problem)),
     modifiers(&CookieSchemes),
     tags(
         (name = "auth", description = "Accounts, sessions and cookies"),
@@ -70,24 +111,50 @@ impl Modify for CookieSchemes {
     }
 }
 
-/// Every other `/api/*` path: documented here because the route is a
+/// Every other `/api/*` path, read: documented here because the route is a
 /// wildcard (`/api/{*rest}`), which OpenAPI cannot spell.
 #[utoipa::path(
-    method(get, post, put, patch, delete),
+    get,
     path = "/api/{rest}",
     tag = "gateway",
     params(("rest" = String, Path, description = "Any path below /api/ that is not /api/auth/*")),
     security(("access_token" = []), ("refresh_token" = [])),
     responses(
-        (status = "default", description = "The upstream API's answer, the request having been forwarded with `Authorization: Bearer <access token>`"),
-        (status = 401, description = "`unauthenticated`: no valid session", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = "default", description = "The upstream API's answer, the request having been forwarded with the access token attached"),
+        (status = 401, response = inline(Unauthenticated)),
         (status = 404, description = "`not_found`: no upstream is configured", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 502, description = "`upstream_unavailable`", body = super::error::Problem, content_type = "application/problem+json"),
-        (status = 504, description = "`upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(SessionUnavailable)),
+        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
     )
 )]
 #[allow(dead_code)] // Only its generated description is used.
-fn api_proxy() {}
+fn api_read() {}
+
+/// Every other `/api/*` path, written to: as [`api_read`], and the
+/// cross-site check applies.
+#[utoipa::path(
+    method(post, put, patch, delete),
+    path = "/api/{rest}",
+    tag = "gateway",
+    params(("rest" = String, Path, description = "Any path below /api/ that is not /api/auth/*")),
+    security(("access_token" = []), ("refresh_token" = [])),
+    responses(
+        (status = "default", description = "The upstream API's answer, the request having been forwarded with the access token attached"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, response = inline(CrossSite)),
+        (status = 404, description = "`not_found`: no upstream is configured", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 502, description = "`upstream_unavailable`: the upstream refused the connection, could not be reached, or closed it before answering", body = super::error::Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(SessionUnavailable)),
+        (status = 504, description = "`upstream_timeout`: the upstream did not begin to answer within `upstream_timeout`", body = super::error::Problem, content_type = "application/problem+json"),
+    )
+)]
+#[allow(dead_code)] // Only its generated description is used.
+fn api_write() {}
 
 /// The document, serialised once at start.
 #[derive(Clone)]
@@ -98,7 +165,10 @@ pub struct OpenApiJson(pub Arc<str>);
     get,
     path = "/openapi.json",
     tag = "operations",
-    responses((status = 200, description = "This document", content_type = "application/json")),
+    responses(
+        (status = 200, description = "This document", content_type = "application/json"),
+        (status = 431, response = inline(HeadersTooLarge)),
+    ),
 )]
 pub async fn document(Extension(OpenApiJson(json)): Extension<OpenApiJson>) -> Response {
     let mut response = json.to_string().into_response();

@@ -15,7 +15,7 @@
 use sqlx::postgres::{PgListener, PgNotification, PgPool};
 use time::OffsetDateTime;
 
-use super::{StoreError, StoreResult};
+use super::{Backend, Store, StoreError, StoreResult};
 use crate::clock::from_unix_millis;
 use crate::domain::SessionId;
 
@@ -25,6 +25,36 @@ const REVOCATIONS: &str = "portcullis_revocations";
 const KEYS: &str = "portcullis_keys";
 /// Prefix of each instance's private heartbeat channel.
 const HEARTBEAT_PREFIX: &str = "portcullis_heartbeat_";
+
+/// What a SQLite store answers when asked for notifications.
+const UNSUPPORTED: StoreError =
+    StoreError::Unsupported("SQLite has no notifications; poll instead");
+
+impl Store {
+    /// Whether other instances' changes are pushed to this one
+    /// ([`Store::subscribe`]); otherwise they must be polled for.
+    pub fn pushes_changes(&self) -> bool {
+        matches!(self.pool, Backend::Postgres(_))
+    }
+
+    /// Starts listening for other instances' changes and for this instance's
+    /// heartbeats on `heartbeat`; PostgreSQL only.
+    pub async fn subscribe(&self, heartbeat: HeartbeatChannel) -> StoreResult<ChangeFeed> {
+        match &self.pool {
+            Backend::Postgres(pool) => self.bounded(ChangeFeed::subscribe(pool, heartbeat)).await,
+            Backend::Sqlite(_) => Err(UNSUPPORTED),
+        }
+    }
+
+    /// Sends a heartbeat that the feed subscribed with `channel` will return
+    /// as [`Change::Heartbeat`]; PostgreSQL only.
+    pub async fn send_heartbeat(&self, channel: &HeartbeatChannel, mark: u64) -> StoreResult<()> {
+        match &self.pool {
+            Backend::Postgres(pool) => self.bounded(send_heartbeat(pool, channel, mark)).await,
+            Backend::Sqlite(_) => Err(UNSUPPORTED),
+        }
+    }
+}
 
 /// One change announced by the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +99,7 @@ pub struct ChangeFeed {
 impl ChangeFeed {
     /// Listens on the shared channels and on `heartbeat`, on a connection
     /// taken from `pool` (and held for as long as the feed lives).
-    pub(super) async fn subscribe(pool: &PgPool, heartbeat: HeartbeatChannel) -> StoreResult<Self> {
+    async fn subscribe(pool: &PgPool, heartbeat: HeartbeatChannel) -> StoreResult<Self> {
         let mut listener = PgListener::connect_with(pool).await?;
         // Reconnecting behind our back would hide lost notifications; the
         // caller reconnects itself and reloads.
@@ -122,11 +152,7 @@ impl ChangeFeed {
 }
 
 /// Sends a heartbeat carrying `mark` to `channel`.
-pub(super) async fn send_heartbeat(
-    pool: &PgPool,
-    channel: &HeartbeatChannel,
-    mark: u64,
-) -> StoreResult<()> {
+async fn send_heartbeat(pool: &PgPool, channel: &HeartbeatChannel, mark: u64) -> StoreResult<()> {
     sqlx::query("SELECT pg_notify($1, $2)")
         .bind(channel.as_str())
         .bind(mark.to_string())

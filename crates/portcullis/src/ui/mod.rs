@@ -1,6 +1,7 @@
 //! The built-in web UI: server-rendered pages for signing in, registering and
-//! managing the account, plus a notes page that shows the whole flow through
-//! the gateway when an upstream is configured.
+//! managing the account, plus, when the `notes_page` setting turns it on, a
+//! demo page that shows the whole flow through the gateway to
+//! `examples/upstream-api`.
 //!
 //! The pages are rendered with `maud`, which escapes every interpolated value,
 //! so nothing a user typed can become markup. One small script
@@ -41,8 +42,9 @@ use crate::http::{AUTH_BODY_LIMIT, AppState};
 /// What the UI needs to know about the deployment.
 #[derive(Debug, Clone, Copy)]
 pub struct Ui {
-    /// Whether an upstream API is configured, so that the notes page, which
-    /// calls it through the gateway, has something to talk to.
+    /// Whether the demo notes page and its links are on (`notes_page`): it
+    /// calls `/api/notes`, which only `examples/upstream-api` answers, so an
+    /// operator's own upstream is not enough to show it.
     pub notes: bool,
 }
 

@@ -14,7 +14,7 @@ use super::layout::{self, Page, SessionMark, confirming};
 use super::visitor::Visitor;
 use crate::http::{AppState, SessionClient};
 
-/// `GET /notes`, mounted only when an upstream is configured.
+/// `GET /notes`, mounted only when `notes_page` is on (with an upstream).
 pub async fn page(
     State(state): State<AppState>,
     SessionClient(client): SessionClient,

@@ -1,7 +1,7 @@
 //! The admin commands, run as the real binary against the server's database.
 
 use std::io::Write;
-use std::process::{Command, Output, Stdio};
+use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
 use reqwest::StatusCode;
@@ -9,7 +9,7 @@ use reqwest::StatusCode;
 use crate::helpers::*;
 
 fn portcullis(app: &TestApp, args: &[&str], stdin: &str) -> Output {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let mut child = portcullis_binary()
         .args(args)
         .env("PORTCULLIS_DATABASE_URL", &app.database_url)
         .stdin(Stdio::piped())
@@ -172,7 +172,7 @@ fn kid(token: &str) -> String {
 
 #[tokio::test]
 async fn a_bad_setting_stops_the_binary_with_a_message_naming_it() {
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let out = portcullis_binary()
         .args(["serve"])
         .env("PORTCULLIS_ACCESS_TOKEN_TTL", "forever")
         .output()

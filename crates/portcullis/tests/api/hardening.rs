@@ -1,7 +1,6 @@
 //! Issue-6 defences: per-address limits, equal work for every failed sign-in,
 //! and the append-only audit log.
 
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -160,7 +159,7 @@ async fn security_events_are_audited_without_secrets() {
         StatusCode::NO_CONTENT
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let out = portcullis_binary()
         .args(["audit", "--since", "1h", "--limit", "50"])
         .env("PORTCULLIS_DATABASE_URL", &app.database_url)
         .output()
@@ -197,7 +196,7 @@ async fn security_events_are_audited_without_secrets() {
         );
     }
 
-    let only_ada = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let only_ada = portcullis_binary()
         .args(["audit", "--user", "ada"])
         .env("PORTCULLIS_DATABASE_URL", &app.database_url)
         .output()

@@ -17,6 +17,20 @@ use tokio::sync::oneshot;
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
+/// The `portcullis` binary, seeing only the settings a test gives it. The
+/// `PORTCULLIS_*` variables of the environment the tests run in (the browser
+/// switch of `scripts/test.sh`, a developer's own settings) are removed: the
+/// binary would read them, and refuses those that are not settings.
+pub fn portcullis_binary() -> std::process::Command {
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (name, _) in std::env::vars_os() {
+        if name.to_string_lossy().starts_with("PORTCULLIS_") {
+            command.env_remove(name);
+        }
+    }
+    command
+}
+
 pub struct TestApp {
     pub addr: SocketAddr,
     pub clock: Arc<ManualClock>,

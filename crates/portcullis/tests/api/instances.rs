@@ -100,7 +100,7 @@ async fn accepted_everywhere(cluster: &Cluster, access: &Jar) {
 
 /// Runs the `portcullis` binary on the cluster's database.
 async fn admin(db_url: &str, args: &[&str]) -> String {
-    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    let mut command = portcullis_binary();
     command.arg("--database-url").arg(db_url).args(args);
     let output = tokio::task::spawn_blocking(move || command.output())
         .await

@@ -29,7 +29,7 @@ async fn unknown_user_wrong_password_and_disabled_account_look_the_same() {
 }
 
 async fn disable(app: &TestApp, username: &str) {
-    let status = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let status = portcullis_binary()
         .args(["user", "disable", username])
         .env("PORTCULLIS_DATABASE_URL", &app.database_url)
         .output()

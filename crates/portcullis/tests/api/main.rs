@@ -9,6 +9,7 @@ mod tcp_proxy;
 
 mod auth_flow;
 mod cli;
+mod contract;
 mod csrf;
 mod discovery;
 mod forged_tokens;
@@ -21,11 +22,13 @@ mod malformed;
 mod metrics;
 mod node_jose;
 mod openapi;
+mod openapi_statuses;
 mod packaging;
 mod process;
 mod refresh;
 mod refresh_reasons;
 mod register;
+mod settings;
 mod upstreams;
 mod verified_tokens;
 

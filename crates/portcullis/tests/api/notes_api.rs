@@ -26,7 +26,12 @@ struct Stack {
 async fn stack() -> Stack {
     let listener = bind().await;
     let api = format!("http://{}", listener.local_addr().expect("addr"));
-    let app = TestApp::spawn_with(&[("PORTCULLIS_UPSTREAM", &api)]).await;
+    // As the README's walkthrough runs it, demo page included.
+    let app = TestApp::spawn_with(&[
+        ("PORTCULLIS_UPSTREAM", &api),
+        ("PORTCULLIS_NOTES_PAGE", "true"),
+    ])
+    .await;
     let jwks = JwksCache::new(&app.url("/.well-known/jwks.json")).expect("url");
     jwks.refresh().await.expect("the JWKS is served");
     let verifier = Verifier::from_jwks(jwks.clone(), Validation::new("portcullis", "portcullis"));

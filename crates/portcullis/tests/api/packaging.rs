@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use portcullis::config::{Config, Sources, setting_keys};
+use portcullis::config::{Config, Sources, known_settings};
 
 fn packaging(file: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -36,11 +36,11 @@ fn the_sample_configuration_lists_every_setting_and_parses_when_uncommented() {
     let dir = tempfile::tempdir().expect("tempdir");
     let shipped = dir.path().join("shipped.toml");
     std::fs::write(&shipped, &text).expect("write");
-    Config::from_sources(&Sources::load(Some(&shipped)).expect("loads")).expect("valid");
+    Config::from_sources(&Sources::default().with_file(&shipped).expect("loads")).expect("valid");
 
     let settings = sample_settings(&text);
     let listed: Vec<&str> = settings.keys().map(String::as_str).collect();
-    let mut known: Vec<&str> = setting_keys().collect();
+    let mut known: Vec<&str> = known_settings().iter().map(|s| s.key).collect();
     known.sort_unstable();
     assert_eq!(
         listed, known,
@@ -56,8 +56,10 @@ fn the_sample_configuration_lists_every_setting_and_parses_when_uncommented() {
         .map(|(_, line)| line.as_str())
         .collect();
     std::fs::write(&uncommented, body.join("\n")).expect("write");
-    let sources = Sources::load(Some(&uncommented)).expect("every key is known");
-    let config = Config::from_sources(&sources).expect("every value parses");
+    let sources = Sources::default()
+        .with_file(&uncommented)
+        .expect("valid TOML");
+    let config = Config::from_sources(&sources).expect("every key is known, every value parses");
     assert!(config.tls.is_some() && config.upstream.is_some());
 }
 

@@ -29,7 +29,7 @@ impl Server {
     fn start(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database = format!("sqlite://{}", dir.path().join("p.db").display());
-        let mut child = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+        let mut child = portcullis_binary()
             .arg("serve")
             .env("PORTCULLIS_BIND", "127.0.0.1:0")
             .env("PORTCULLIS_DATABASE_URL", database)

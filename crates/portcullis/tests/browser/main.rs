@@ -11,11 +11,14 @@
 //! `http://127.0.0.1:OTHERPORT`, a different site to the browser.
 //!
 //! Chromium and chromedriver come from Debian's `chromium` and
-//! `chromium-driver`; `scripts/test.sh` installs them. When they cannot be
-//! found the browser tests print a loud notice and pass without running —
-//! unless `PORTCULLIS_REQUIRE_BROWSER` is set, as `scripts/test.sh` sets it,
-//! in which case a missing browser is a failure. Run only these with
-//! `cargo test -p portcullis --test browser`.
+//! `chromium-driver`; `scripts/test.sh` installs them. The tests that drive
+//! the browser are `#[ignore = "needs chromium and chromedriver"]`, so a plain
+//! `cargo test` lists them as ignored rather than passing them unrun; run them
+//! with `cargo test -p portcullis --test browser -- --include-ignored`
+//! (`scripts/test.sh` runs the whole suite that way), and a missing browser
+//! is then a failure. The Next.js tests also need `node` and the example's
+//! production build (`examples/nextjs`, built by `scripts/test.sh`); they are
+//! ignored with that reason, and fail when run without them.
 
 mod harness;
 

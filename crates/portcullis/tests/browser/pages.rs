@@ -171,17 +171,30 @@ async fn a_form_post_from_another_origin_is_refused_before_anything_runs() {
 }
 
 #[tokio::test]
-async fn the_notes_page_exists_only_when_an_upstream_is_configured() {
-    let app = App::spawn(&[]).await;
-    let response = client()
-        .get(app.url("/notes"))
-        .send()
-        .await
-        .expect("answered");
-    assert_eq!(response.status(), StatusCode::NOT_FOUND);
-
+async fn the_notes_page_exists_only_when_turned_on_with_an_upstream() {
     let upstream = NotesApi::start().await;
-    let app = App::spawn(&[("PORTCULLIS_UPSTREAM", &upstream.url())]).await;
+    let upstream_url = upstream.url();
+    // An operator's own API has no /api/notes: an upstream alone is not enough.
+    let without_page: [&[(&str, &str)]; 2] = [&[], &[("PORTCULLIS_UPSTREAM", &upstream_url)]];
+    for settings in without_page {
+        let app = App::spawn(settings).await;
+        let response = client()
+            .get(app.url("/notes"))
+            .send()
+            .await
+            .expect("answered");
+        assert_eq!(response.status(), StatusCode::NOT_FOUND, "{settings:?}");
+        let home = home_page_signed_in(&app).await;
+        assert!(home.contains("Your account"), "{home}");
+        assert!(!home.contains("href=\"/notes\""), "{settings:?}: {home}");
+    }
+
+    let app = App::spawn(&[
+        ("PORTCULLIS_UPSTREAM", &upstream_url),
+        ("PORTCULLIS_NOTES_PAGE", "true"),
+    ])
+    .await;
+    assert!(home_page_signed_in(&app).await.contains("href=\"/notes\""));
     // A same-origin navigation without cookies is surely signed out: on to
     // sign in. The page is there.
     let response = client()
@@ -192,6 +205,36 @@ async fn the_notes_page_exists_only_when_an_upstream_is_configured() {
         .expect("answered");
     assert_eq!(response.status(), StatusCode::SEE_OTHER);
     assert_eq!(response.headers()[LOCATION], "/login?next=/notes");
+}
+
+/// `/` as a newly registered user sees it.
+async fn home_page_signed_in(app: &App) -> String {
+    let response = client()
+        .post(app.url("/api/auth/register"))
+        .json(&serde_json::json!({
+            "username": "ada",
+            "email": "ada@example.com",
+            "password": PASSWORD,
+        }))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let cookies: Vec<&str> = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|c| c.to_str().ok()?.split(';').next())
+        .collect();
+    client()
+        .get(app.url("/"))
+        .header("cookie", cookies.join("; "))
+        .send()
+        .await
+        .expect("answered")
+        .text()
+        .await
+        .expect("html")
 }
 
 #[tokio::test]

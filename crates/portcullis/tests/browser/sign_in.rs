@@ -6,10 +6,9 @@ use fantoccini::key::Key;
 use crate::harness::*;
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn a_person_registers_signs_out_and_signs_in_again_with_the_keyboard() {
-    let Some(browser) = Browser::launch("register_sign_out_sign_in").await else {
-        return;
-    };
+    let browser = Browser::launch("register_sign_out_sign_in").await;
     let app = App::spawn(&[]).await;
     let tab = browser.tab().await;
 
@@ -70,10 +69,9 @@ async fn a_person_registers_signs_out_and_signs_in_again_with_the_keyboard() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn page_script_can_neither_read_nor_overwrite_the_session_cookies() {
-    let Some(browser) = Browser::launch("cookies_out_of_reach").await else {
-        return;
-    };
+    let browser = Browser::launch("cookies_out_of_reach").await;
     let app = App::spawn(&[]).await;
     let tab = browser.tab().await;
     sign_up(&tab, &app, "ada").await;
@@ -132,10 +130,9 @@ async fn page_script_can_neither_read_nor_overwrite_the_session_cookies() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn sign_in_explains_wrong_credentials_throttling_and_an_unavailable_server() {
-    let Some(browser) = Browser::launch("sign_in_errors").await else {
-        return;
-    };
+    let browser = Browser::launch("sign_in_errors").await;
     let mut app = App::spawn(&[]).await;
     register_over_http(&app, "ada").await;
     let tab = browser.tab().await;
@@ -192,10 +189,9 @@ async fn sign_in_explains_wrong_credentials_throttling_and_an_unavailable_server
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn registration_errors_appear_beside_the_field_they_are_about() {
-    let Some(browser) = Browser::launch("register_errors").await else {
-        return;
-    };
+    let browser = Browser::launch("register_errors").await;
     let app = App::spawn(&[]).await;
     register_over_http(&app, "ada").await;
     let tab = browser.tab().await;
@@ -239,10 +235,9 @@ async fn registration_errors_appear_beside_the_field_they_are_about() {
 }
 
 #[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn with_javascript_off_registering_and_signing_in_are_form_posts() {
-    let Some(browser) = Browser::launch("no_javascript").await else {
-        return;
-    };
+    let browser = Browser::launch("no_javascript").await;
     let app = App::spawn(&[]).await;
     let tab = browser
         .tab_with(TabOptions {

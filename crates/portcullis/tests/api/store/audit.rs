@@ -6,7 +6,10 @@ use time::Duration;
 
 use super::t0;
 
-conformance!(events_are_read_back_newest_first_and_filtered,);
+conformance!(
+    events_are_read_back_newest_first_and_filtered,
+    an_event_without_details_is_read_back_without_them,
+);
 
 fn entry(kind: &'static str, user: Option<UserId>, minutes: i64) -> AuditEntry {
     AuditEntry {
@@ -77,4 +80,33 @@ async fn events_are_read_back_newest_first_and_filtered(store: &Store) {
         .await
         .expect("read");
     assert_eq!(limited.len(), 1);
+}
+
+async fn an_event_without_details_is_read_back_without_them(store: &Store) {
+    let bare = AuditEntry {
+        at: t0(),
+        kind: "key_rotated",
+        user_id: None,
+        session_id: None,
+        client_addr: None,
+        user_agent: None,
+        detail: None,
+    };
+    store.append_audit(&bare).await.expect("append");
+    let everyones = AuditFilter {
+        limit: 10,
+        ..AuditFilter::default()
+    };
+    let all = store.audit_events(&everyones).await.expect("read");
+    assert_eq!(all.len(), 1);
+    let event = &all[0].entry;
+    assert_eq!((all[0].kind.as_str(), event.at), ("key_rotated", t0()));
+    assert!(event.user_id.is_none() && event.session_id.is_none());
+    assert!(event.client_addr.is_none() && event.user_agent.is_none() && event.detail.is_none());
+    let someones = AuditFilter {
+        user_id: Some(UserId::random()),
+        ..everyones
+    };
+    let theirs = store.audit_events(&someones).await.expect("read");
+    assert!(theirs.is_empty(), "an event of no user is nobody's");
 }

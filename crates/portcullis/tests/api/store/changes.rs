@@ -79,6 +79,7 @@ async fn committed_revocations_are_announced_once_each_in_commit_order() {
 async fn key_changes_are_announced() {
     let db = TestDb::postgres().await;
     let store = db.store().await;
+    assert!(store.pushes_changes());
     let mut feed = store
         .subscribe(HeartbeatChannel::random())
         .await
@@ -115,6 +116,9 @@ async fn sqlite_has_no_feed_and_says_so() {
     let db = TestDb::sqlite();
     let store = db.store().await;
     assert!(!store.pushes_changes());
-    let refused = store.subscribe(HeartbeatChannel::random()).await;
+    let channel = HeartbeatChannel::random();
+    let refused = store.send_heartbeat(&channel, 1).await;
+    assert!(matches!(refused, Err(StoreError::Unsupported(_))));
+    let refused = store.subscribe(channel).await;
     assert!(matches!(refused, Err(StoreError::Unsupported(_))));
 }

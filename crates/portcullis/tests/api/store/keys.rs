@@ -14,6 +14,7 @@ conformance!(
     a_rotation_retires_the_old_key_which_is_published_until_its_deadline,
     concurrent_rotations_leave_exactly_one_key_signing,
     of_instances_rotating_on_schedule_at_once_exactly_one_rotates,
+    with_no_key_at_all_a_scheduled_rotation_is_due,
     pool_status_reports_the_pool,
 );
 
@@ -127,6 +128,19 @@ async fn of_instances_rotating_on_schedule_at_once_exactly_one_rotates(store: &S
         .await
         .expect("query");
     assert!(!again);
+}
+
+async fn with_no_key_at_all_a_scheduled_rotation_is_due(store: &Store) {
+    let key = generate(t0()).expect("key");
+    let rotated = store
+        .rotate_keys_if_due(&key, t0() + Duration::minutes(20), t0())
+        .await
+        .expect("rotate");
+    assert!(rotated);
+    let keys = store.signing_keys(t0()).await.expect("query");
+    assert_eq!(keys.len(), 1);
+    assert_eq!(keys[0].kid, key.kid);
+    assert!(keys[0].retired_at.is_none());
 }
 
 async fn pool_status_reports_the_pool(store: &Store) {

@@ -44,13 +44,18 @@ pub fn t0() -> OffsetDateTime {
 }
 
 pub async fn add_user(store: &Store, name: &str) -> UserRecord {
+    add_user_at(store, name, t0()).await
+}
+
+/// Registers `name` (address `name@example.com`) at `now`.
+pub async fn add_user_at(store: &Store, name: &str, now: OffsetDateTime) -> UserRecord {
     store
         .insert_user(NewUser {
             id: UserId::random(),
             username: &Username::parse(name).expect("valid username"),
             email: &Email::parse(&format!("{name}@example.com")).expect("valid email"),
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-            now: t0(),
+            now,
         })
         .await
         .expect("user inserted")
@@ -59,13 +64,23 @@ pub async fn add_user(store: &Store, name: &str) -> UserRecord {
 /// Starts a session for `user` at `t0()`, lasting a day, whose first refresh
 /// token hashes to `[tag; 32]`.
 pub async fn add_session(store: &Store, user: &UserRecord, tag: u8) -> SessionId {
+    add_session_at(store, user, tag, t0()).await
+}
+
+/// Like [`add_session`], started at `now`.
+pub async fn add_session_at(
+    store: &Store,
+    user: &UserRecord,
+    tag: u8,
+    now: OffsetDateTime,
+) -> SessionId {
     let id = SessionId::random();
     store
         .insert_session(NewSession {
             id,
             user_id: user.id,
-            now: t0(),
-            expires_at: t0() + time::Duration::days(1),
+            now,
+            expires_at: now + time::Duration::days(1),
             token_hash: &[tag; 32],
             user_agent: Some("test-agent"),
             client_addr: Some("127.0.0.1"),

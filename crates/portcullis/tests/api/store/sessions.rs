@@ -5,7 +5,7 @@ use portcullis::store::{RevokeReason, Rotation, Store};
 use time::Duration;
 use tokio::task::JoinSet;
 
-use super::{add_session, add_user, t0};
+use super::{add_session, add_session_at, add_user, t0};
 
 conformance!(
     a_session_and_its_first_refresh_token_are_found,
@@ -15,6 +15,7 @@ conformance!(
     revoking_a_session_takes_its_owner_and_happens_once,
     revoking_a_users_sessions_spares_the_excepted_one_and_other_users,
     live_sessions_leave_out_revoked_idle_and_ended_ones,
+    live_sessions_are_listed_newest_first,
     purging_deletes_ended_sessions_with_their_tokens,
 );
 
@@ -261,6 +262,34 @@ async fn live_sessions_leave_out_revoked_idle_and_ended_ones(store: &Store) {
         .await
         .expect("query");
     assert!(ended.is_empty());
+}
+
+async fn live_sessions_are_listed_newest_first(store: &Store) {
+    let ada = add_user(store, "ada").await;
+    // Started oldest last, so that the order of insertion cannot pass for
+    // the order of age.
+    let newest = add_session_at(store, &ada, 1, t0() + Duration::seconds(2)).await;
+    let middle = add_session_at(store, &ada, 2, t0() + Duration::seconds(1)).await;
+    let oldest = add_session_at(store, &ada, 3, t0()).await;
+    let listed: Vec<_> = store
+        .live_sessions(
+            ada.id,
+            t0() + Duration::seconds(5),
+            t0() - Duration::hours(1),
+        )
+        .await
+        .expect("query")
+        .iter()
+        .map(|s| (s.id, s.created_at))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (newest, t0() + Duration::seconds(2)),
+            (middle, t0() + Duration::seconds(1)),
+            (oldest, t0())
+        ]
+    );
 }
 
 async fn purging_deletes_ended_sessions_with_their_tokens(store: &Store) {

@@ -3,7 +3,7 @@
 use portcullis::domain::{Email, LoginName, SessionId, UserId, Username};
 use portcullis::store::{NewSession, NewUser, Store, StoreError, Unique};
 
-use super::{add_session, add_user, t0};
+use super::{add_session, add_user, add_user_at, t0};
 
 conformance!(
     a_user_is_found_by_name_address_and_id_regardless_of_case,
@@ -11,6 +11,8 @@ conformance!(
     disabling_and_rehashing_change_only_that_user,
     login_failures_count_up_then_start_over_or_clear,
     the_database_answers_a_ping,
+    a_closed_store_answers_nothing_more,
+    users_are_listed_oldest_first,
     a_registration_stores_the_user_and_first_session_together_or_neither,
 );
 
@@ -179,6 +181,44 @@ async fn login_failures_count_up_then_start_over_or_clear(store: &Store) {
 
 async fn the_database_answers_a_ping(store: &Store) {
     store.ping().await.expect("ping");
+}
+
+async fn a_closed_store_answers_nothing_more(store: &Store) {
+    store.close().await;
+    let refused = store.ping().await;
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+    let refused = store.list_users().await;
+    assert!(
+        matches!(refused, Err(StoreError::Database(_))),
+        "{refused:?}"
+    );
+}
+
+async fn users_are_listed_oldest_first(store: &Store) {
+    // Registered newest first, so that the order of insertion cannot pass
+    // for the order of age.
+    let hour = time::Duration::hours(1);
+    let newest = add_user_at(store, "hopper", t0() + hour).await;
+    let oldest = add_user_at(store, "ada", t0() - hour).await;
+    let middle = add_user_at(store, "grace", t0()).await;
+    let listed: Vec<_> = store
+        .list_users()
+        .await
+        .expect("list")
+        .iter()
+        .map(|u| (u.id, u.created_at))
+        .collect();
+    assert_eq!(
+        listed,
+        [
+            (oldest.id, t0() - hour),
+            (middle.id, t0()),
+            (newest.id, t0() + hour)
+        ]
+    );
 }
 
 async fn a_registration_stores_the_user_and_first_session_together_or_neither(store: &Store) {

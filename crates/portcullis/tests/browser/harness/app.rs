@@ -58,13 +58,15 @@ impl App {
     }
 
     /// The app in front of the example notes API (`examples/upstream-api`),
-    /// which verifies tokens with Portcullis's JWKS as a real service would.
+    /// which verifies tokens with Portcullis's JWKS as a real service would,
+    /// with the demo notes page turned on.
     /// The API runs until the returned handle is dropped.
     pub async fn with_example_api() -> (Self, ExampleApi) {
-        Self::with_example_api_and(&[]).await
+        Self::with_example_api_and(&[("PORTCULLIS_NOTES_PAGE", "true")]).await
     }
 
-    /// [`App::with_example_api`] with extra `PORTCULLIS_*` settings.
+    /// The app in front of the example notes API with these `PORTCULLIS_*`
+    /// settings, and without the notes page (which a frontend replaces).
     pub async fn with_example_api_and(vars: &[(&str, &str)]) -> (Self, ExampleApi) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

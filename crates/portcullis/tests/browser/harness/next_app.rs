@@ -53,12 +53,12 @@ impl NextServer {
             .process_group(0)
             .spawn()
             .expect("node runs `next start` (is node installed?)");
-        let server = Self { child, port };
+        let mut server = Self { child, port };
         server.wait_until_ready().await;
         server
     }
 
-    async fn wait_until_ready(&self) {
+    async fn wait_until_ready(&mut self) {
         let url = format!("http://127.0.0.1:{}/", self.port);
         let http = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
@@ -68,6 +68,11 @@ impl NextServer {
         loop {
             if http.get(&url).send().await.is_ok() {
                 return;
+            }
+            // An old node, or a build that does not load, ends the process:
+            // say so now rather than after the whole startup allowance.
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("next start exited ({status}) before answering; its errors are above");
             }
             assert!(start.elapsed() < STARTUP, "next start did not answer");
             tokio::time::sleep(Duration::from_millis(100)).await;

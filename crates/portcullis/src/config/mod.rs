@@ -1,0 +1,263 @@
+//! Settings from three layers — a TOML file (`--config`), `PORTCULLIS_*`
+//! environment variables, command-line flags, later layers winning — read
+//! once into a typed [`Config`].
+//!
+//! - [`settings`] is the list of every setting and the typed shape of the
+//!   layers, which refuses unknown keys and variables;
+//! - [`sources`] merges the layers with `figment` and names a bad value's
+//!   layer in its message;
+//! - [`values`] holds the value types and how each is written;
+//! - this module applies the defaults, and [`checks`] the rules between
+//!   settings, so that a `Config` is always one the server can run with.
+//!
+//! It is a leaf: it imports nothing else from the crate.
+
+mod checks;
+mod error;
+mod settings;
+mod sources;
+#[cfg(test)]
+mod tests;
+mod values;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use values::OrOff;
+
+use ipnet::IpNet;
+use secrecy::{ExposeSecret, SecretSlice, SecretString};
+use url::Url;
+
+pub use error::ConfigError;
+pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
+pub use sources::Sources;
+pub use values::{
+    AddressRates, DatabaseUrl, InvalidText, LogFormat, ProxyTarget, PublicUrl, Rate, Registration,
+    SettingValue, parse_setting,
+};
+
+/// The database and its connection pool.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    /// `sqlite://path` or `postgres://...`; secret because it may hold a password.
+    pub url: SecretString,
+    /// Largest number of pooled connections. On PostgreSQL one of them is held
+    /// by the notification listener.
+    pub max_connections: u32,
+    /// Connections kept open even when idle.
+    pub min_connections: u32,
+    /// How long a request waits for a connection (including opening one)
+    /// before it answers 503; what bounds the wait when the database is down.
+    pub acquire_timeout: Duration,
+    /// How long one store operation may run once it has a connection; enforced
+    /// by the client (a silent network) and, on PostgreSQL, by the server.
+    pub statement_timeout: Duration,
+}
+
+impl DatabaseConfig {
+    /// Whether the URL names PostgreSQL.
+    pub fn is_postgres(&self) -> bool {
+        let url = self.url.expose_secret();
+        url.starts_with("postgres://") || url.starts_with("postgresql://")
+    }
+}
+
+/// The certificate chain and private key Portcullis serves TLS with; both PEM.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate chain, leaf first.
+    pub cert: PathBuf,
+    /// The private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: PathBuf,
+}
+
+/// Lifetimes of tokens and sessions.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionPolicy {
+    /// Lifetime of an access token.
+    pub access_token_ttl: Duration,
+    /// A session not refreshed for this long ends.
+    pub idle_timeout: Duration,
+    /// A session ends this long after sign-in, however active.
+    pub max_lifetime: Duration,
+    /// How long after a rotation the just-rotated refresh token is still
+    /// answered with the session's current tokens instead of being treated as
+    /// theft.
+    pub reuse_grace: Duration,
+}
+
+/// Password hashing capacity.
+#[derive(Debug, Clone, Copy)]
+pub struct HashingConfig {
+    /// Hashes computed at once (each holds 19 MiB while it runs).
+    pub concurrency: usize,
+    /// Hash requests allowed to wait for a slot; beyond this, sign-ins are shed
+    /// with 503 instead of queueing without bound.
+    pub queue: usize,
+}
+
+/// The whole, validated configuration of `portcullis serve` and the admin commands.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where to listen.
+    pub bind: SocketAddr,
+    /// Where state lives.
+    pub database: DatabaseConfig,
+    /// The API that other `/api/*` paths are proxied to.
+    pub upstream: Option<Url>,
+    /// The frontend that non-API paths are proxied to, instead of the built-in UI.
+    pub frontend: Option<Url>,
+    /// Whether requests to the frontend carry a signed-in visitor's access
+    /// token, as API requests do, so that server-rendered pages know the user.
+    pub frontend_token: bool,
+    /// Path prefixes on the frontend served without any session work (static
+    /// assets), besides `/_next/static/`.
+    pub frontend_public_paths: Vec<String>,
+    /// Whether the built-in UI serves `/notes`, a demo page for
+    /// `examples/upstream-api` that calls `/api/notes` on the upstream; only
+    /// ever on with an upstream and the built-in UI.
+    pub notes_page: bool,
+    /// Portcullis's own public origin, when fixed; else each request's scheme and `Host`.
+    pub public_url: Option<Url>,
+    /// The `iss` claim.
+    pub issuer: String,
+    /// The `aud` claim.
+    pub audience: String,
+    /// Whether self-service registration is open.
+    pub registration: Registration,
+    /// Token and session lifetimes.
+    pub sessions: SessionPolicy,
+    /// Clock difference tolerated when checking token times.
+    pub clock_leeway: Duration,
+    /// Development only: cookies without `Secure` (and so without `__Host-`).
+    pub insecure_dev_cookies: bool,
+    /// Password hashing capacity.
+    pub hashing: HashingConfig,
+    /// How logs are written.
+    pub log_format: LogFormat,
+    /// Proxies whose `X-Forwarded-*` headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    /// How long the upstream (or frontend) may take to begin its answer once
+    /// the request has been sent in full; then 504 `upstream_timeout`.
+    pub upstream_timeout: Duration,
+    /// Attach the access token upstream as this cookie instead of as
+    /// `Authorization: Bearer` (the NestJS pattern's `accessToken`).
+    pub upstream_token_cookie: Option<String>,
+    /// Sign access tokens with HS256 and this shared secret instead of
+    /// Ed25519, for backends that only know a shared secret.
+    pub hs256_secret: Option<SecretSlice<u8>>,
+    /// Add an `_id` claim equal to `sub`, as the NestJS pattern's backends read it.
+    pub legacy_id_claim: bool,
+    /// When set, Portcullis serves HTTPS (and HTTP/2) itself with these files.
+    pub tls: Option<TlsFiles>,
+    /// How long a signing key signs before an automatic rotation replaces it;
+    /// `None` when rotation is left to `portcullis keys rotate`.
+    pub key_rotation_interval: Option<Duration>,
+    /// How long in-flight requests may run on after a shutdown signal before
+    /// the server exits anyway.
+    pub shutdown_timeout: Duration,
+    /// How long an instance keeps trusting its revoked-session set after it
+    /// last proved it current; past that, authenticated requests answer 503.
+    pub revocation_max_staleness: Duration,
+    /// Per-client-address rate limits.
+    pub address_rates: AddressRates,
+}
+
+/// Automatic key rotation, unless configured otherwise: a key signs for a
+/// month, so a leaked one is useful for a month at most, and the JWKS of a
+/// busy site still changes rarely.
+pub const DEFAULT_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
+
+const DAY: u64 = 86_400;
+
+impl Config {
+    /// Reads every setting, applies the defaults and cross-checks the result.
+    pub fn from_sources(sources: &Sources) -> Result<Self, ConfigError> {
+        let s = sources.settings()?;
+        let public_url = s.public_url.map(|u| u.0);
+        // The issuer and audience name this server: its public URL when known.
+        let default_name = || {
+            public_url
+                .as_ref()
+                .map_or("portcullis", |u| u.as_str().trim_end_matches('/'))
+                .to_owned()
+        };
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        let rates = AddressRates::default();
+        let rate = |given: Option<OrOff<Rate>>, default| given.map_or(default, |r| r.0);
+        let tls = match (s.tls_cert, s.tls_key) {
+            (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
+            (None, None) => None,
+            _ => {
+                return Err(ConfigError::Inconsistent(
+                    "tls_cert and tls_key go together: give both or neither".into(),
+                ));
+            }
+        };
+        let config = Config {
+            bind: s
+                .bind
+                .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080))),
+            database: DatabaseConfig {
+                url: s
+                    .database_url
+                    .map_or_else(|| SecretString::from("sqlite://portcullis.db"), |u| u.0),
+                max_connections: s.database_max_connections.map_or(10, |n| n.get()),
+                min_connections: s.database_min_connections.unwrap_or(0),
+                acquire_timeout: s.database_acquire_timeout.unwrap_or(secs(3)),
+                statement_timeout: s.database_statement_timeout.unwrap_or(secs(5)),
+            },
+            upstream: s.upstream.map(|u| u.0),
+            frontend: s.frontend.map(|u| u.0),
+            frontend_token: s.frontend_token.unwrap_or(false),
+            frontend_public_paths: s.frontend_public_paths.map(|p| p.0).unwrap_or_default(),
+            notes_page: s.notes_page.unwrap_or(false),
+            issuer: s.issuer.map_or_else(default_name, |n| n.0),
+            audience: s.audience.map_or_else(default_name, |n| n.0),
+            public_url,
+            registration: s.registration.unwrap_or(Registration::Open),
+            sessions: SessionPolicy {
+                access_token_ttl: s.access_token_ttl.unwrap_or(secs(15 * 60)),
+                idle_timeout: s.refresh_idle_timeout.unwrap_or(secs(7 * DAY)),
+                max_lifetime: s.session_max_lifetime.unwrap_or(secs(30 * DAY)),
+                reuse_grace: s.refresh_reuse_grace.unwrap_or(secs(10)),
+            },
+            clock_leeway: s.clock_leeway.unwrap_or(secs(5)),
+            insecure_dev_cookies: s.insecure_dev_cookies.unwrap_or(false),
+            hashing: HashingConfig {
+                concurrency: s.hash_concurrency.map_or(cores, |n| n.get()),
+                queue: s.hash_queue.unwrap_or(64 * cores),
+            },
+            log_format: s.log_format.unwrap_or(LogFormat::Text),
+            trusted_proxies: s.trusted_proxies.unwrap_or_default(),
+            upstream_timeout: s.upstream_timeout.unwrap_or(secs(30)),
+            upstream_token_cookie: s.upstream_token_cookie.map(|c| c.0),
+            hs256_secret: s
+                .hs256_secret_file
+                .as_deref()
+                .map(checks::read_hs256_secret)
+                .transpose()?,
+            legacy_id_claim: s.legacy_id_claim.unwrap_or(false),
+            tls,
+            key_rotation_interval: s
+                .key_rotation_interval
+                .map_or(Some(DEFAULT_KEY_ROTATION_INTERVAL), |i| i.0),
+            shutdown_timeout: s.shutdown_timeout.unwrap_or(secs(30)),
+            revocation_max_staleness: s.revocation_max_staleness.unwrap_or(secs(5)),
+            address_rates: AddressRates {
+                login_attempts: rate(s.address_login_attempts, rates.login_attempts),
+                login_failures: rate(s.address_login_failures, rates.login_failures),
+                registrations: rate(s.address_registrations, rates.registrations),
+                refreshes: rate(s.address_refreshes, rates.refreshes),
+            },
+        };
+        checks::check(&config)?;
+        Ok(config)
+    }
+}
+
+const fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}

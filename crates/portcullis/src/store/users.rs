@@ -1,0 +1,141 @@
+//! Users: creating, finding, disabling, and changing their password hash.
+
+use time::OffsetDateTime;
+
+use super::records::{UserRow, convert_all};
+use super::sessions::insert_session_rows;
+use super::{Backend, Dialect, NewSession, NewUser, Store, StoreResult, UserRecord};
+use crate::clock::unix_millis;
+use crate::domain::{LoginName, UserId};
+
+/// The columns of a [`UserRow`].
+const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at";
+
+impl Store {
+    /// Creates a user; [`StoreError::Conflict`](super::StoreError::Conflict)
+    /// when the name or address is taken.
+    pub async fn insert_user(&self, user: NewUser<'_>) -> StoreResult<UserRecord> {
+        self.create_user(user, None).await
+    }
+
+    /// Creates a user and their first session in one transaction: both or
+    /// neither. [`StoreError::Conflict`](super::StoreError::Conflict) when
+    /// the name or address is taken.
+    pub async fn insert_user_with_session(
+        &self,
+        user: NewUser<'_>,
+        session: NewSession<'_>,
+    ) -> StoreResult<UserRecord> {
+        self.create_user(user, Some(session)).await
+    }
+
+    /// Creates a user, and their first session if there is one, in one
+    /// transaction.
+    async fn create_user(
+        &self,
+        user: NewUser<'_>,
+        session: Option<NewSession<'_>>,
+    ) -> StoreResult<UserRecord> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let row: UserRow = sqlx::query_as(&format!(
+                "INSERT INTO users (id, username, username_key, email, email_key, \
+                 password_hash, disabled, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, FALSE, $7, $7) RETURNING {USER_COLUMNS}"
+            ))
+            .bind(user.id.to_string())
+            .bind(user.username.as_str())
+            .bind(user.username.key())
+            .bind(user.email.as_str())
+            .bind(user.email.key())
+            .bind(user.password_hash)
+            .bind(unix_millis(user.now))
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(|e| pool.conflict(e))?;
+            let user = row.try_into()?;
+            if let Some(session) = &session {
+                insert_session_rows((&mut *tx).into(), session).await?;
+            }
+            tx.commit().await?;
+            Ok(user)
+        })
+    }
+
+    /// The user a sign-in name refers to.
+    pub async fn user_by_login(&self, login: &LoginName) -> StoreResult<Option<UserRecord>> {
+        let column = match login {
+            LoginName::Email(_) => "email_key",
+            LoginName::Username(_) => "username_key",
+        };
+        on_backend!(self, |pool| {
+            let row: Option<UserRow> = sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE {column} = $1"
+            ))
+            .bind(login.key())
+            .fetch_optional(pool)
+            .await?;
+            row.map(TryInto::try_into).transpose()
+        })
+    }
+
+    /// The user with this id.
+    pub async fn user_by_id(&self, id: UserId) -> StoreResult<Option<UserRecord>> {
+        on_backend!(self, |pool| {
+            let row: Option<UserRow> =
+                sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+                    .bind(id.to_string())
+                    .fetch_optional(pool)
+                    .await?;
+            row.map(TryInto::try_into).transpose()
+        })
+    }
+
+    /// Every user, oldest first.
+    pub async fn list_users(&self) -> StoreResult<Vec<UserRecord>> {
+        on_backend!(self, |pool| {
+            let rows: Vec<UserRow> = sqlx::query_as(&format!(
+                "SELECT {USER_COLUMNS} FROM users ORDER BY created_at, id"
+            ))
+            .fetch_all(pool)
+            .await?;
+            convert_all(rows)
+        })
+    }
+
+    /// Disables or re-enables a user; `false` when there is no such user.
+    pub async fn set_user_disabled(
+        &self,
+        id: UserId,
+        disabled: bool,
+        now: OffsetDateTime,
+    ) -> StoreResult<bool> {
+        on_backend!(self, |pool| {
+            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
+                .bind(disabled)
+                .bind(unix_millis(now))
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// Replaces a user's password hash.
+    pub async fn set_password_hash(
+        &self,
+        id: UserId,
+        hash: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
+                .bind(hash)
+                .bind(unix_millis(now))
+                .bind(id.to_string())
+                .execute(pool)
+                .await?;
+            Ok(())
+        })
+    }
+}
