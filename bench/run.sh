@@ -33,6 +33,7 @@ SESSION_CONNECTIONS=16   # GET /api/auth/session, quiet and during the flood
 LOGIN_CONNECTIONS=8      # sign-in flood
 REFRESH_SESSIONS=32      # refresh-load loops
 MEMORY_CONNECTIONS=1000  # peak-RSS load
+PAGE_CONNECTIONS=16      # server-rendered Next.js page
 READY_RUNS=5
 PASSWORD="bench password, long enough"
 
@@ -147,7 +148,7 @@ for bin in portcullis upstream-api bare-proxy argon2-time refresh-load ready-tim
     [[ -x $TARGET/$bin ]] || die "$TARGET/$bin was not built"
 done
 
-read -r P_PORT U_PORT B_PORT PG_PORT R_PORT < <("$TARGET/free-port" --count 5) || die "no free ports"
+read -r P_PORT U_PORT B_PORT PG_PORT R_PORT N_PORT NP_PORT < <("$TARGET/free-port" --count 7) || die "no free ports"
 P_URL=http://127.0.0.1:$P_PORT
 U_URL=http://127.0.0.1:$U_PORT
 B_URL=http://127.0.0.1:$B_PORT
@@ -265,6 +266,37 @@ measure get-direct -t1 -c"$CONNECTIONS" -H "Authorization: Bearer $ACCESS" "$U_U
 G_D=$BENCH
 measure get-bare -t1 -c"$CONNECTIONS" -H "Authorization: Bearer $ACCESS" "$B_URL/api/notes"
 G_B=$BENCH
+
+# 1b. Server-rendered pages ----------------------------------------------------
+# The Next.js example's home page, which greets its user from the forwarded
+# token: through a Portcullis with frontend_token on (same database, so the
+# same cookies), and straight to `next start` with the token as a Bearer
+# header. Needs node and the example's production build.
+NEXT_DIR=$ROOT/examples/nextjs
+N_P="" N_D=""
+if command -v node >/dev/null && [[ -f $NEXT_DIR/.next/BUILD_ID ]]; then
+    log "1b. server-rendered GET / of examples/nextjs: through Portcullis, direct"
+    NEXT_TELEMETRY_DISABLED=1 JWKS_URL="$P_URL/.well-known/jwks.json" BACKEND_URL="$U_URL" \
+        start nextjs node "$NEXT_DIR/node_modules/next/dist/bin/next" start "$NEXT_DIR" \
+        --hostname 127.0.0.1 --port "$N_PORT"
+    N_PID=$PID
+    wait_for "$N_PID" "http://127.0.0.1:$N_PORT/" 200
+    PORTCULLIS_FRONTEND_TOKEN=true start_portcullis portcullis-pages "$NP_PORT" "$SQLITE_URL" \
+        --upstream "$U_URL" --frontend "http://127.0.0.1:$N_PORT"
+    NP_PID=$PID
+    for check in "http://127.0.0.1:$NP_PORT/|Cookie: $CK" "http://127.0.0.1:$N_PORT/|Authorization: Bearer $ACCESS"; do
+        curl -s -H "${check#*|}" "${check%%|*}" | grep -q '<h1 id="greeting">' ||
+            die "GET ${check%%|*} did not render the signed-in home page"
+    done
+    measure pages-portcullis -t1 -c"$PAGE_CONNECTIONS" -H "Cookie: $CK" "http://127.0.0.1:$NP_PORT/"
+    N_P=$BENCH
+    measure pages-direct -t1 -c"$PAGE_CONNECTIONS" -H "Authorization: Bearer $ACCESS" "http://127.0.0.1:$N_PORT/"
+    N_D=$BENCH
+    stop_pid "$NP_PID"
+    stop_pid "$N_PID"
+else
+    log "1b. skipped: needs node and examples/nextjs built (npm ci && npm run build there, after packages/next)"
+fi
 
 # 2. Session ------------------------------------------------------------------
 log "2. GET /api/auth/session"
@@ -436,6 +468,19 @@ REPORT=$WORK/report.md
     echo
     echo "- Portcullis / bare proxy: throughput **$(ratio "$(kv rps "$G_P")" "$(kv rps "$G_B")")×**, p99 **$(ratio "$(kv p99_us "$G_P")" "$(kv p99_us "$G_B")")×**"
     echo "- Portcullis / direct: throughput $(ratio "$(kv rps "$G_P")" "$(kv rps "$G_D")")×, p99 $(ratio "$(kv p99_us "$G_P")" "$(kv p99_us "$G_D")")×"
+    echo
+    echo "## 1b. Server-rendered \`GET /\` of \`examples/nextjs\` (\`next start\`, wrk -t1 -c$PAGE_CONNECTIONS)"
+    echo
+    if [[ -n $N_P ]]; then
+        echo "| path | req/s | p50 ms | p99 ms | errors |"
+        echo "|---|---:|---:|---:|---:|"
+        row "through Portcullis (cookies, \`frontend_token\`)" "$N_P"
+        row "straight to \`next start\` (Bearer from wrk)" "$N_D"
+        echo
+        echo "- Portcullis / direct: throughput **$(ratio "$(kv rps "$N_P")" "$(kv rps "$N_D")")×**, p99 **$(ratio "$(kv p99_us "$N_P")" "$(kv p99_us "$N_D")")×**"
+    else
+        echo "Not measured: node or the example's build was missing."
+    fi
     echo
     echo "## 2. \`GET /api/auth/session\` (wrk -t1 -c$SESSION_CONNECTIONS)"
     echo

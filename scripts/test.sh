@@ -17,7 +17,7 @@ fi
 
 step "tools for the ignored tests"
 # Debian's Chromium and chromedriver for the browser tests; Node.js and npm
-# for the jose resource-server test.
+# for the jose resource-server test, packages/next and the Next.js example.
 packages=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || packages+=(chromium chromium-driver)
@@ -28,6 +28,21 @@ if [ "${#packages[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}"
 fi
 (cd examples/node-jose && npm ci --no-audit --no-fund)
+
+step "Next.js package and example"
+# The Next.js browser tests run the example's production build (`next build`,
+# served by `next start`); without it they fail. Built every time, so that a
+# change to the package or the example is never tested against an old build.
+# Next 16 needs Node.js 20.9 or later.
+if ! node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 9) ? 0 : 1)'; then
+    echo "Node.js 20.9 or later is required for packages/next and examples/nextjs (found $(node --version))" >&2
+    exit 1
+fi
+export NEXT_TELEMETRY_DISABLED=1
+(cd packages/next && npm ci --no-audit --no-fund && npm run typecheck && npm test && npm run build)
+# `npm ci` installs a fresh copy of the package (.npmrc: install-links), which
+# its prepack script builds from the sources as they are now.
+(cd examples/nextjs && npm ci --no-audit --no-fund && npm run typecheck && npm run build)
 
 step "format and lints"
 cargo fmt --all -- --check

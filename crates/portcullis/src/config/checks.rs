@@ -15,7 +15,8 @@ const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_sessions(config)?;
     check_database(config)?;
-    check_notes_page(config)
+    check_notes_page(config)?;
+    check_frontend_token(config)
 }
 
 fn fail(message: impl Into<String>) -> Result<(), ConfigError> {
@@ -98,6 +99,18 @@ fn check_notes_page(config: &Config) -> Result<(), ConfigError> {
     if config.notes_page && config.frontend.is_some() {
         return fail(
             "notes_page is a page of the built-in UI, which a frontend replaces: turn one of them off",
+        );
+    }
+    Ok(())
+}
+
+/// `frontend_token` sends the token to the frontend's pages; without a
+/// frontend it would silently do nothing. (`frontend_public_paths` without the
+/// token is merely redundant: every page already skips the session.)
+fn check_frontend_token(config: &Config) -> Result<(), ConfigError> {
+    if config.frontend_token && config.frontend.is_none() {
+        return fail(
+            "frontend_token needs a frontend: it sends the token to the pages the frontend serves (set frontend, or turn frontend_token off)",
         );
     }
     Ok(())

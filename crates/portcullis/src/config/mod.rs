@@ -109,6 +109,12 @@ pub struct Config {
     pub upstream: Option<Url>,
     /// The frontend that non-API paths are proxied to, instead of the built-in UI.
     pub frontend: Option<Url>,
+    /// Whether requests to the frontend carry a signed-in visitor's access
+    /// token, as API requests do, so that server-rendered pages know the user.
+    pub frontend_token: bool,
+    /// Path prefixes on the frontend served without any session work (static
+    /// assets), besides `/_next/static/`.
+    pub frontend_public_paths: Vec<String>,
     /// Whether the built-in UI serves `/notes`, a demo page for
     /// `examples/upstream-api` that calls `/api/notes` on the upstream; only
     /// ever on with an upstream and the built-in UI.
@@ -205,6 +211,8 @@ impl Config {
             },
             upstream: s.upstream.map(|u| u.0),
             frontend: s.frontend.map(|u| u.0),
+            frontend_token: s.frontend_token.unwrap_or(false),
+            frontend_public_paths: s.frontend_public_paths.map(|p| p.0).unwrap_or_default(),
             notes_page: s.notes_page.unwrap_or(false),
             issuer: s.issuer.map_or_else(default_name, |n| n.0),
             audience: s.audience.map_or_else(default_name, |n| n.0),

@@ -12,8 +12,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    CookieName, DatabaseUrl, LogFormat, NonEmpty, OrOff, ProxyTarget, PublicUrl, Rate,
-    Registration, text,
+    CookieName, DatabaseUrl, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget, PublicUrl,
+    Rate, Registration, text,
 };
 
 /// One setting's names in the three layers.
@@ -57,6 +57,8 @@ settings! {
     database_url: DatabaseUrl, "PORTCULLIS_DATABASE_URL", "--database-url";
     upstream: ProxyTarget, "PORTCULLIS_UPSTREAM", "--upstream";
     frontend: ProxyTarget, "PORTCULLIS_FRONTEND", "--frontend";
+    frontend_token: bool, "PORTCULLIS_FRONTEND_TOKEN";
+    frontend_public_paths: PathPrefixes, "PORTCULLIS_FRONTEND_PUBLIC_PATHS";
     public_url: PublicUrl, "PORTCULLIS_PUBLIC_URL", "--public-url";
     issuer: NonEmpty, "PORTCULLIS_ISSUER";
     audience: NonEmpty, "PORTCULLIS_AUDIENCE";

@@ -330,6 +330,45 @@ fn the_notes_page_is_off_unless_asked_for_and_needs_an_upstream() {
 }
 
 #[test]
+fn the_frontend_token_is_off_by_default_and_public_paths_are_prefixes() {
+    let c = config(&[]).expect("defaults");
+    assert!(!c.frontend_token && c.frontend_public_paths.is_empty());
+    let frontend = ("PORTCULLIS_FRONTEND", "http://127.0.0.1:3001");
+    let on = ("PORTCULLIS_FRONTEND_TOKEN", "true");
+    let c = config(&[
+        frontend,
+        on,
+        (
+            "PORTCULLIS_FRONTEND_PUBLIC_PATHS",
+            "/favicon.ico, /images/,",
+        ),
+    ])
+    .expect("valid");
+    assert!(c.frontend_token);
+    assert_eq!(c.frontend_public_paths, ["/favicon.ico", "/images/"]);
+    for bad in ["images/", "/a b", "/a,b"] {
+        assert!(
+            config(&[frontend, on, ("PORTCULLIS_FRONTEND_PUBLIC_PATHS", bad)]).is_err(),
+            "{bad:?}"
+        );
+    }
+    assert!(config(&[frontend, ("PORTCULLIS_FRONTEND_TOKEN", "on")]).is_err());
+}
+
+#[test]
+fn the_frontend_token_needs_a_frontend() {
+    let on = ("PORTCULLIS_FRONTEND_TOKEN", "true");
+    assert_eq!(
+        message(&[on]),
+        "frontend_token needs a frontend: it sends the token to the pages the frontend serves (set frontend, or turn frontend_token off)"
+    );
+    let frontend = ("PORTCULLIS_FRONTEND", "http://127.0.0.1:3001");
+    let paths = ("PORTCULLIS_FRONTEND_PUBLIC_PATHS", "/favicon.ico");
+    assert!(config(&[frontend, on, paths]).is_ok());
+    assert!(config(&[frontend, paths]).is_ok(), "redundant, not wrong");
+}
+
+#[test]
 fn an_hs256_secret_under_256_bits_is_refused() {
     let dir = tempfile::tempdir().expect("tempdir");
     let short = dir.path().join("short");

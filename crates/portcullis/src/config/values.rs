@@ -262,6 +262,23 @@ impl SettingValue for CookieName {
     }
 }
 
+/// Path prefixes, comma-separated: each starts with `/` and holds no
+/// whitespace. An empty list is allowed (`""` or `","`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PathPrefixes(pub Vec<String>);
+
+impl SettingValue for PathPrefixes {
+    const EXPECTED: &'static str = "a comma-separated list of path prefixes starting with /";
+    fn parse(text: &str) -> Option<Self> {
+        text.split(',')
+            .map(str::trim)
+            .filter(|p| !p.is_empty())
+            .map(|p| (p.starts_with('/') && !p.contains(char::is_whitespace)).then(|| p.to_owned()))
+            .collect::<Option<_>>()
+            .map(Self)
+    }
+}
+
 /// A setting that can also be turned `off` (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrOff<T>(pub Option<T>);

@@ -12,9 +12,12 @@
 //!   since upgrading is the point;
 //! - Portcullis's own cookies: the upstream gets the token in the one place
 //!   configured for it, never the refresh token;
-//! - for the API, any `Authorization` the browser sent, and any cookie with the
-//!   configured token cookie's name: a page must not choose the identity the
-//!   upstream sees;
+//! - any cookie named like the configured token cookie (names compared the way
+//!   the parsers on the other side compare them: trimmed of spaces and tabs),
+//!   and any `Authorization` the browser sent when the token is attached, or
+//!   when it looks like a token (`Bearer`, or a JWT) even if no token is
+//!   attached: a page must not choose the identity the API or the frontend
+//!   sees, signed in or not;
 //! - `X-Forwarded-*`, `Forwarded` and `X-Real-IP` from anyone but a trusted
 //!   proxy, since they would let a client pose as another address or scheme.
 //!
@@ -65,11 +68,14 @@ const HOP_BY_HOP: [&str; 8] = [
 ];
 
 /// Rewrites a request's headers for the upstream; returns the `Upgrade`
-/// value when the client asks to switch protocols (a WebSocket).
+/// value when the client asks to switch protocols (a WebSocket). `token` is
+/// attached where `placement` says; whatever the browser sent in that place
+/// goes, token or not.
 pub fn rewrite_request(
     headers: &mut HeaderMap,
     cookies: &CookiePolicy,
-    token: Option<(&TokenPlacement, &AccessToken)>,
+    placement: &TokenPlacement,
+    token: Option<&AccessToken>,
     forwarding: &Forwarding,
 ) -> Option<HeaderValue> {
     let upgrade = upgrade_requested(headers);
@@ -80,29 +86,35 @@ pub fn rewrite_request(
     }
     headers.remove(header::HOST);
 
+    // `strip` joins what it keeps with "; ", so that splits it back into pairs.
     let mut kept: Vec<String> = cookies
         .strip(headers)
         .and_then(|v| v.to_str().ok().map(str::to_owned))
-        .into_iter()
+        .iter()
+        .flat_map(|v| v.split("; "))
+        .filter(|pair| match placement {
+            TokenPlacement::Cookie(name) => cookie_name(pair) != name,
+            TokenPlacement::Bearer => true,
+        })
+        .map(str::to_owned)
         .collect();
-    if let Some((placement, token)) = token {
+    let forged = headers
+        .get_all(header::AUTHORIZATION)
+        .iter()
+        .any(is_token_shaped);
+    if token.is_some() || forged {
         headers.remove(header::AUTHORIZATION);
-        match placement {
-            TokenPlacement::Bearer => {
-                if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
-                    headers.insert(header::AUTHORIZATION, value);
-                }
-            }
-            TokenPlacement::Cookie(name) => {
-                kept = kept
-                    .iter()
-                    .flat_map(|v| v.split("; "))
-                    .filter(|pair| pair.split_once('=').map_or(*pair, |(n, _)| n) != name)
-                    .map(str::to_owned)
-                    .collect();
-                kept.push(format!("{name}={}", token.expose()));
+    }
+    match (placement, token) {
+        (TokenPlacement::Bearer, Some(token)) => {
+            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+                headers.insert(header::AUTHORIZATION, value);
             }
         }
+        (TokenPlacement::Cookie(name), Some(token)) => {
+            kept.push(format!("{name}={}", token.expose()));
+        }
+        (_, None) => {}
     }
     headers.remove(header::COOKIE);
     if !kept.is_empty()
@@ -113,6 +125,38 @@ pub fn rewrite_request(
 
     set_forwarded(headers, forwarding);
     upgrade
+}
+
+/// A cookie pair's name as Express's `cookie` and Next.js's parsers read it:
+/// up to the first `=` (the whole pair when there is none), without the
+/// spaces and tabs around it.
+fn cookie_name(pair: &str) -> &str {
+    pair.split_once('=')
+        .map_or(pair, |(name, _)| name)
+        .trim_matches([' ', '\t'])
+}
+
+/// Whether an `Authorization` value could pass for a token to an app that
+/// reads one there: the `Bearer` scheme in any case, or any word shaped like
+/// a compact JWS or JWE (three or five dot-separated base64url segments).
+/// Other schemes (`Basic` for a staging site, say) pass. A value that is not
+/// text cannot be judged and counts as a token.
+fn is_token_shaped(value: &HeaderValue) -> bool {
+    let Ok(text) = value.to_str() else {
+        return true;
+    };
+    let mut words = text.split(|c: char| c.is_ascii_whitespace() || c == ',');
+    let scheme = words.next().unwrap_or_default();
+    scheme.eq_ignore_ascii_case("bearer")
+        || std::iter::once(scheme).chain(words).any(|word| {
+            let segments: Vec<&str> = word.split('.').collect();
+            matches!(segments.len(), 3 | 5)
+                && !segments[0].is_empty()
+                && segments.iter().all(|s| {
+                    s.bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'=')
+                })
+        })
 }
 
 /// Rewrites the upstream's answer for the browser: hop-by-hop headers out
@@ -236,6 +280,7 @@ mod tests {
         let upgrade = rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
+            &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
         );
@@ -266,6 +311,7 @@ mod tests {
         let upgrade = rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
+            &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
         );
@@ -282,7 +328,8 @@ mod tests {
         rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
-            Some((&TokenPlacement::Bearer, &t)),
+            &TokenPlacement::Bearer,
+            Some(&t),
             &from("1.2.3.4", false),
         );
         assert_eq!(h.get_all("authorization").iter().count(), 1);
@@ -302,11 +349,66 @@ mod tests {
         rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
-            Some((&TokenPlacement::Cookie("accessToken".into()), &t)),
+            &TokenPlacement::Cookie("accessToken".into()),
+            Some(&t),
             &from("1.2.3.4", false),
         );
         assert!(h.get("authorization").is_none());
         assert_eq!(h["cookie"], "theme=dark; accessToken=eyJ.token.sig");
+    }
+
+    #[test]
+    fn the_token_cookie_is_matched_as_cookie_parsers_trim_its_name() {
+        let mut h = headers(&[(
+            "cookie",
+            "accessToken =a; \taccessToken=b;theme=dark; accessToken\t=c; accessToken; accessTokens=d",
+        )]);
+        let placement = TokenPlacement::Cookie("accessToken".into());
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            &placement,
+            None,
+            &from("1.2.3.4", false),
+        );
+        assert_eq!(h["cookie"], "theme=dark; accessTokens=d");
+    }
+
+    #[test]
+    fn without_a_token_only_token_shaped_authorization_is_removed() {
+        let shaped = [
+            "Bearer abc",
+            "bearer",
+            "BEARER x.y.z",
+            "DPoP eyJhbGciOiJFZERTQSJ9.eyJzdWIiOiIxIn0.c2ln",
+            "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.",
+            "Token a.b.c.d.e",
+        ];
+        for value in shaped {
+            let mut h = headers(&[
+                ("authorization", "Basic dXNlcjpwYXNz"),
+                ("authorization", value),
+            ]);
+            rewrite_request(
+                &mut h,
+                &CookiePolicy::new(true),
+                &TokenPlacement::Bearer,
+                None,
+                &from("1.2.3.4", false),
+            );
+            assert!(h.get("authorization").is_none(), "{value} passed");
+        }
+        for value in ["Basic dXNlcjpwYXNz", "Digest username=\"a.b\", realm=\"x\""] {
+            let mut h = headers(&[("authorization", value)]);
+            rewrite_request(
+                &mut h,
+                &CookiePolicy::new(true),
+                &TokenPlacement::Bearer,
+                None,
+                &from("1.2.3.4", false),
+            );
+            assert_eq!(h["authorization"], value);
+        }
     }
 
     #[test]
@@ -321,6 +423,7 @@ mod tests {
         rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
+            &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
         );
@@ -336,6 +439,7 @@ mod tests {
         rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
+            &TokenPlacement::Bearer,
             None,
             &from("10.0.0.1", true),
         );

@@ -6,6 +6,8 @@
 //! is forwarded as it came — method, path, query, body — except for the
 //! headers that describe the hop rather than the request (see [`headers`]).
 //!
+//! - [`frontend`](mod@frontend) decides who a frontend request is for, when
+//!   pages get the token too (`frontend_token`).
 //! - [`headers`] rewrites the request head: hop-by-hop headers out, our cookies
 //!   out, the token in, `X-Forwarded-*` set.
 //! - [`upstream`] holds the one pooled HTTP/1.1 client of the process and sends
@@ -20,6 +22,7 @@
 //! the body is.
 
 pub mod body;
+pub mod frontend;
 pub mod headers;
 pub mod upgrade;
 pub mod upstream;
@@ -53,8 +56,10 @@ pub struct Gateway {
     api: Option<Upstream>,
     /// The frontend behind every non-API path, when configured.
     frontend: Option<Upstream>,
-    /// How the access token is attached for the API.
+    /// How the access token is attached, for the API and the frontend alike.
     token: TokenPlacement,
+    /// Whether pages get the token, and which paths skip the session.
+    pages: frontend::FrontendPolicy,
 }
 
 impl Gateway {
@@ -74,6 +79,7 @@ impl Gateway {
                 Some(name) => TokenPlacement::Cookie(name.clone()),
                 None => TokenPlacement::Bearer,
             },
+            pages: frontend::FrontendPolicy::from_config(config),
         })
     }
 
@@ -100,14 +106,13 @@ pub async fn api(
         Ok(session) => session,
         Err(rejection) => return rejection.into_problem(&state.cookies),
     };
-    let placement = (&gateway.token, &session.token);
-    let response = forward(&state, upstream, request, Some(placement)).await;
+    let response = forward(&state, &gateway, upstream, request, Some(&session.token)).await;
     session.respond(response)
 }
 
 /// Every path that is neither `/api/*` nor one of Portcullis's own: passed to
-/// the frontend without a token (pages are public; the API is where the token
-/// goes).
+/// the frontend, with the visitor's token when `frontend_token` is on (see
+/// [`frontend`](mod@frontend)), never refused for want of a session.
 pub async fn frontend(
     State(state): State<Context>,
     State(gateway): State<Arc<Gateway>>,
@@ -116,22 +121,28 @@ pub async fn frontend(
     let Some(upstream) = &gateway.frontend else {
         return ApiError::NotFound.into_response();
     };
-    forward(&state, upstream, request, None).await
+    frontend::serve(&state, &gateway, upstream, request).await
 }
 
-/// Sends `request` to `upstream`, with the access token placed as the API
-/// wants it, if there is one.
+/// Sends `request` to `upstream`, with the access token placed as the
+/// gateway's configuration says, if there is one.
 async fn forward(
     state: &Context,
+    gateway: &Gateway,
     upstream: &Upstream,
     request: Request,
-    placement: Option<(&TokenPlacement, &AccessToken)>,
+    token: Option<&AccessToken>,
 ) -> Response {
     let (mut parts, body) = request.into_parts();
     let client_upgrade = parts.extensions.remove::<OnUpgrade>();
     let forwarding = forwarding(state, &parts);
-    let upgrade =
-        headers::rewrite_request(&mut parts.headers, &state.cookies, placement, &forwarding);
+    let upgrade = headers::rewrite_request(
+        &mut parts.headers,
+        &state.cookies,
+        &gateway.token,
+        token,
+        &forwarding,
+    );
     let outgoing = match upstream.request(parts, body) {
         Ok(outgoing) => outgoing,
         Err(e) => return e.into_response(),

@@ -36,6 +36,7 @@ mod verified_tokens;
 
 mod compat;
 mod frontend;
+mod frontend_token;
 mod gateway;
 mod instances;
 mod notes_api;

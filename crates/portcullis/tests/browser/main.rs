@@ -16,11 +16,14 @@
 //! `cargo test` lists them as ignored rather than passing them unrun; run them
 //! with `cargo test -p portcullis --test browser -- --include-ignored`
 //! (`scripts/test.sh` runs the whole suite that way), and a missing browser
-//! is then a failure.
+//! is then a failure. The Next.js tests also need `node` and the example's
+//! production build (`examples/nextjs`, built by `scripts/test.sh`); they are
+//! ignored with that reason, and fail when run without them.
 
 mod harness;
 
 mod cross_site;
+mod nextjs;
 mod notes;
 mod pages;
 mod sessions;

@@ -61,27 +61,39 @@ impl App {
     /// which verifies tokens with Portcullis's JWKS as a real service would,
     /// with the demo notes page turned on.
     /// The API runs until the returned handle is dropped.
-    pub async fn with_example_api() -> (Self, AbortOnDrop) {
+    pub async fn with_example_api() -> (Self, ExampleApi) {
+        Self::with_example_api_and(&[("PORTCULLIS_NOTES_PAGE", "true")]).await
+    }
+
+    /// The app in front of the example notes API with these `PORTCULLIS_*`
+    /// settings, and without the notes page (which a frontend replaces).
+    pub async fn with_example_api_and(vars: &[(&str, &str)]) -> (Self, ExampleApi) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind");
         let api = format!("http://{}", listener.local_addr().expect("addr"));
-        let app = Self::spawn(&[
-            ("PORTCULLIS_UPSTREAM", &api),
-            ("PORTCULLIS_NOTES_PAGE", "true"),
-        ])
-        .await;
+        let mut all = vec![("PORTCULLIS_UPSTREAM", api.as_str())];
+        all.extend_from_slice(vars);
+        let app = Self::spawn(&all).await;
         let jwks = JwksCache::new(&format!(
             "http://127.0.0.1:{}/.well-known/jwks.json",
             app.port
         ))
         .expect("JWKS url");
         jwks.refresh().await.expect("the JWKS is served");
-        let verifier = Verifier::from_jwks(jwks, Validation::new("portcullis", "portcullis"));
+        // The API's clock is the server's: when a test moves time, tokens
+        // issued "later" are not from the future to the API.
+        let clock = app.clock.clone();
+        let verifier = Verifier::from_jwks(jwks, Validation::new("portcullis", "portcullis"))
+            .with_clock(move || u64::try_from(clock.now().unix_timestamp()).unwrap_or(0));
         let served = tokio::spawn(async move {
             let _ = axum::serve(listener, upstream_api::router(verifier)).await;
         });
-        (app, AbortOnDrop(served))
+        let api = ExampleApi {
+            url: api,
+            _served: AbortOnDrop(served),
+        };
+        (app, api)
     }
 
     /// A URL of the app, on `localhost`.
@@ -107,6 +119,13 @@ impl App {
                 .expect("server ran");
         }
     }
+}
+
+/// The example notes API, running until dropped.
+pub struct ExampleApi {
+    /// Its base URL, as Portcullis reaches it.
+    pub url: String,
+    _served: AbortOnDrop,
 }
 
 /// Stops a background task when dropped.

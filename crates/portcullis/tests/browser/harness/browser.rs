@@ -361,9 +361,9 @@ fn screenshot_dir() -> PathBuf {
     target.join("screenshots")
 }
 
-/// A port nobody listens on right now, for chromedriver (which cannot report
-/// a port it picked itself).
-fn free_port() -> u16 {
+/// A port nobody listens on right now, for servers that cannot report a port
+/// they picked themselves (chromedriver, `next start`).
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
