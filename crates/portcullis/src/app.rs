@@ -119,6 +119,7 @@ impl Application {
             gateway: Arc::new(gateway),
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.notes_page,
+                mail: config.mail.is_some(),
             }),
         };
         Ok(Self {
@@ -247,6 +248,8 @@ impl Background {
         let metrics = auth.metrics().clone();
         let mut tasks = vec![
             tokio::spawn(propagation::follow_changes(auth.clone())),
+            // Returns at once when e-mail is off.
+            tokio::spawn(auth.clone().run_mailer()),
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
                     tracing::warn!(error = %Chain(&e), "could not precompute the dummy password hash");
@@ -287,6 +290,9 @@ impl Background {
                 loop {
                     ticker.tick().await;
                     let before = purge.now() - SESSION_RETENTION;
+                    if let Err(e) = purge.purge_email_state().await {
+                        tracing::warn!(error = %Chain(&e), "could not purge expired mail links");
+                    }
                     match purge.purge_sessions(before).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),

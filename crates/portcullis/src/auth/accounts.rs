@@ -11,6 +11,7 @@ use super::throttle;
 use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
 use crate::domain::{Email, LoginName, Password, UserId, Username};
+use crate::mail::Kind;
 use crate::store::{NewUser, RevokeReason, StoreError};
 use crate::telemetry::SignInOutcome;
 
@@ -23,6 +24,16 @@ pub struct NewAccount<'a> {
     pub email: &'a str,
     /// The password.
     pub password: &'a str,
+}
+
+/// What a registration gave.
+#[derive(Debug)]
+pub enum Registered {
+    /// The account, signed in.
+    SignedIn(SignedIn),
+    /// The account, not signed in: its address must be verified first
+    /// (`require_verified_email`); the link is on its way.
+    VerifyFirst(UserView),
 }
 
 /// An account whose fields are valid and whose password is hashed.
@@ -53,6 +64,9 @@ enum LoginFailure {
         retry_after: std::time::Duration,
         per: &'static str,
     },
+    /// The password was right but the address must be verified first;
+    /// the error is what to answer.
+    Unverified(UserId, AuthError),
     /// The database or the hasher failed.
     Error(AuthError),
 }
@@ -64,7 +78,7 @@ impl LoginFailure {
             LoginFailure::Throttled { retry_after, .. } => {
                 AuthError::TooManyAttempts { retry_after }
             }
-            LoginFailure::Error(e) => e,
+            LoginFailure::Unverified(_, e) | LoginFailure::Error(e) => e,
         }
     }
 }
@@ -84,13 +98,15 @@ fn account_exists(e: StoreError) -> AuthError {
 }
 
 impl Auth {
-    /// Self-service registration: creates the account and signs it in.
+    /// Self-service registration: creates the account, queues the mail that
+    /// verifies its address (when e-mail is on), and signs it in — unless
+    /// the address must be verified first.
     #[instrument(skip_all)]
     pub async fn register(
         &self,
         account: NewAccount<'_>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<Registered, AuthError> {
         if self.registration == Registration::Closed {
             return Err(AuthError::RegistrationClosed);
         }
@@ -100,32 +116,74 @@ impl Auth {
         let checked = self.check_account(account).await?;
         let opening = self.open_session(client)?;
         let id = UserId::random();
-        // One transaction: a failure leaves neither an account nor a session,
-        // so retrying the registration works instead of answering 409.
+        let verify = self.outbox_row(Kind::VerifyEmail, Some(id), None, client, None);
+        if self.require_verified_email {
+            let new = checked.record(id, opening.now);
+            let user = self
+                .store
+                .insert_user(new, verify.as_ref())
+                .await
+                .map_err(account_exists)?;
+            tracing::info!(user = %user.id, "account registered; address to verify");
+            self.wake_mailer();
+            self.audit_registration(user.id, None, client).await;
+            return Ok(Registered::VerifyFirst(user.into()));
+        }
+        // One transaction: a failure leaves neither an account nor a session
+        // (nor mail), so retrying the registration works instead of
+        // answering 409.
         let user = self
             .store
-            .insert_user_with_session(checked.record(id, opening.now), opening.record(id))
+            .insert_user_with_session(
+                checked.record(id, opening.now),
+                opening.record(id),
+                verify.as_ref(),
+            )
             .await
             .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
+        self.wake_mailer();
         let signed_in = self.opened(user, opening);
+        self.audit_registration(signed_in.user.id, Some(signed_in.session_id), client)
+            .await;
+        Ok(Registered::SignedIn(signed_in))
+    }
+
+    async fn audit_registration(
+        &self,
+        user: UserId,
+        session: Option<crate::domain::SessionId>,
+        client: &ClientInfo,
+    ) {
         self.audit(Event {
             kind: AuditKind::Registered,
-            user: Some(signed_in.user.id),
-            session: Some(signed_in.session_id),
+            user: Some(user),
+            session,
             client,
             detail: None,
         })
         .await;
-        Ok(signed_in)
     }
 
-    /// Creates an account without signing in (self-service or admin).
+    /// Creates an account without signing in (`portcullis user add`); its
+    /// address is sent a verification mail when e-mail is on.
     #[instrument(skip_all)]
     pub async fn create_user(&self, account: NewAccount<'_>) -> Result<UserView, AuthError> {
         let checked = self.check_account(account).await?;
-        let new = checked.record(UserId::random(), self.clock.now());
-        let user = self.store.insert_user(new).await.map_err(account_exists)?;
+        let id = UserId::random();
+        let verify = self.outbox_row(
+            Kind::VerifyEmail,
+            Some(id),
+            None,
+            &ClientInfo::administrator(),
+            None,
+        );
+        let new = checked.record(id, self.clock.now());
+        let user = self
+            .store
+            .insert_user(new, verify.as_ref())
+            .await
+            .map_err(account_exists)?;
         Ok(user.into())
     }
 
@@ -170,6 +228,12 @@ impl Auth {
                 AuditKind::SignInThrottled,
                 None,
                 Some(*per),
+            ),
+            Err(LoginFailure::Unverified(user, _)) => (
+                SignInOutcome::Failed,
+                AuditKind::SignInUnverified,
+                Some(*user),
+                None,
             ),
             Err(LoginFailure::Error(_)) => {
                 self.metrics.sign_in(SignInOutcome::Unavailable);
@@ -225,8 +289,12 @@ impl Auth {
                     self.store.set_password_hash(user.id, &hash, now).await?;
                 }
                 self.store.clear_login_failures(name.key()).await?;
+                if self.require_verified_email && !user.email_verified {
+                    let refusal = self.refuse_unverified(&user, client).await;
+                    return Err(LoginFailure::Unverified(user.id, refusal));
+                }
                 tracing::info!(user = %user.id, "signed in");
-                Ok(self.start_session(user, client).await?)
+                Ok(self.start_noticed_session(user, client).await?)
             }
             (user, _) => {
                 self.limits.sign_in_failed(client.addr);
@@ -261,7 +329,11 @@ impl Auth {
         }
         let hash = self.passwords.hash(new).await?;
         let now = self.clock.now();
-        self.store.set_password_hash(user.id, &hash, now).await?;
+        let notice = self.notice(Kind::PasswordChanged, user.id, client);
+        self.store
+            .change_password_hash(user.id, &hash, now, notice.as_ref())
+            .await?;
+        self.wake_mailer();
         let revoked = self
             .revoke_user_sessions(
                 user.id,

@@ -50,6 +50,8 @@ pub enum Limit {
     Registration,
     /// Refreshes.
     Refresh,
+    /// Requests to the e-mail routes.
+    Email,
 }
 
 /// The per-address limiters of one instance.
@@ -62,6 +64,7 @@ pub struct AddressLimits {
     blocked: Mutex<HashMap<IpAddr, Nanos>>,
     registrations: Option<Limiter>,
     refreshes: Option<Limiter>,
+    email_requests: Option<Limiter>,
 }
 
 impl AddressLimits {
@@ -83,6 +86,7 @@ impl AddressLimits {
             blocked: Mutex::new(HashMap::new()),
             registrations: limiter(rates.registrations),
             refreshes: limiter(rates.refreshes),
+            email_requests: limiter(rates.email_requests),
             clock,
         }
     }
@@ -105,6 +109,7 @@ impl AddressLimits {
             Limit::SignIn => &self.login_attempts,
             Limit::Registration => &self.registrations,
             Limit::Refresh => &self.refreshes,
+            Limit::Email => &self.email_requests,
         };
         self.spend(limiter.as_ref(), addr)
     }
@@ -127,6 +132,7 @@ impl AddressLimits {
             &self.login_failures,
             &self.registrations,
             &self.refreshes,
+            &self.email_requests,
         ]
         .into_iter()
         .flatten()

@@ -32,6 +32,19 @@ pub enum AuditKind {
     KeyRotated,
     /// An administrator disabled a user.
     UserDisabled,
+    /// A password was reset with a mailed link; every session was revoked.
+    PasswordReset,
+    /// An administrator made a reset link (`portcullis user reset-link`).
+    ResetLinkIssued,
+    /// An address was verified with a mailed link.
+    EmailVerified,
+    /// A user asked to change their address; the new one must confirm.
+    EmailChangeRequested,
+    /// A new address confirmed with a mailed link became the account's.
+    EmailChanged,
+    /// A sign-in with the right password was refused: the address is not
+    /// verified (`require_verified_email`).
+    SignInUnverified,
 }
 
 impl AuditKind {
@@ -49,6 +62,12 @@ impl AuditKind {
             AuditKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::UserDisabled => "user_disabled",
+            AuditKind::PasswordReset => "password_reset",
+            AuditKind::ResetLinkIssued => "reset_link_issued",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::EmailChangeRequested => "email_change_requested",
+            AuditKind::EmailChanged => "email_changed",
+            AuditKind::SignInUnverified => "sign_in_unverified",
         }
     }
 
@@ -59,6 +78,7 @@ impl AuditKind {
             RevokeReason::LogoutAll => AuditKind::LogoutAll,
             RevokeReason::PasswordChanged => AuditKind::PasswordChanged,
             RevokeReason::Administrator => AuditKind::SessionsRevokedByAdmin,
+            RevokeReason::PasswordReset => AuditKind::PasswordReset,
             RevokeReason::Logout | RevokeReason::SignedOutRemotely => AuditKind::SessionRevoked,
         }
     }

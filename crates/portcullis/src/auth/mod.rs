@@ -10,13 +10,16 @@ pub mod audit;
 pub mod freshness;
 pub mod key_rotation;
 pub mod keys;
+pub mod mailer;
 pub mod passwords;
 pub mod propagation;
+mod recovery;
 pub mod revocation;
 pub mod rotation;
 mod sessions;
 pub mod throttle;
 pub mod tokens;
+mod verification;
 pub mod verified_tokens;
 pub mod views;
 
@@ -27,13 +30,14 @@ use std::time::Duration;
 use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
-pub use accounts::NewAccount;
+pub use accounts::{NewAccount, Registered};
 pub use sessions::SignedIn;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
+use crate::mail::{MailError, Mailer};
 use crate::report::Chain;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{Metrics, PoolUse};
@@ -129,6 +133,16 @@ pub enum AuthError {
     /// to trust an access token (see [`freshness`]).
     #[error("revocations may be out of date")]
     RevocationsUnverified,
+    /// A flow that needs e-mail, which is not configured.
+    #[error("e-mail is off")]
+    MailOff,
+    /// A link's token is unknown, used, expired or superseded.
+    #[error("invalid or expired link")]
+    InvalidToken,
+    /// Sign-in: the password was right, but the account's address must be
+    /// verified first (`require_verified_email`).
+    #[error("the e-mail address is not verified")]
+    EmailNotVerified,
 }
 
 impl From<HashError> for AuthError {
@@ -149,6 +163,9 @@ pub enum OpenError {
     /// The signing keys could not be loaded or the first one made.
     #[error("cannot load the signing keys")]
     Keys(#[source] KeyError),
+    /// E-mail is configured but cannot be set up (a template, the CA file).
+    #[error("cannot set up e-mail")]
+    Mail(#[source] MailError),
 }
 
 /// The auth service. Cheap to clone: every field is a handle.
@@ -172,18 +189,32 @@ pub struct Auth {
     freshness: Freshness,
     /// Per-client-address rate limits of this instance.
     limits: Arc<AddressLimits>,
+    /// E-mail and its outbox; `None` when no transport is configured.
+    mail: Option<Arc<mailer::Mailing>>,
+    /// Whether sign-in refuses an account whose address is not verified.
+    require_verified_email: bool,
 }
 
 impl Auth {
     /// Opens the configured database (migrating it) and loads the service
     /// from it: what the server and the admin commands start with.
     pub async fn open(config: &Config, clock: SharedClock) -> Result<Self, OpenError> {
+        let mailer = config
+            .mail
+            .as_ref()
+            .map(|mail| Mailer::new(mail).map(|mailer| (mailer, mail)))
+            .transpose()
+            .map_err(OpenError::Mail)?;
         let store = Store::connect(&config.database)
             .await
             .map_err(OpenError::Database)?;
-        Self::load(config, store, clock)
+        let auth = Self::load(config, store, clock)
             .await
-            .map_err(OpenError::Keys)
+            .map_err(OpenError::Keys)?;
+        Ok(match mailer {
+            Some((mailer, mail)) => auth.with_mailer(mailer, mail),
+            None => auth,
+        })
     }
 
     /// Loads keys (generating the first one) and recent revocations.
@@ -213,6 +244,8 @@ impl Auth {
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
             limits: Arc::new(AddressLimits::new(config.address_rates, clock.clone())),
+            mail: None,
+            require_verified_email: config.require_verified_email,
             clock,
         };
         let mark = auth.freshness.mark();
@@ -235,6 +268,16 @@ impl Auth {
     /// Closes the database once the server has stopped.
     pub async fn close(&self) {
         self.store.close().await;
+    }
+
+    /// Deletes expired mail links and request counters whose window has long
+    /// passed; returns how many rows went.
+    pub async fn purge_email_state(&self) -> Result<u64, AuthError> {
+        let now = self.clock.now();
+        Ok(self
+            .store
+            .purge_email_state(now, now - Duration::from_secs(86_400))
+            .await?)
     }
 
     /// Deletes sessions that ended before `before`; returns how many.

@@ -159,7 +159,7 @@ impl Auth {
             match rotation::decide(&session, issued.generation, now, &self.policy) {
                 Decision::Deny(reason) => return deny(reason),
                 Decision::RevokeForReuse => {
-                    self.revoke(session.id, None, RevokeReason::RefreshReuse, client)
+                    self.revoke_reused(session.id, session.user_id, client)
                         .await?;
                     tracing::warn!(session = %session.id, "refresh token reused: session revoked");
                     return deny(RefreshDenial::Reused);
@@ -372,7 +372,7 @@ impl Auth {
     }
 
     /// Revokes one session in the database and, at once, in memory.
-    async fn revoke(
+    pub(super) async fn revoke(
         &self,
         id: SessionId,
         owner: Option<UserId>,
@@ -382,17 +382,30 @@ impl Auth {
         let now = self.clock.now();
         let revoked = self.store.revoke_session(id, owner, reason, now).await?;
         if revoked {
-            self.revoked.insert(id, now);
-            self.metrics.revocations(reason.as_str(), 1);
-            self.audit(Event {
-                kind: AuditKind::of_revocation(reason),
-                user: owner,
-                session: Some(id),
-                client,
-                detail: Some(reason.as_str()),
-            })
-            .await;
+            self.revoked_one(id, owner, reason, client, now).await;
         }
         Ok(revoked)
+    }
+
+    /// What follows a session's revocation in the database: this instance
+    /// refuses its tokens at once, and it is counted and audited.
+    pub(super) async fn revoked_one(
+        &self,
+        id: SessionId,
+        owner: Option<UserId>,
+        reason: RevokeReason,
+        client: &ClientInfo,
+        now: time::OffsetDateTime,
+    ) {
+        self.revoked.insert(id, now);
+        self.metrics.revocations(reason.as_str(), 1);
+        self.audit(Event {
+            kind: AuditKind::of_revocation(reason),
+            user: owner,
+            session: Some(id),
+            client,
+            detail: Some(reason.as_str()),
+        })
+        .await;
     }
 }

@@ -14,6 +14,7 @@
 
 mod checks;
 mod error;
+mod mail;
 mod settings;
 mod sources;
 #[cfg(test)]
@@ -31,6 +32,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use url::Url;
 
 pub use error::ConfigError;
+pub use mail::{MailConfig, MailFrom, MailTransport, SmtpSecurity, SmtpServer, SmtpUrl};
 pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
 pub use sources::Sources;
 pub use values::{
@@ -163,6 +165,11 @@ pub struct Config {
     pub revocation_max_staleness: Duration,
     /// Per-client-address rate limits.
     pub address_rates: AddressRates,
+    /// E-mail and the flows built on it; `None` when no transport is
+    /// configured, which turns them off.
+    pub mail: Option<MailConfig>,
+    /// Whether sign-in refuses an account whose address is not verified.
+    pub require_verified_email: bool,
 }
 
 /// Automatic key rotation, unless configured otherwise: a key signs for a
@@ -171,6 +178,13 @@ pub struct Config {
 pub const DEFAULT_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
 
 const DAY: u64 = 86_400;
+
+/// Mails one account (or one submitted address) may ask for: enough for a
+/// person who mistyped or lost a mail, too few to flood an inbox.
+const DEFAULT_ACCOUNT_EMAIL_REQUESTS: Option<Rate> = Some(Rate {
+    count: std::num::NonZeroU32::new(5).expect("5 is not zero"),
+    per: Duration::from_secs(3600),
+});
 
 impl Config {
     /// Reads every setting, applies the defaults and cross-checks the result.
@@ -196,6 +210,23 @@ impl Config {
                 ));
             }
         };
+        let mail = mail::MailSettings {
+            smtp_url: s.smtp_url,
+            smtp_url_file: s.smtp_url_file,
+            smtp_ca_file: s.smtp_ca_file,
+            mail_from: s.mail_from,
+            mail_templates: s.mail_templates,
+            password_reset_ttl: s.password_reset_ttl,
+            email_verification_ttl: s.email_verification_ttl,
+            notify_new_device: s.notify_new_device,
+            require_verified_email: s.require_verified_email.unwrap_or(false),
+            account_requests: s
+                .account_email_requests
+                .map_or(DEFAULT_ACCOUNT_EMAIL_REQUESTS, |r| r.0),
+            public_url: public_url.clone(),
+        };
+        let require_verified_email = mail.require_verified_email;
+        let mail = mail.into_config()?;
         let config = Config {
             bind: s
                 .bind
@@ -251,7 +282,10 @@ impl Config {
                 login_failures: rate(s.address_login_failures, rates.login_failures),
                 registrations: rate(s.address_registrations, rates.registrations),
                 refreshes: rate(s.address_refreshes, rates.refreshes),
+                email_requests: rate(s.address_email_requests, rates.email_requests),
             },
+            mail,
+            require_verified_email,
         };
         checks::check(&config)?;
         Ok(config)

@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::mail::{MailFrom, SmtpUrl};
 use super::values::{
     CookieName, DatabaseUrl, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget, PublicUrl,
     Rate, Registration, text,
@@ -91,6 +92,17 @@ settings! {
     tls_key: PathBuf, "PORTCULLIS_TLS_KEY", "--tls-key";
     key_rotation_interval: OrOff<Duration>, "PORTCULLIS_KEY_ROTATION_INTERVAL";
     shutdown_timeout: Duration, "PORTCULLIS_SHUTDOWN_TIMEOUT";
+    smtp_url: SmtpUrl, "PORTCULLIS_SMTP_URL";
+    smtp_url_file: PathBuf, "PORTCULLIS_SMTP_URL_FILE";
+    smtp_ca_file: PathBuf, "PORTCULLIS_SMTP_CA_FILE";
+    mail_from: MailFrom, "PORTCULLIS_MAIL_FROM";
+    mail_templates: PathBuf, "PORTCULLIS_MAIL_TEMPLATES";
+    password_reset_ttl: Duration, "PORTCULLIS_PASSWORD_RESET_TTL";
+    email_verification_ttl: Duration, "PORTCULLIS_EMAIL_VERIFICATION_TTL";
+    require_verified_email: bool, "PORTCULLIS_REQUIRE_VERIFIED_EMAIL";
+    notify_new_device: bool, "PORTCULLIS_NOTIFY_NEW_DEVICE";
+    address_email_requests: OrOff<Rate>, "PORTCULLIS_ADDRESS_EMAIL_REQUESTS";
+    account_email_requests: OrOff<Rate>, "PORTCULLIS_ACCOUNT_EMAIL_REQUESTS";
 }
 
 /// Every setting, with its TOML key, environment variable and flag, in the

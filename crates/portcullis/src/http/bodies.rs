@@ -32,3 +32,35 @@ pub struct PasswordBody {
     /// The password wanted.
     pub new_password: String,
 }
+
+/// `POST /api/auth/password/forgot`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotBody {
+    /// The address of the account; any text is accepted alike.
+    pub email: String,
+}
+
+/// `POST /api/auth/password/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The token from the mailed link's fragment (`#token=…`).
+    pub token: String,
+    /// The password wanted.
+    pub new_password: String,
+}
+
+/// `POST /api/auth/email/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyBody {
+    /// The token from the mailed link's fragment (`#token=…`).
+    pub token: String,
+}
+
+/// `POST /api/auth/email`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailChangeBody {
+    /// The new address.
+    pub email: String,
+    /// The password in use.
+    pub current_password: String,
+}

@@ -16,7 +16,8 @@
 //! types a parameter that PostgreSQL could not infer, `IS DISTINCT FROM`,
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
-//! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`. Its body
+//! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
+//! `email.rs`, `outbox.rs`. Its body
 //! is passed to the `on_backend!` macro, which expands it once per backend,
 //! with that backend's concrete pool type, inside the store's time limit.
 //!
@@ -82,10 +83,15 @@ macro_rules! on_backend {
 }
 
 mod audit;
+mod email;
 mod keys;
+mod outbox;
 mod sessions;
 mod throttle;
 mod users;
+
+pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
+pub use outbox::{MailRecord, NewMail};
 
 /// A failed store operation.
 #[derive(Debug, thiserror::Error)]
@@ -192,6 +198,10 @@ trait Dialect {
 
     /// Which unique value of a user a unique violation collided on.
     fn collision(error: &dyn DatabaseError) -> Option<Unique>;
+
+    /// What a `SELECT` that picks a row for one worker of several to claim
+    /// ends with, so that workers claiming at once take different rows.
+    fn skip_locked(&self) -> &'static str;
 
     /// `error` as a [`StoreError::Conflict`] when it is a collision on a
     /// user's unique values.

@@ -43,6 +43,8 @@ pub struct UserRecord {
     pub disabled: bool,
     /// When the account was made.
     pub created_at: OffsetDateTime,
+    /// Whether the address has been shown to receive our mail.
+    pub email_verified: bool,
 }
 
 /// A user to create.
@@ -144,6 +146,8 @@ pub enum RevokeReason {
     RefreshReuse,
     /// An administrator disabled the user or revoked the sessions.
     Administrator,
+    /// The password was reset with a link sent by mail.
+    PasswordReset,
 }
 
 impl RevokeReason {
@@ -156,6 +160,7 @@ impl RevokeReason {
             RevokeReason::PasswordChanged => "password_changed",
             RevokeReason::RefreshReuse => "refresh_reuse",
             RevokeReason::Administrator => "administrator",
+            RevokeReason::PasswordReset => "password_reset",
         }
     }
 }
@@ -192,6 +197,7 @@ pub(super) struct UserRow {
     password_hash: String,
     disabled: bool,
     created_at: i64,
+    email_verified: bool,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -205,6 +211,7 @@ impl TryFrom<UserRow> for UserRecord {
             password_hash: r.password_hash,
             disabled: r.disabled,
             created_at: from_unix_millis(r.created_at),
+            email_verified: r.email_verified,
         })
     }
 }

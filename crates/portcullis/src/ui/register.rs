@@ -14,7 +14,7 @@ use super::Ui;
 use super::layout::{Field, Page, Problem, SessionMark, sentence};
 use super::login::{PageQuery, safe_next};
 use super::visitor::Visitor;
-use crate::auth::NewAccount;
+use crate::auth::{NewAccount, Registered};
 use crate::domain::{PasswordError, UsernameError};
 use crate::web::Context;
 use crate::web::client::SessionClient;
@@ -84,10 +84,11 @@ pub async fn submit(
         password: &form.password,
     };
     match state.auth.register(account, &client).await {
-        Ok(signed_in) => cookies::attach(
+        Ok(Registered::SignedIn(signed_in)) => cookies::attach(
             Redirect::to(next).into_response(),
             state.cookies.issue(&signed_in),
         ),
+        Ok(Registered::VerifyFirst(_)) => Redirect::to("/login?notice=verify-email").into_response(),
         Err(e) => {
             let problem = Problem::from(e);
             let view = RegisterView {
