@@ -125,7 +125,7 @@ impl Auth {
                 .await
                 .map_err(account_exists)?;
             tracing::info!(user = %user.id, "account registered; address to verify");
-            self.wake_mailer();
+            self.queued(verify.as_ref());
             self.audit_registration(user.id, None, client).await;
             return Ok(Registered::VerifyFirst(user.into()));
         }
@@ -142,7 +142,7 @@ impl Auth {
             .await
             .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
-        self.wake_mailer();
+        self.queued(verify.as_ref());
         let signed_in = self.opened(user, opening);
         self.audit_registration(signed_in.user.id, Some(signed_in.session_id), client)
             .await;
@@ -184,6 +184,7 @@ impl Auth {
             .insert_user(new, verify.as_ref())
             .await
             .map_err(account_exists)?;
+        self.queued(verify.as_ref());
         Ok(user.into())
     }
 
@@ -333,7 +334,7 @@ impl Auth {
         self.store
             .change_password_hash(user.id, &hash, now, notice.as_ref())
             .await?;
-        self.wake_mailer();
+        self.queued(notice.as_ref());
         let revoked = self
             .revoke_user_sessions(
                 user.id,

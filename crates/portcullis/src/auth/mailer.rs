@@ -177,9 +177,11 @@ impl Auth {
         self.mail.as_ref().is_some_and(|m| m.notify_new_device)
     }
 
-    /// Tells this instance's worker that the outbox has a new row.
-    pub(super) fn wake_mailer(&self) {
-        if let Some(mail) = &self.mail {
+    /// Counts a row that has been written to the outbox, and tells this
+    /// instance's worker about it.
+    pub(super) fn queued(&self, row: Option<&NewMail>) {
+        if let (Some(mail), Some(row)) = (&self.mail, row) {
+            self.metrics.mail_queued(row.kind);
             mail.wake.notify_one();
         }
     }
@@ -264,15 +266,20 @@ impl Auth {
                 if !retried {
                     tracing::warn!(id = row.id, "mail lease ran out while sending");
                 }
+                self.metrics.mail_delivery(&row.kind, "deferred");
                 return Ok(Some(Delivery::Deferred));
             }
         };
         if !self.store.finish_mail(&row.id, &claim).await? {
             tracing::warn!(id = row.id, "mail lease ran out while sending");
         }
-        if delivery == Delivery::Sent {
-            tracing::info!(kind = row.kind, "mail sent");
-        }
+        let outcome = match delivery {
+            Delivery::Sent => "sent",
+            Delivery::Dropped => "dropped",
+            _ => "abandoned",
+        };
+        self.metrics.mail_delivery(&row.kind, outcome);
+        tracing::info!(kind = row.kind, outcome, "mail dealt with");
         Ok(Some(delivery))
     }
 
@@ -340,15 +347,25 @@ impl Auth {
                 // To the account's address as it is now, which the link's
                 // use will count as verified.
                 to = user.email.clone();
-                Some((TokenPurpose::PasswordReset, "/reset-password", mail.reset_ttl))
+                Some((
+                    TokenPurpose::PasswordReset,
+                    "/reset-password",
+                    mail.reset_ttl,
+                ))
             }
             Kind::VerifyEmail if user.email_verified || !same_address(&user, &row.recipient) => {
                 return Ok(None);
             }
-            Kind::VerifyEmail => Some((TokenPurpose::VerifyEmail, "/verify-email", mail.verification_ttl)),
-            Kind::ConfirmNewEmail => {
-                Some((TokenPurpose::ChangeEmail, "/verify-email", mail.verification_ttl))
-            }
+            Kind::VerifyEmail => Some((
+                TokenPurpose::VerifyEmail,
+                "/verify-email",
+                mail.verification_ttl,
+            )),
+            Kind::ConfirmNewEmail => Some((
+                TokenPurpose::ChangeEmail,
+                "/verify-email",
+                mail.verification_ttl,
+            )),
             _ => None,
         };
         if let Some((purpose, path, ttl)) = link {
@@ -365,7 +382,10 @@ impl Auth {
                 .await?;
             // The token travels in the fragment: browsers send neither it
             // to the server nor in a `Referer`.
-            facts.link = Some(mail.mailer.link(&format!("{path}#token={}", token.encode())));
+            facts.link = Some(
+                mail.mailer
+                    .link(&format!("{path}#token={}", token.encode())),
+            );
             facts.valid_for = Some(words(ttl));
         }
         Ok(Some(Letter { kind, to, facts }))

@@ -37,11 +37,16 @@ impl Auth {
         self.count_mail_request(&format!("forgot:{}", key.key()))
             .await?;
         if let Ok(address) = Email::parse(email)
-            && let Some(row) =
-                self.outbox_row(Kind::PasswordReset, None, Some(address.as_str()), client, None)
+            && let Some(row) = self.outbox_row(
+                Kind::PasswordReset,
+                None,
+                Some(address.as_str()),
+                client,
+                None,
+            )
         {
             self.store.enqueue_mail(&row).await?;
-            self.wake_mailer();
+            self.queued(Some(&row));
         }
         Ok(())
     }
@@ -98,7 +103,7 @@ impl Auth {
             detail: Some(&detail),
         })
         .await;
-        self.wake_mailer();
+        self.queued(notice.as_ref());
         tracing::info!(user = %found.user_id, revoked = revoked.len(), "password reset by mail");
         Ok(())
     }

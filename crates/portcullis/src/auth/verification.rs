@@ -58,6 +58,7 @@ impl Auth {
         if !used {
             return Err(AuthError::InvalidToken);
         }
+        self.queued(notice.as_ref());
         self.audit(Event {
             kind: if changing {
                 AuditKind::EmailChanged
@@ -70,7 +71,6 @@ impl Auth {
             detail: None,
         })
         .await;
-        self.wake_mailer();
         Ok(())
     }
 
@@ -108,12 +108,16 @@ impl Auth {
         let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
         let verified = self
             .passwords
-            .verify(Password::candidate(current_password), Some(user.password_hash.clone()))
+            .verify(
+                Password::candidate(current_password),
+                Some(user.password_hash.clone()),
+            )
             .await?;
         if verified == Verified::No {
             return Err(AuthError::WrongCurrentPassword);
         }
-        self.count_mail_request(&format!("email:{}", user.id)).await?;
+        self.count_mail_request(&format!("email:{}", user.id))
+            .await?;
         if LoginName::new(&user.email).key() == email.key() {
             // The address it has: at most, verify it.
             if !user.email_verified {
@@ -136,7 +140,7 @@ impl Auth {
             None,
         ) {
             self.store.enqueue_mail(&row).await?;
-            self.wake_mailer();
+            self.queued(Some(&row));
         }
         self.audit(Event {
             kind: AuditKind::EmailChangeRequested,
@@ -163,7 +167,7 @@ impl Auth {
             None,
         ) {
             self.store.enqueue_mail(&row).await?;
-            self.wake_mailer();
+            self.queued(Some(&row));
         }
         Ok(())
     }
@@ -176,7 +180,10 @@ impl Auth {
         user: &UserRecord,
         client: &ClientInfo,
     ) -> AuthError {
-        let queued = match self.count_mail_request(&format!("verify:{}", user.id)).await {
+        let queued = match self
+            .count_mail_request(&format!("verify:{}", user.id))
+            .await
+        {
             Ok(()) => self.queue_verification(user, client).await,
             Err(e) => Err(e),
         };
@@ -207,7 +214,7 @@ impl Auth {
             .insert_session_noticing_new_device(opening.record(user.id), &notice)
             .await?
         {
-            self.wake_mailer();
+            self.queued(Some(&notice));
         }
         Ok(self.opened(user, opening))
     }
@@ -231,7 +238,7 @@ impl Auth {
             .await?;
         if revoked {
             self.revoked_one(id, None, reason, client, now).await;
-            self.wake_mailer();
+            self.queued(Some(&notice));
         }
         Ok(revoked)
     }

@@ -105,9 +105,8 @@ impl SettingValue for SmtpUrl {
             SmtpSecurity::StartTls => 587,
             SmtpSecurity::None => 25,
         });
-        let decode = |s: &str| {
-            percent_decode(s).filter(|s| !s.is_empty() || url.password().is_some())
-        };
+        let decode =
+            |s: &str| percent_decode(s).filter(|s| !s.is_empty() || url.password().is_some());
         let credentials = match url.password() {
             Some(password) => Some((
                 decode(url.username())?,
@@ -211,7 +210,9 @@ impl MailSettings {
         let public_url = self.public_url.ok_or_else(|| {
             inconsistent("e-mail needs public_url: the links in every message are built from it")
         })?;
-        let password_reset_ttl = self.password_reset_ttl.unwrap_or(Duration::from_secs(30 * 60));
+        let password_reset_ttl = self
+            .password_reset_ttl
+            .unwrap_or(Duration::from_secs(30 * 60));
         let verification_ttl = self
             .email_verification_ttl
             .unwrap_or(Duration::from_secs(86_400));
@@ -278,7 +279,10 @@ mod tests {
         assert!(s.credentials.is_none());
         let s = server("smtp://127.0.0.1:2525?tls=none").expect("valid");
         assert_eq!((s.port, s.security), (2525, SmtpSecurity::None));
-        assert!(matches!(SmtpUrl::parse("log:"), Some(SmtpUrl(MailTransport::Log))));
+        assert!(matches!(
+            SmtpUrl::parse("log:"),
+            Some(SmtpUrl(MailTransport::Log))
+        ));
     }
 
     #[test]

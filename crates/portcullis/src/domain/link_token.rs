@@ -63,8 +63,16 @@ mod tests {
         let text = token.encode();
         assert_eq!(text.len(), ENCODED_LEN);
         assert_eq!(LinkToken::parse(&text), Some(token.clone()));
-        assert_ne!(token.hash(), LinkToken::generate().expect("randomness").hash());
-        for bad in ["", "short", &format!("{text}A"), &text.replace(|_: char| true, "+")] {
+        assert_ne!(
+            token.hash(),
+            LinkToken::generate().expect("randomness").hash()
+        );
+        for bad in [
+            "",
+            "short",
+            &format!("{text}A"),
+            &text.replace(|_: char| true, "+"),
+        ] {
             assert!(LinkToken::parse(bad).is_none(), "{bad}");
         }
         assert_eq!(format!("{token:?}"), "LinkToken(<redacted>)");

@@ -10,8 +10,7 @@ use axum::response::{IntoResponse, Response};
 use super::bodies::{EmailChangeBody, ForgotBody, ResetBody, VerifyBody};
 use super::json::AppJson;
 use super::openapi::responses::{
-    HeadersTooLarge, NotJson, PayloadTooLarge, SessionUnavailable,
-    Unauthenticated,
+    HeadersTooLarge, NotJson, PayloadTooLarge, SessionUnavailable, Unauthenticated,
 };
 use crate::auth::AuthError;
 use crate::web::Context;

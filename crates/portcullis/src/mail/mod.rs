@@ -25,8 +25,8 @@ use time::OffsetDateTime;
 
 use crate::config::MailConfig;
 use templates::Templates;
-use transport::Transport;
 pub use transport::SendError;
+use transport::Transport;
 
 /// A message Portcullis sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,9 +172,10 @@ impl Mailer {
             .templates
             .render(letter)
             .map_err(|e| SendError::permanent(e.to_string()))?;
-        let to: Mailbox = letter.to.parse().map_err(|_| {
-            SendError::permanent("the recipient is not a valid mailbox".to_owned())
-        })?;
+        let to: Mailbox = letter
+            .to
+            .parse()
+            .map_err(|_| SendError::permanent("the recipient is not a valid mailbox".to_owned()))?;
         Message::builder()
             .from(self.from.clone())
             .to(to)

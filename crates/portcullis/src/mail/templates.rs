@@ -15,22 +15,64 @@ use super::{Facts, Kind, Letter, MailError};
 /// The built-in templates: name, source.
 static BUILT_IN: &[(&str, &str)] = &[
     ("layout.html", include_str!("templates/layout.html")),
-    ("password_reset.txt", include_str!("templates/password_reset.txt")),
-    ("password_reset.html", include_str!("templates/password_reset.html")),
-    ("verify_email.txt", include_str!("templates/verify_email.txt")),
-    ("verify_email.html", include_str!("templates/verify_email.html")),
-    ("confirm_new_email.txt", include_str!("templates/confirm_new_email.txt")),
-    ("confirm_new_email.html", include_str!("templates/confirm_new_email.html")),
-    ("password_changed.txt", include_str!("templates/password_changed.txt")),
-    ("password_changed.html", include_str!("templates/password_changed.html")),
-    ("password_was_reset.txt", include_str!("templates/password_was_reset.txt")),
-    ("password_was_reset.html", include_str!("templates/password_was_reset.html")),
-    ("email_changed.txt", include_str!("templates/email_changed.txt")),
-    ("email_changed.html", include_str!("templates/email_changed.html")),
+    (
+        "password_reset.txt",
+        include_str!("templates/password_reset.txt"),
+    ),
+    (
+        "password_reset.html",
+        include_str!("templates/password_reset.html"),
+    ),
+    (
+        "verify_email.txt",
+        include_str!("templates/verify_email.txt"),
+    ),
+    (
+        "verify_email.html",
+        include_str!("templates/verify_email.html"),
+    ),
+    (
+        "confirm_new_email.txt",
+        include_str!("templates/confirm_new_email.txt"),
+    ),
+    (
+        "confirm_new_email.html",
+        include_str!("templates/confirm_new_email.html"),
+    ),
+    (
+        "password_changed.txt",
+        include_str!("templates/password_changed.txt"),
+    ),
+    (
+        "password_changed.html",
+        include_str!("templates/password_changed.html"),
+    ),
+    (
+        "password_was_reset.txt",
+        include_str!("templates/password_was_reset.txt"),
+    ),
+    (
+        "password_was_reset.html",
+        include_str!("templates/password_was_reset.html"),
+    ),
+    (
+        "email_changed.txt",
+        include_str!("templates/email_changed.txt"),
+    ),
+    (
+        "email_changed.html",
+        include_str!("templates/email_changed.html"),
+    ),
     ("new_device.txt", include_str!("templates/new_device.txt")),
     ("new_device.html", include_str!("templates/new_device.html")),
-    ("refresh_reuse.txt", include_str!("templates/refresh_reuse.txt")),
-    ("refresh_reuse.html", include_str!("templates/refresh_reuse.html")),
+    (
+        "refresh_reuse.txt",
+        include_str!("templates/refresh_reuse.txt"),
+    ),
+    (
+        "refresh_reuse.html",
+        include_str!("templates/refresh_reuse.html"),
+    ),
 ];
 
 /// A rendered message.
@@ -182,11 +224,20 @@ mod tests {
             assert!(!r.subject.is_empty(), "{kind:?}");
             assert!(r.text.contains("Hello <ada>,"), "{kind:?}: {}", r.text);
             assert!(r.html.contains("Hello &lt;ada&gt;,"), "{kind:?}");
-            assert!(!r.html.contains("<img") && !r.html.contains("src="), "{kind:?}");
+            assert!(
+                !r.html.contains("<img") && !r.html.contains("src="),
+                "{kind:?}"
+            );
         }
-        let reset = templates.render(&letter(Kind::PasswordReset)).expect("renders");
+        let reset = templates
+            .render(&letter(Kind::PasswordReset))
+            .expect("renders");
         assert_eq!(reset.subject, "Reset your password");
-        assert!(reset.text.contains("https://auth.example.com/reset-password#token=abc"));
+        assert!(
+            reset
+                .text
+                .contains("https://auth.example.com/reset-password#token=abc")
+        );
     }
 
     #[test]
@@ -198,7 +249,9 @@ mod tests {
         )
         .expect("written");
         let templates = Templates::load(Some(dir.path()), "https://a.example").expect("loads");
-        let r = templates.render(&letter(Kind::PasswordReset)).expect("renders");
+        let r = templates
+            .render(&letter(Kind::PasswordReset))
+            .expect("renders");
         assert_eq!(r.subject, "Nouveau mot de passe");
         assert!(r.text.starts_with("Bonjour <ada> : https://"));
     }
@@ -206,8 +259,11 @@ mod tests {
     #[test]
     fn a_broken_override_stops_the_start() {
         let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::write(dir.path().join("new_device.txt"), "Subject: x\n{{ usernme }}\n")
-            .expect("written");
+        std::fs::write(
+            dir.path().join("new_device.txt"),
+            "Subject: x\n{{ usernme }}\n",
+        )
+        .expect("written");
         let error = Templates::load(Some(dir.path()), "https://a.example")
             .err()
             .expect("refused");

@@ -66,12 +66,15 @@ impl Transport {
 
     pub(super) async fn send(&self, message: &Message) -> Result<(), SendError> {
         match self {
-            Transport::Smtp(smtp) => smtp.send(message.clone()).await.map(|_| ()).map_err(|e| {
-                SendError {
-                    permanent: e.is_permanent(),
-                    message: crate::report::Chain(&e).to_string(),
-                }
-            }),
+            Transport::Smtp(smtp) => {
+                smtp.send(message.clone())
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| SendError {
+                        permanent: e.is_permanent(),
+                        message: crate::report::Chain(&e).to_string(),
+                    })
+            }
             Transport::Log => {
                 let text = String::from_utf8_lossy(&message.formatted()).into_owned();
                 tracing::info!(message = %text, "mail (log transport, not delivered)");

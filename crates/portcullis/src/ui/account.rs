@@ -11,13 +11,13 @@ use maud::{Markup, html};
 use portcullis_verifier::Claims;
 
 use super::Ui;
-use super::recovery;
 use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
+use super::recovery;
 use super::register::{FieldSpec, field};
 use super::visitor::Visitor;
 use crate::auth::SessionView;
-use crate::domain::device;
 use crate::domain::PasswordError;
+use crate::domain::device;
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::failure::{self, Failure};

@@ -9,11 +9,11 @@
 //! any app would. Without script they cannot work, and say so.
 
 use axum::Extension;
-use axum::extract::rejection::FormRejection;
+use axum::Form;
 use axum::extract::State;
+use axum::extract::rejection::FormRejection;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use axum::Form;
 use maud::{Markup, html};
 use serde::Deserialize;
 

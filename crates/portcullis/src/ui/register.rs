@@ -88,7 +88,9 @@ pub async fn submit(
             Redirect::to(next).into_response(),
             state.cookies.issue(&signed_in),
         ),
-        Ok(Registered::VerifyFirst(_)) => Redirect::to("/login?notice=verify-email").into_response(),
+        Ok(Registered::VerifyFirst(_)) => {
+            Redirect::to("/login?notice=verify-email").into_response()
+        }
         Err(e) => {
             let problem = Problem::from(e);
             let view = RegisterView {

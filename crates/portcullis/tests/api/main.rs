@@ -5,6 +5,7 @@ mod databases;
 // Shared by every test module; not every branch's tests use every helper.
 #[allow(dead_code)]
 mod helpers;
+mod smtp;
 mod tcp_proxy;
 
 mod auth_flow;
@@ -12,6 +13,7 @@ mod cli;
 mod contract;
 mod csrf;
 mod discovery;
+mod email;
 mod forged_tokens;
 mod hardening;
 mod health;
