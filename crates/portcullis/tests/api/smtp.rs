@@ -82,6 +82,7 @@ impl Delivered {
 pub struct SmtpServer {
     child: Child,
     pub port: u16,
+    implicit_tls: bool,
     dir: tempfile::TempDir,
     /// The server's certificate, which a test's Portcullis trusts as its
     /// only CA (`smtp_ca_file`).
@@ -96,58 +97,75 @@ impl SmtpServer {
 
     /// Starts on `port` (0: any free one); `implicit_tls` for `smtps://`.
     pub fn start_on(port: u16, implicit_tls: bool) -> Self {
-        let python = python();
         let dir = tempfile::tempdir().expect("tempdir");
         let pair =
             rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
         let cert = dir.path().join("cert.pem");
-        let key = dir.path().join("key.pem");
         std::fs::write(&cert, pair.cert.pem()).expect("cert written");
-        std::fs::write(&key, pair.signing_key.serialize_pem()).expect("key written");
-        let inbox = dir.path().join("inbox");
-        std::fs::create_dir(&inbox).expect("inbox");
-        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
-        let mut command = Command::new(python);
-        command
-            .arg(script)
-            .args(["--port", &port.to_string()])
-            .arg("--dir")
-            .arg(&inbox)
-            .arg("--cert")
-            .arg(&cert)
-            .arg("--key")
-            .arg(&key)
-            .args(["--user", USER, "--password", PASSWORD])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null());
-        if implicit_tls {
-            command.arg("--implicit-tls");
-        }
-        let mut child = command.spawn().expect("the SMTP server starts");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut line = String::new();
-        BufReader::new(stdout)
-            .read_line(&mut line)
-            .expect("the SMTP server prints its port");
-        let port = line
-            .trim()
-            .parse()
-            .unwrap_or_else(|_| panic!("a port, not {line:?}"));
+        std::fs::write(dir.path().join("key.pem"), pair.signing_key.serialize_pem())
+            .expect("key written");
+        std::fs::create_dir(dir.path().join("inbox")).expect("inbox");
+        let (child, port) = spawn(dir.path(), port, implicit_tls);
         Self {
             child,
             port,
+            implicit_tls,
             dir,
             ca_file: cert,
         }
     }
 
-    /// `smtp://user:password@localhost:port` (STARTTLS), password encoded.
+    /// Starts the server again after [`Self::stop`], on the same port, with
+    /// the same certificate and inbox.
+    pub fn restart(&mut self) {
+        let (child, _) = spawn(self.dir.path(), self.port, self.implicit_tls);
+        self.child = child;
+    }
+}
+
+/// Runs the script in `dir` (certificate, key, inbox); returns the process
+/// and the port it listens on.
+fn spawn(dir: &Path, port: u16, implicit_tls: bool) -> (Child, u16) {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/smtp_server.py");
+    let mut command = Command::new(python());
+    command
+        .arg(script)
+        .args(["--port", &port.to_string()])
+        .arg("--dir")
+        .arg(dir.join("inbox"))
+        .arg("--cert")
+        .arg(dir.join("cert.pem"))
+        .arg("--key")
+        .arg(dir.join("key.pem"))
+        .args(["--user", USER, "--password", PASSWORD])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    if implicit_tls {
+        command.arg("--implicit-tls");
+    }
+    let mut child = command.spawn().expect("the SMTP server starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut line = String::new();
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .expect("the SMTP server prints its port");
+    let port = line
+        .trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("a port, not {line:?}"));
+    (child, port)
+}
+
+impl SmtpServer {
+    /// `smtp://user:password@localhost:port` (STARTTLS), or `smtps://`
+    /// for implicit TLS, password encoded.
     pub fn url(&self) -> String {
         // Percent-encoded, a space as %20 (not the form encoding's `+`).
         let password = url::form_urlencoded::byte_serialize(PASSWORD.as_bytes())
             .collect::<String>()
             .replace('+', "%20");
-        format!("smtp://{USER}:{password}@localhost:{}", self.port)
+        let scheme = if self.implicit_tls { "smtps" } else { "smtp" };
+        format!("{scheme}://{USER}:{password}@localhost:{}", self.port)
     }
 
     /// The settings of a Portcullis that sends mail here, links to
