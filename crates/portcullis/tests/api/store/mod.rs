@@ -29,6 +29,7 @@ macro_rules! conformance {
 
 mod audit;
 mod changes;
+mod email;
 mod keys;
 mod sessions;
 mod users;
