@@ -26,6 +26,7 @@ mod malformed;
 mod metrics;
 mod node_jose;
 mod openapi;
+mod openapi_email;
 mod openapi_statuses;
 mod packaging;
 mod process;
