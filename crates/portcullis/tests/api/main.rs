@@ -14,6 +14,7 @@ mod contract;
 mod csrf;
 mod discovery;
 mod email;
+mod email_admin;
 mod email_delivery;
 mod forged_tokens;
 mod hardening;
