@@ -403,6 +403,8 @@ function showLinkExpired(again) {
 async function verifyEmail(status) {
   const token = takeLinkToken();
   if (!token) { status.hidden = true; showLinkExpired(); return; }
+  status.textContent = 'Confirming your address…';
+  status.hidden = false;
   const result = await api('POST', '/api/auth/email/verify', { token });
   if (result.ok) {
     status.textContent = 'Your e-mail address is verified. Thank you.';
@@ -443,4 +445,10 @@ function enhance() {
 
 enhance();
 startLinkPages();
+// Another link opened in the same tab changes only the fragment.
+window.addEventListener('hashchange', () => {
+  if (!location.hash) return;
+  clearErrors(document);
+  startLinkPages();
+});
 if (document.body.dataset.session === 'confirm') confirmSession();
