@@ -29,8 +29,9 @@ pub struct NewAccount<'a> {
 /// What a registration gave.
 #[derive(Debug)]
 pub enum Registered {
-    /// The account, signed in.
-    SignedIn(SignedIn),
+    /// The account, signed in (boxed: the credentials are large, and this
+    /// is the common case only by a little).
+    SignedIn(Box<SignedIn>),
     /// The account, not signed in: its address must be verified first
     /// (`require_verified_email`); the link is on its way.
     VerifyFirst(UserView),
@@ -146,7 +147,7 @@ impl Auth {
         let signed_in = self.opened(user, opening);
         self.audit_registration(signed_in.user.id, Some(signed_in.session_id), client)
             .await;
-        Ok(Registered::SignedIn(signed_in))
+        Ok(Registered::SignedIn(Box::new(signed_in)))
     }
 
     async fn audit_registration(

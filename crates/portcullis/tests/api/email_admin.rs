@@ -56,8 +56,7 @@ fn refusal(vars: &[(&str, &str)]) -> String {
     let mut env = vec![("PORTCULLIS_DATABASE_URL", "sqlite://unused.db")];
     env.extend_from_slice(vars);
     Config::from_sources(&Sources::from_env(env.iter().copied()))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string()
 }
 
@@ -111,8 +110,7 @@ fn the_smtp_url_may_come_from_a_file() {
     }
     std::fs::write(&file, "smtp://u:hunter2@mail.example.com?tls=none\n").expect("written");
     let message = Config::from_sources(&Sources::from_env(env))
-        .err()
-        .expect("refused")
+        .expect_err("refused")
         .to_string();
     assert!(
         message.contains("smtp-url") && !message.contains("hunter2"),

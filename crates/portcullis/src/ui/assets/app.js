@@ -12,7 +12,7 @@ const MESSAGES = {
   account_exists: 'An account with this username or e-mail address already exists.',
   wrong_current_password: 'The current password is wrong.',
   email_not_verified: 'Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.',
-  invalid_token: 'This link has expired, was already used, or a newer one was sent. Ask for a new one.',
+  invalid_token: 'This link has expired, was already used, or a newer one was sent.',
   link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
@@ -387,16 +387,15 @@ function takeLinkToken() {
 
 let linkToken = '';
 
+// Says the link is dead, and where to get a new one: the forgot page for a
+// reset, the account page (signed in) for a verification.
 function showLinkExpired(again) {
   const box = document.getElementById('form-error');
   if (!box) return;
-  box.replaceChildren(MESSAGES.invalid_token + ' ');
-  if (again) {
-    const link = document.createElement('a');
-    link.href = again;
-    link.textContent = 'Ask for a new link.';
-    box.append(link);
-  }
+  const link = document.createElement('a');
+  link.href = again || '/account';
+  link.textContent = again ? 'Ask for a new link.' : 'Ask for a new one from your account page.';
+  box.replaceChildren(MESSAGES.invalid_token + ' ', link);
   box.hidden = false;
 }
 
