@@ -10,7 +10,7 @@ use super::passwords::Verified;
 use super::throttle;
 use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
-use crate::domain::{Email, LoginName, Password, UserId, Username};
+use crate::domain::{Email, LoginName, Password, SessionId, UserId, Username};
 use crate::mail::Kind;
 use crate::store::{NewUser, RevokeReason, StoreError};
 use crate::telemetry::SignInOutcome;
@@ -153,7 +153,7 @@ impl Auth {
     async fn audit_registration(
         &self,
         user: UserId,
-        session: Option<crate::domain::SessionId>,
+        session: Option<SessionId>,
         client: &ClientInfo,
     ) {
         self.audit(Event {

@@ -178,8 +178,16 @@ async fn an_unknown_address_gets_the_same_answer_and_costs_the_same_but_gets_no_
     app.signed_in("ada").await;
     smtp.wait_for(1).await;
     let before = queued_resets(&app).await;
+    let started = std::time::Instant::now();
     let known = forgot(&app, "ada@example.com").await;
+    let known_took = started.elapsed();
+    let started = std::time::Instant::now();
     let unknown = forgot(&app, "nobody@example.com").await;
+    // Reported, never asserted: the machine is shared and noisy.
+    eprintln!(
+        "forgot: known address {known_took:?}, unknown address {:?}",
+        started.elapsed()
+    );
     assert_eq!(known.status(), unknown.status());
     assert_eq!(known.status(), StatusCode::ACCEPTED);
     for header in ["content-type", "content-length", "cache-control"] {
