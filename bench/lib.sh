@@ -115,12 +115,6 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (a == "" || b == "" || b == 0) pri
 median() { tr ' ' '\n' | grep . | sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) print ""; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 # vm PID VmHWM|VmRSS: that line of /proc/PID/status in MiB.
 vm() { awk -v k="$2:" '$1 == k { printf "%.1f", $2 / 1024 }' "/proc/$1/status"; }
-# rss_sum PIDS...: the RSS of several processes together, in MiB.
-rss_sum() {
-    local kib=0 pid
-    for pid; do kib=$((kib + $(awk '$1 == "VmRSS:" { print $2 }' "/proc/$pid/status" 2>/dev/null || echo 0))); done
-    awk -v k="$kib" 'BEGIN { printf "%.1f", k / 1024 }'
-}
 
 # --- CPU time -----------------------------------------------------------------
 

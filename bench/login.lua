@@ -30,7 +30,7 @@ init = function(args)
 end
 
 if users ~= nil and password ~= nil then
-  -- The password is the seed script's, which needs no JSON escaping beyond quotes.
+  -- Quotes and backslashes escaped: enough for a benchmark password.
   local quoted = '"' .. password:gsub('\\', '\\\\'):gsub('"', '\\"') .. '"'
   request = function()
     local body = '{"username":"seed' .. math.random(users) .. '","password":' .. quoted .. '}'
