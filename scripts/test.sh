@@ -17,7 +17,8 @@ fi
 
 step "tools for the ignored tests"
 # Debian's Chromium and chromedriver for the browser tests; Node.js and npm
-# for the jose resource-server test, packages/next and the Next.js example.
+# for the jose resource-server test, the cookie-parser test, packages/next and
+# the Next.js example.
 packages=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || packages+=(chromium chromium-driver)
@@ -28,6 +29,8 @@ if [ "${#packages[@]}" -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${packages[@]}"
 fi
 (cd examples/node-jose && npm ci --no-audit --no-fund)
+# The cookie parsers of Express, NestJS and Next.js, for the gateway attack tests.
+(cd crates/portcullis/tests/node/cookie-parsers && npm ci --no-audit --no-fund)
 
 step "Next.js package and example"
 # The Next.js browser tests run the example's production build (`next build`,

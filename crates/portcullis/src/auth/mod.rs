@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod propagation;
 pub mod revocation;
 pub mod rotation;
+mod session_watch;
 mod sessions;
 pub mod throttle;
 pub mod tokens;
@@ -28,6 +29,7 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::NewAccount;
+pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 

@@ -38,6 +38,7 @@ mod compat;
 mod frontend;
 mod frontend_token;
 mod gateway;
+mod gateway_attacks;
 mod instances;
 mod notes_api;
 mod request_id;
