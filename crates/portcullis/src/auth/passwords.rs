@@ -194,10 +194,40 @@ impl PasswordHasher {
             .map(String::as_str)
     }
 
+    /// Holds one hashing thread until the returned guard is dropped, once
+    /// that thread has started on it. Only tests use it: with every thread
+    /// held, what reaches the queue stays there, so a test can see exactly
+    /// what a request queued without racing the hash it waits for.
+    pub async fn occupy(&self) -> Result<Occupied, HashError> {
+        let (release, released) = mpsc::channel::<()>();
+        let (started, has_started) = oneshot::channel();
+        // Until the job starts, dropping `_unstarted` (with this future)
+        // makes the thread skip it as abandoned.
+        let _unstarted = self.submit(move |_| {
+            let _ = started.send(());
+            // Returns when the guard, and with it the sender, is dropped.
+            let _ = released.recv();
+        })?;
+        has_started
+            .await
+            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))?;
+        Ok(Occupied { _release: release })
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        self.submit(work)?
+            .await
+            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))
+    }
+
+    /// Queues `work` for a hashing thread; the receiver gets its result.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, HashError> {
         let inner = &self.inner;
         let in_flight = InFlight(inner.in_flight.clone());
         if inner.in_flight.fetch_add(1, Ordering::SeqCst) >= inner.limit {
@@ -225,10 +255,15 @@ impl PasswordHasher {
             .unwrap_or_else(|e| e.into_inner())
             .send(job)
             .map_err(|_| HashError::Failed("no password hashing thread is running".into()))?;
-        answer
-            .await
-            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))
+        Ok(answer)
     }
+}
+
+/// A hashing thread held by [`PasswordHasher::occupy`]; dropping it lets the
+/// thread go back to work.
+#[derive(Debug)]
+pub struct Occupied {
+    _release: mpsc::Sender<()>,
 }
 
 /// Runs jobs until every handle to the hasher is gone.
