@@ -3,10 +3,10 @@
 //! delete one younger than 30 days by the database's clock (triggers),
 //! whatever the code does.
 
-use super::records::{AuditRow, convert_all};
-use super::{AuditEntry, AuditFilter, AuditRecord, Backend, Store, StoreResult};
 use time::OffsetDateTime;
 
+use super::records::{AuditRow, convert_all};
+use super::{AuditEntry, AuditFilter, AuditRecord, Backend, Store, StoreResult};
 use crate::clock::unix_millis;
 
 impl Store {

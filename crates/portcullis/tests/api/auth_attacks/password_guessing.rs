@@ -51,7 +51,7 @@ async fn wrong_current_passwords_are_written_to_the_audit_log() {
 }
 
 #[tokio::test]
-async fn wrong_current_passwords_spend_the_addresss_failure_budget() {
+async fn wrong_current_passwords_spend_the_failure_budget_of_the_address() {
     let app = TestApp::spawn_with(&[
         ("PORTCULLIS_ADDRESS_LOGIN_FAILURES", "3/10m"),
         ("PORTCULLIS_TRUSTED_PROXIES", "127.0.0.1"),

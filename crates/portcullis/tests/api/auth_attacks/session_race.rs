@@ -7,6 +7,7 @@
 //! the session (writing the account's sign-in failures), so the change runs
 //! in between, every time.
 
+use portcullis::auth::AuditQuery;
 use portcullis::clock::Clock;
 use portcullis::config::{Config, Sources};
 use portcullis::domain::{RefreshToken, SessionId, UserId};
@@ -65,6 +66,19 @@ async fn race(app: &TestApp, db: &TestDb, change: impl AsyncFnOnce()) -> (Status
     (response.status(), jar)
 }
 
+/// Whether the audit log holds a sign-in refused because the account changed
+/// while it ran.
+async fn overtaken_sign_in_audited(app: &TestApp) -> bool {
+    let query = AuditQuery {
+        limit: 50,
+        ..AuditQuery::default()
+    };
+    let events = app.auth.audit_log(&query).await.expect("read");
+    events.iter().any(|e| {
+        e.kind == "sign_in_failed" && e.detail.as_deref() == Some("account changed during sign-in")
+    })
+}
+
 async fn spawn_on_postgres(db: &mut TestDb) -> TestApp {
     TestApp::spawn_on(db.take_dir(), db.url().to_owned(), &[SMALL_POOL]).await
 }
@@ -81,6 +95,7 @@ async fn a_sign_in_racing_a_password_change_leaves_no_session() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the old password won");
     assert!(racer.access().is_none() && racer.refresh().is_none());
+    assert!(overtaken_sign_in_audited(&app).await);
     // The owner's session goes on.
     assert_eq!(app.session(&mut owner).await.status(), StatusCode::OK);
 }
@@ -101,6 +116,7 @@ async fn a_sign_in_racing_a_disable_leaves_no_session() {
     .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert!(racer.access().is_none() && racer.refresh().is_none());
+    assert!(overtaken_sign_in_audited(&app).await);
 }
 
 #[tokio::test]
