@@ -6,6 +6,7 @@
 use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 
+use secrecy::{ExposeSecret, SecretString};
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
@@ -165,28 +166,35 @@ async fn find(auth: &Auth, username: &str) -> Result<UserView, AdminError> {
 
 /// The new password: prompted twice without echo on a terminal, else the
 /// whole of stdin without its final line break.
-fn read_password() -> Result<String, AdminError> {
+fn read_password() -> Result<SecretString, AdminError> {
     if std::io::stdin().is_terminal() {
         let from_terminal = |source| AdminError::ReadPassword {
             from: "the terminal",
             source,
         };
-        let first = rpassword::prompt_password("Password: ").map_err(from_terminal)?;
-        let again = rpassword::prompt_password("Again: ").map_err(from_terminal)?;
-        if first != again {
+        let first =
+            SecretString::from(rpassword::prompt_password("Password: ").map_err(from_terminal)?);
+        let again =
+            SecretString::from(rpassword::prompt_password("Again: ").map_err(from_terminal)?);
+        if first.expose_secret() != again.expose_secret() {
             return Err(AdminError::PasswordsDiffer);
         }
         return Ok(first);
     }
-    let mut input = String::new();
+    let mut text = String::new();
     std::io::stdin()
-        .read_to_string(&mut input)
+        .read_to_string(&mut text)
         .map_err(|source| AdminError::ReadPassword {
             from: "stdin",
             source,
         })?;
-    let trimmed = input.strip_suffix('\n').unwrap_or(&input);
-    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+    // A secret at once: zeroed when dropped.
+    let input = SecretString::from(text);
+    let whole = input.expose_secret();
+    let trimmed = whole.strip_suffix('\n').unwrap_or(whole);
+    Ok(SecretString::from(
+        trimmed.strip_suffix('\r').unwrap_or(trimmed),
+    ))
 }
 
 /// Runs `portcullis audit`.

@@ -294,6 +294,12 @@ impl Background {
                             tracing::warn!(error = %Chain(&e), "could not purge ended sessions")
                         }
                     }
+                    match purge.purge_expired().await {
+                        Ok(purged) => tracing::debug!(?purged, "purged expired records"),
+                        Err(e) => {
+                            tracing::warn!(error = %Chain(&e), "could not purge expired records")
+                        }
+                    }
                 }
             }),
             tokio::spawn(async move {

@@ -25,10 +25,11 @@
 //!   frontend is configured.
 //! - [`web`] is what those three share: the problem type, the one cookie
 //!   module, the session check with its typed refusals, the client's address.
-//! - [`auth`] is the service itself: registration and sign-in, argon2id on a
-//!   bounded blocking pool, sessions and the refresh-token rotation rules,
-//!   access tokens, signing keys, the in-memory revocation set. It returns
-//!   its own views of what is stored.
+//! - [`auth`] is the service itself: registration and sign-in, the limits on
+//!   guessing a password (per address, per account, per device cookie),
+//!   argon2id on a bounded blocking pool, sessions and the refresh-token
+//!   rotation rules, access tokens, signing keys, the in-memory revocation
+//!   set. It returns its own views of what is stored.
 //! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
 //!   certificate when its files change; [`cli`] is the command line.
 //! - [`store`] is all persistence, with each database's SQL in its own file.

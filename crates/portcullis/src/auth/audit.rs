@@ -26,6 +26,11 @@ pub enum AuditKind {
     LogoutAll,
     /// A user changed their password; their other sessions were revoked.
     PasswordChanged,
+    /// A password change was refused: the current password given was wrong.
+    PasswordChangeFailed,
+    /// A password change was refused by throttling, per address, per
+    /// account or per device.
+    PasswordChangeThrottled,
     /// An administrator revoked a user's sessions.
     SessionsRevokedByAdmin,
     /// A new signing key was put in service.
@@ -46,6 +51,8 @@ impl AuditKind {
             AuditKind::SessionRevoked => "session_revoked",
             AuditKind::LogoutAll => "logout_all",
             AuditKind::PasswordChanged => "password_changed",
+            AuditKind::PasswordChangeFailed => "password_change_failed",
+            AuditKind::PasswordChangeThrottled => "password_change_throttled",
             AuditKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::UserDisabled => "user_disabled",
@@ -59,7 +66,9 @@ impl AuditKind {
             RevokeReason::LogoutAll => AuditKind::LogoutAll,
             RevokeReason::PasswordChanged => AuditKind::PasswordChanged,
             RevokeReason::Administrator => AuditKind::SessionsRevokedByAdmin,
-            RevokeReason::Logout | RevokeReason::SignedOutRemotely => AuditKind::SessionRevoked,
+            RevokeReason::Logout | RevokeReason::SignedOutRemotely | RevokeReason::Superseded => {
+                AuditKind::SessionRevoked
+            }
         }
     }
 }

@@ -7,15 +7,20 @@
 mod accounts;
 pub mod address_limits;
 pub mod audit;
+pub mod devices;
 pub mod freshness;
+mod guessing;
 pub mod key_rotation;
 pub mod keys;
+mod password_change;
 pub mod passwords;
 pub mod propagation;
+mod retention;
 pub mod revocation;
 pub mod rotation;
 mod session_watch;
 mod sessions;
+mod sign_in;
 pub mod throttle;
 pub mod tokens;
 pub mod verified_tokens;
@@ -29,8 +34,11 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::NewAccount;
+pub use password_change::PasswordChange;
+pub use retention::Purged;
 pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
+pub use sign_in::SignInAttempt;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
 use crate::clock::SharedClock;
@@ -40,6 +48,7 @@ use crate::report::Chain;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{Metrics, PoolUse};
 use address_limits::AddressLimits;
+use devices::DeviceKey;
 use freshness::Freshness;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
@@ -103,7 +112,9 @@ pub enum AuthError {
     /// Password change: the current password is wrong.
     #[error("the current password is wrong")]
     WrongCurrentPassword,
-    /// Sign-in: too many recent failures for this account name.
+    /// Sign-in or password change: too many recent failures for this
+    /// address, account or device, or this session's previous password
+    /// change is still being hashed.
     #[error("too many attempts")]
     TooManyAttempts {
         /// How long until the next attempt is accepted.
@@ -174,6 +185,10 @@ pub struct Auth {
     freshness: Freshness,
     /// Per-client-address rate limits of this instance.
     limits: Arc<AddressLimits>,
+    /// Signs and checks device cookies; the key is shared by every instance.
+    devices: DeviceKey,
+    /// How long audit events are kept; `None`: for ever.
+    audit_retention: Option<Duration>,
 }
 
 impl Auth {
@@ -188,7 +203,8 @@ impl Auth {
             .map_err(OpenError::Keys)
     }
 
-    /// Loads keys (generating the first one) and recent revocations.
+    /// Loads keys (generating the first signing key, and the device-cookie
+    /// key) and recent revocations.
     pub async fn load(config: &Config, store: Store, clock: SharedClock) -> Result<Self, KeyError> {
         let keys = KeyRing::load(store.clone(), clock.clone(), config.hs256_secret.clone()).await?;
         let revoked = RevocationSet::new();
@@ -201,6 +217,7 @@ impl Auth {
             revoked.clone(),
         )
         .with_legacy_id_claim(config.legacy_id_claim);
+        let devices = DeviceKey::load(&store, clock.now()).await?;
         let auth = Self {
             store,
             policy: config.sessions,
@@ -214,7 +231,13 @@ impl Auth {
             revoked,
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
-            limits: Arc::new(AddressLimits::new(config.address_rates, clock.clone())),
+            limits: Arc::new(AddressLimits::new(
+                config.address_rates,
+                config.address_ipv6_prefix,
+                clock.clone(),
+            )),
+            devices,
+            audit_retention: config.audit_retention,
             clock,
         };
         let mark = auth.freshness.mark();

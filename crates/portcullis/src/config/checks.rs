@@ -14,6 +14,7 @@ const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
 /// Refuses settings that are fine alone but not together.
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_sessions(config)?;
+    check_audit_retention(config)?;
     check_database(config)?;
     check_notes_page(config)?;
     check_frontend_token(config)
@@ -58,6 +59,20 @@ fn check_sessions(config: &Config) -> Result<(), ConfigError> {
         .is_some_and(|i| i < MIN_KEY_ROTATION_INTERVAL)
     {
         return fail("key_rotation_interval must be `off` or at least 1d");
+    }
+    Ok(())
+}
+
+/// The schemas keep the last 30 days of the audit log whatever is asked; a
+/// shorter retention could never be honoured.
+fn check_audit_retention(config: &Config) -> Result<(), ConfigError> {
+    if config
+        .audit_retention
+        .is_some_and(|r| r < super::MIN_AUDIT_RETENTION)
+    {
+        return fail(
+            "audit_retention must be `off` or at least 30d: the database refuses to delete younger events",
+        );
     }
     Ok(())
 }

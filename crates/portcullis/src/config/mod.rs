@@ -163,7 +163,24 @@ pub struct Config {
     pub revocation_max_staleness: Duration,
     /// Per-client-address rate limits.
     pub address_rates: AddressRates,
+    /// How many leading bits of an IPv6 address are one client for those
+    /// limits: a home connection or a cloud VM is given a whole /64, and
+    /// would otherwise rotate past them.
+    pub address_ipv6_prefix: u8,
+    /// How long audit events are kept; `None` keeps them for ever.
+    pub audit_retention: Option<Duration>,
 }
+
+/// IPv6 clients are told apart by their /64 unless configured otherwise.
+pub const DEFAULT_ADDRESS_IPV6_PREFIX: u8 = 64;
+
+/// Audit events are kept a year unless configured otherwise.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(365 * DAY);
+
+/// The shortest audit retention allowed. Both schemas refuse to delete an
+/// event younger than this (by the database's clock), whatever the code asks:
+/// the recent history stays append-only.
+pub const MIN_AUDIT_RETENTION: Duration = Duration::from_secs(30 * DAY);
 
 /// Automatic key rotation, unless configured otherwise: a key signs for a
 /// month, so a leaked one is useful for a month at most, and the JWKS of a
@@ -252,6 +269,12 @@ impl Config {
                 registrations: rate(s.address_registrations, rates.registrations),
                 refreshes: rate(s.address_refreshes, rates.refreshes),
             },
+            address_ipv6_prefix: s
+                .address_ipv6_prefix
+                .map_or(DEFAULT_ADDRESS_IPV6_PREFIX, |p| p.0),
+            audit_retention: s
+                .audit_retention
+                .map_or(Some(DEFAULT_AUDIT_RETENTION), |r| r.0),
         };
         checks::check(&config)?;
         Ok(config)

@@ -12,8 +12,8 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::values::{
-    CookieName, DatabaseUrl, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget, PublicUrl,
-    Rate, Registration, text,
+    CookieName, DatabaseUrl, Ipv6Prefix, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget,
+    PublicUrl, Rate, Registration, text,
 };
 
 /// One setting's names in the three layers.
@@ -80,6 +80,8 @@ settings! {
     address_login_failures: OrOff<Rate>, "PORTCULLIS_ADDRESS_LOGIN_FAILURES";
     address_registrations: OrOff<Rate>, "PORTCULLIS_ADDRESS_REGISTRATIONS";
     address_refreshes: OrOff<Rate>, "PORTCULLIS_ADDRESS_REFRESHES";
+    address_ipv6_prefix: Ipv6Prefix, "PORTCULLIS_ADDRESS_IPV6_PREFIX";
+    audit_retention: OrOff<Duration>, "PORTCULLIS_AUDIT_RETENTION";
     log_format: LogFormat, "PORTCULLIS_LOG_FORMAT";
     trusted_proxies: Vec<IpNet>, "PORTCULLIS_TRUSTED_PROXIES";
     upstream_timeout: Duration, "PORTCULLIS_UPSTREAM_TIMEOUT";

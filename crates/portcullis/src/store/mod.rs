@@ -16,9 +16,10 @@
 //! types a parameter that PostgreSQL could not infer, `IS DISTINCT FROM`,
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
-//! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`. Its body
-//! is passed to the `on_backend!` macro, which expands it once per backend,
-//! with that backend's concrete pool type, inside the store's time limit.
+//! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
+//! `secrets.rs`. Its body is passed to the `on_backend!` macro, which
+//! expands it once per backend, with that backend's concrete pool type,
+//! inside the store's time limit.
 //!
 //! Why a macro over the body rather than the alternatives:
 //! - `sqlx::Any` decides types at run time: it decodes a `bool` only from a
@@ -83,6 +84,7 @@ macro_rules! on_backend {
 
 mod audit;
 mod keys;
+mod secrets;
 mod sessions;
 mod throttle;
 mod users;

@@ -7,6 +7,7 @@ mod databases;
 mod helpers;
 mod tcp_proxy;
 
+mod auth_attacks;
 mod auth_flow;
 mod cli;
 mod contract;
