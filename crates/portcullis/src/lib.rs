@@ -10,6 +10,9 @@
 //!   auth service, loads TLS — and runs it until a shutdown signal, with its
 //!   background work (revocation polling, key reloads, purges, and on
 //!   PostgreSQL the listener that keeps instances in step).
+//! - [`connections`] accepts and serves client connections, plain or TLS:
+//!   a cap on how many are held, and timeouts so that a slow or silent
+//!   client cannot hold one for ever.
 //! - [`admin`] implements the `portcullis user|keys|sessions|audit` commands.
 //! - [`server`] is what sits above the three adapters: the state, the router
 //!   that mounts them, the guards every request passes (header limits, the
@@ -40,7 +43,7 @@
 //! - [`report`] prints an error with every cause under it.
 //!
 //! Dependencies point one way, down this order: `main` → `app`, `admin` →
-//! `server` → `http`, `gateway`, `ui` → `web` → `auth`, `tls`, `cli` →
+//! `server`, `connections` → `http`, `gateway`, `ui` → `web` → `auth`, `tls`, `cli` →
 //! `store` → `domain`, `config`, `clock`, `telemetry`, `report`. A module
 //! names only modules after it, never one beside it: the API, the gateway
 //! and the pages do not know one another, and what they share sits below
@@ -61,6 +64,7 @@ pub mod auth;
 pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod connections;
 pub mod domain;
 pub mod gateway;
 pub mod http;

@@ -14,6 +14,7 @@ const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
 /// Refuses settings that are fine alone but not together.
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_sessions(config)?;
+    check_connections(config)?;
     check_database(config)?;
     check_notes_page(config)?;
     check_frontend_token(config)
@@ -58,6 +59,19 @@ fn check_sessions(config: &Config) -> Result<(), ConfigError> {
         .is_some_and(|i| i < MIN_KEY_ROTATION_INTERVAL)
     {
         return fail("key_rotation_interval must be `off` or at least 1d");
+    }
+    Ok(())
+}
+
+fn check_connections(config: &Config) -> Result<(), ConfigError> {
+    let limits = &config.connections;
+    // Under a second, a client on a slow network could not send its
+    // headers; over a few minutes, the timeout no longer bounds a trickle.
+    if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&limits.header_read_timeout) {
+        return fail("header_read_timeout must be between 1s and 5m");
+    }
+    if limits.keep_alive_timeout < Duration::from_secs(1) {
+        return fail("keep_alive_timeout must be at least 1s");
     }
     Ok(())
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// other (that is what keeps the API, the gateway and the pages apart).
 const LAYERS: &[&[&str]] = &[
     &["app", "admin"],
-    &["server"],
+    &["server", "connections"],
     &["http", "gateway", "ui"],
     &["web"],
     &["auth", "tls", "cli"],

@@ -9,6 +9,7 @@ mod tcp_proxy;
 
 mod auth_flow;
 mod cli;
+mod connection_cap;
 mod contract;
 mod csrf;
 mod discovery;
@@ -30,6 +31,7 @@ mod refresh;
 mod refresh_reasons;
 mod register;
 mod settings;
+mod slow_clients;
 mod start_errors;
 mod upstreams;
 mod verified_tokens;
