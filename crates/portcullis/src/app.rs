@@ -24,6 +24,7 @@ use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConnectionLimits};
 use crate::connections;
 use crate::gateway::{Gateway, UpstreamError};
+use crate::private_files::{self, Audience};
 use crate::report::Chain;
 use crate::server::{self, AppState};
 use crate::tls::{TlsConfig, TlsError};
@@ -105,6 +106,7 @@ impl Application {
         })?;
         let gateway = Gateway::from_config(&config)?;
         let tls = config.tls.as_ref().map(TlsConfig::load).transpose()?;
+        warn_about_exposed_secrets(&config);
         let auth = Auth::open(&config, clock).await?;
         if config.insecure_dev_cookies {
             tracing::warn!(
@@ -184,6 +186,17 @@ impl Application {
         }
         tracing::info!("portcullis stopped");
         Ok(())
+    }
+}
+
+/// Secret files others may read are reported at start (the database file
+/// is checked, and created private, when the store opens it).
+fn warn_about_exposed_secrets(config: &Config) {
+    if let Some(file) = &config.hs256_secret_file {
+        private_files::warn_if_exposed(file, "the HS256 signing secret", Audience::Owner);
+    }
+    if let Some(tls) = &config.tls {
+        private_files::warn_if_exposed(&tls.key, "the TLS private key", Audience::OwnerAndGroup);
     }
 }
 

@@ -164,6 +164,9 @@ pub struct Config {
     /// Sign access tokens with HS256 and this shared secret instead of
     /// Ed25519, for backends that only know a shared secret.
     pub hs256_secret: Option<SecretSlice<u8>>,
+    /// The file `hs256_secret` was read from, for the check at start that
+    /// no one else may read it.
+    pub hs256_secret_file: Option<PathBuf>,
     /// Add an `_id` claim equal to `sub`, as the NestJS pattern's backends read it.
     pub legacy_id_claim: bool,
     /// When set, Portcullis serves HTTPS (and HTTP/2) itself with these files.
@@ -257,6 +260,7 @@ impl Config {
                 .as_deref()
                 .map(checks::read_hs256_secret)
                 .transpose()?,
+            hs256_secret_file: s.hs256_secret_file,
             legacy_id_claim: s.legacy_id_claim.unwrap_or(false),
             tls,
             key_rotation_interval: s

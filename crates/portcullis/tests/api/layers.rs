@@ -19,7 +19,14 @@ const LAYERS: &[&[&str]] = &[
     &["web"],
     &["auth", "tls", "cli"],
     &["store"],
-    &["domain", "config", "clock", "telemetry", "report"],
+    &[
+        "domain",
+        "config",
+        "clock",
+        "telemetry",
+        "report",
+        "private_files",
+    ],
 ];
 
 /// Modules that only one module above them may name: the database is

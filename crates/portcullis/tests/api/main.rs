@@ -13,6 +13,7 @@ mod connection_cap;
 mod contract;
 mod csrf;
 mod discovery;
+mod file_modes;
 mod forged_tokens;
 mod hardening;
 mod health;
