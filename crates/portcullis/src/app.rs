@@ -18,7 +18,6 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::key_rotation::{self, RotationSchedule};
-use crate::auth::keys::KEY_RELOAD_INTERVAL;
 use crate::auth::{Auth, OpenError, propagation};
 use crate::clock::{SharedClock, SystemClock};
 use crate::config::{Config, ConnectionLimits};
@@ -240,7 +239,7 @@ impl Background {
                 }
             }),
             tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(KEY_RELOAD_INTERVAL);
+                let mut ticker = tokio::time::interval(keys.key_reload_interval());
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;

@@ -8,6 +8,7 @@ mod accounts;
 pub mod address_limits;
 pub mod audit;
 pub mod freshness;
+pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
 pub mod passwords;

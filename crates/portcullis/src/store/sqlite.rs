@@ -61,7 +61,9 @@ fn prepare(file: &Path) {
         Ok(false) => {
             private_files::warn_if_exposed(file, HOLDS, Audience::Owner);
         }
-        Err(e) => tracing::debug!(path = %file.display(), error = %e, "could not create the database file"),
+        Err(e) => {
+            tracing::debug!(path = %file.display(), error = %e, "could not create the database file")
+        }
     }
 }
 

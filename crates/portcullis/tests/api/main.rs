@@ -17,6 +17,7 @@ mod file_modes;
 mod forged_tokens;
 mod hardening;
 mod health;
+mod key_revocation;
 mod key_rotation;
 mod layers;
 mod login;
