@@ -79,3 +79,32 @@ async fn over_tls_beyond_max_connections_the_handshake_waits_until_one_closes() 
         .expect("handshake");
     assert!(request(&mut extra).await.starts_with("HTTP/1.1 200 "));
 }
+
+#[tokio::test]
+async fn an_open_websocket_holds_its_place_under_the_cap() {
+    let echo = crate::upstreams::spawn_ws_echo().await;
+    let mut settings = CAP_OF_TWO.to_vec();
+    settings[0] = ("PORTCULLIS_MAX_CONNECTIONS", "1");
+    settings.push(("PORTCULLIS_FRONTEND", &echo));
+    let app = TestApp::spawn_with(&settings).await;
+    let url = format!("ws://{}/_next/webpack-hmr", app.addr);
+    let (mut ws, _) = tokio_tungstenite::connect_async(url)
+        .await
+        .expect("upgraded through the gateway");
+
+    // The HTTP connection became a tunnel; it still takes the one slot.
+    let mut extra = TcpStream::connect(app.addr).await.expect("connects");
+    let waiting = request(&mut extra);
+    tokio::pin!(waiting);
+    assert!(
+        timeout(NOT_SERVED_FOR, &mut waiting).await.is_err(),
+        "a connection was served beside an open WebSocket with max_connections = 1"
+    );
+
+    ws.close(None).await.expect("closed");
+    drop(ws);
+    let answer = timeout(PATIENCE, waiting)
+        .await
+        .expect("served once the WebSocket closed");
+    assert!(answer.starts_with("HTTP/1.1 "), "{answer}");
+}
