@@ -11,6 +11,9 @@ use super::{Config, ConfigError};
 /// Below this, a key would spend most of its life being published as the next one.
 const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
 
+/// The most connections a server may be told to hold.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// Refuses settings that are fine alone but not together.
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_sessions(config)?;
@@ -72,6 +75,10 @@ fn check_connections(config: &Config) -> Result<(), ConfigError> {
     }
     if limits.keep_alive_timeout < Duration::from_secs(1) {
         return fail("keep_alive_timeout must be at least 1s");
+    }
+    // Each connection is a file descriptor; no process gets millions.
+    if limits.max_connections > MAX_CONNECTIONS {
+        return fail(format!("max_connections must be at most {MAX_CONNECTIONS}"));
     }
     Ok(())
 }

@@ -450,6 +450,7 @@ fn connection_limits_default_to_bounded_timeouts_and_refuse_useless_values() {
         ("PORTCULLIS_HEADER_READ_TIMEOUT", "1h"),
         ("PORTCULLIS_KEEP_ALIVE_TIMEOUT", "0s"),
         ("PORTCULLIS_MAX_CONNECTIONS", "0"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "1000001"),
     ] {
         assert!(config(&[refused]).is_err(), "{refused:?}");
     }
