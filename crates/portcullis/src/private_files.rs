@@ -93,13 +93,12 @@ pub fn restrict(_path: &Path, _mode: u32) -> bool {
 
 /// Logs a warning, with the path and the mode, when users beyond
 /// `audience` may use the file at `path`; `holds` says what is in it.
-/// Returns whether it warned.
-pub fn warn_if_exposed(path: &Path, holds: &str, audience: Audience) -> bool {
+pub fn warn_if_exposed(path: &Path, holds: &str, audience: Audience) {
     let Some(mode) = mode(path) else {
-        return false;
+        return;
     };
     if mode & audience.excess() == 0 {
-        return false;
+        return;
     }
     let fix = match audience {
         Audience::Owner => "chmod 600",
@@ -111,5 +110,4 @@ pub fn warn_if_exposed(path: &Path, holds: &str, audience: Audience) -> bool {
         "{} holds {holds} and other users may read it; restrict it ({fix})",
         path.display(),
     );
-    true
 }

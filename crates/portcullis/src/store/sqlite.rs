@@ -58,9 +58,7 @@ fn on_disk(url: &str, options: &SqliteConnectOptions) -> Option<PathBuf> {
 fn prepare(file: &Path) {
     match private_files::create_private(file) {
         Ok(true) => tracing::info!(path = %file.display(), "created the database file"),
-        Ok(false) => {
-            private_files::warn_if_exposed(file, HOLDS, Audience::Owner);
-        }
+        Ok(false) => private_files::warn_if_exposed(file, HOLDS, Audience::Owner),
         Err(e) => {
             tracing::debug!(path = %file.display(), error = %e, "could not create the database file")
         }
