@@ -35,6 +35,9 @@ pub enum AuditKind {
     SessionsRevokedByAdmin,
     /// A new signing key was put in service.
     KeyRotated,
+    /// An administrator revoked a signing key: it neither signs nor
+    /// verifies any more.
+    KeyRevoked,
     /// An administrator disabled a user.
     UserDisabled,
 }
@@ -55,6 +58,7 @@ impl AuditKind {
             AuditKind::PasswordChangeThrottled => "password_change_throttled",
             AuditKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyRevoked => "key_revoked",
             AuditKind::UserDisabled => "user_disabled",
         }
     }

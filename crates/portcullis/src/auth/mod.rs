@@ -10,6 +10,7 @@ pub mod audit;
 pub mod devices;
 pub mod freshness;
 mod guessing;
+pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
 mod password_change;

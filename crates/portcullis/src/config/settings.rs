@@ -93,6 +93,9 @@ settings! {
     tls_key: PathBuf, "PORTCULLIS_TLS_KEY", "--tls-key";
     key_rotation_interval: OrOff<Duration>, "PORTCULLIS_KEY_ROTATION_INTERVAL";
     shutdown_timeout: Duration, "PORTCULLIS_SHUTDOWN_TIMEOUT";
+    header_read_timeout: Duration, "PORTCULLIS_HEADER_READ_TIMEOUT";
+    keep_alive_timeout: Duration, "PORTCULLIS_KEEP_ALIVE_TIMEOUT";
+    max_connections: NonZeroUsize, "PORTCULLIS_MAX_CONNECTIONS";
 }
 
 /// Every setting, with its TOML key, environment variable and flag, in the

@@ -453,3 +453,34 @@ fn a_bad_database_url_is_not_echoed() {
         .to_string();
     assert!(!err.contains("hunter2") && err.contains("in "), "{err}");
 }
+
+#[test]
+fn connection_limits_default_to_bounded_timeouts_and_refuse_useless_values() {
+    let c = config(&[]).expect("defaults");
+    assert_eq!(
+        c.connections,
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+        }
+    );
+    let c = config(&[
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "2s"),
+        ("PORTCULLIS_KEEP_ALIVE_TIMEOUT", "5m"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "64"),
+    ])
+    .expect("valid");
+    assert_eq!(c.connections.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(c.connections.keep_alive_timeout, Duration::from_secs(300));
+    assert_eq!(c.connections.max_connections, 64);
+    for refused in [
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "500ms"),
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "1h"),
+        ("PORTCULLIS_KEEP_ALIVE_TIMEOUT", "0s"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "0"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "1000001"),
+    ] {
+        assert!(config(&[refused]).is_err(), "{refused:?}");
+    }
+}

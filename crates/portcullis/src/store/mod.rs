@@ -53,6 +53,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Database, Transaction};
 
+pub use keys::KeyRevocation;
 pub use records::{
     AuditEntry, AuditFilter, AuditRecord, KeyRecord, NewSession, NewUser, RevokeReason, Rotation,
     SessionRecord, TokenRecord, Unique, UserRecord,

@@ -29,6 +29,7 @@ macro_rules! conformance {
 
 mod audit;
 mod changes;
+mod key_revocation;
 mod keys;
 mod sessions;
 mod users;
