@@ -1,11 +1,12 @@
 //! The administration commands: `portcullis user|keys|sessions`. They work on
 //! the configured database directly; a running server picks their changes up
-//! at once on PostgreSQL (notifications), and on SQLite within a second
-//! (revocations) or 30 seconds (keys).
+//! at once on PostgreSQL (notifications), and on SQLite within a second.
 
 use std::io::{IsTerminal, Read};
 use std::sync::Arc;
 
+use portcullis_verifier::VerificationKey;
+use secrecy::{ExposeSecret, SecretString};
 use time::format_description::well_known::Rfc3339;
 
 use crate::auth::keys::{KEY_RELOAD_INTERVAL, KeyError};
@@ -27,6 +28,15 @@ pub enum AdminError {
     /// The signing keys could not be rotated.
     #[error("cannot rotate the signing keys")]
     Rotate(#[source] KeyError),
+    /// The signing key could not be revoked (an unknown id, among others).
+    #[error("cannot revoke the signing key")]
+    Revoke(#[source] KeyError),
+    /// The id given to `keys revoke` is the HS256 secret's, which is not in
+    /// the database.
+    #[error(
+        "{0:?} is the id of the HS256 secret, which is not stored: to replace it, change the file named by hs256_secret_file and restart"
+    )]
+    Hs256Kid(String),
     /// The signing keys could not be read.
     #[error("cannot read the signing keys")]
     ListKeys(#[source] KeyError),
@@ -137,12 +147,12 @@ pub async fn sessions(config: &Config, command: SessionsCommand) -> Result<(), A
 pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminError> {
     let auth = open(config).await?;
     let now = SystemClock.now();
+    // A key that stops signing must verify every token it may still sign:
+    // those issued until the servers reload, plus their lifetime.
+    let verify_until =
+        now + config.sessions.access_token_ttl + config.clock_leeway + KEY_RELOAD_INTERVAL;
     match command {
         KeysCommand::Rotate => {
-            // The old key must verify every token it may still sign: those
-            // issued until the servers reload, plus their lifetime.
-            let verify_until =
-                now + config.sessions.access_token_ttl + config.clock_leeway + KEY_RELOAD_INTERVAL;
             let kid = auth
                 .rotate_keys_now(verify_until)
                 .await
@@ -151,6 +161,25 @@ pub async fn keys(config: &Config, command: KeysCommand) -> Result<(), AdminErro
                 "new signing key {kid}; previous keys verify until {}",
                 timestamp(verify_until)
             );
+        }
+        KeysCommand::Revoke { kid } => {
+            if let Some(secret) = &config.hs256_secret
+                && VerificationKey::hs256_key_id(secret.expose_secret()) == kid
+            {
+                return Err(AdminError::Hs256Kid(kid));
+            }
+            let revoked = auth
+                .revoke_key(&kid, verify_until)
+                .await
+                .map_err(AdminError::Revoke)?;
+            match revoked.replacement {
+                Some(new) => println!(
+                    "revoked signing key {}; new signing key {new} signs from now; other keys verify until {}",
+                    revoked.kid,
+                    timestamp(verify_until)
+                ),
+                None => println!("revoked signing key {} (it no longer signed)", revoked.kid),
+            }
         }
         KeysCommand::List => {
             let records = auth.signing_keys().await.map_err(AdminError::ListKeys)?;
@@ -185,28 +214,35 @@ async fn find(auth: &Auth, username: &str) -> Result<UserView, AdminError> {
 
 /// The new password: prompted twice without echo on a terminal, else the
 /// whole of stdin without its final line break.
-fn read_password() -> Result<String, AdminError> {
+fn read_password() -> Result<SecretString, AdminError> {
     if std::io::stdin().is_terminal() {
         let from_terminal = |source| AdminError::ReadPassword {
             from: "the terminal",
             source,
         };
-        let first = rpassword::prompt_password("Password: ").map_err(from_terminal)?;
-        let again = rpassword::prompt_password("Again: ").map_err(from_terminal)?;
-        if first != again {
+        let first =
+            SecretString::from(rpassword::prompt_password("Password: ").map_err(from_terminal)?);
+        let again =
+            SecretString::from(rpassword::prompt_password("Again: ").map_err(from_terminal)?);
+        if first.expose_secret() != again.expose_secret() {
             return Err(AdminError::PasswordsDiffer);
         }
         return Ok(first);
     }
-    let mut input = String::new();
+    let mut text = String::new();
     std::io::stdin()
-        .read_to_string(&mut input)
+        .read_to_string(&mut text)
         .map_err(|source| AdminError::ReadPassword {
             from: "stdin",
             source,
         })?;
-    let trimmed = input.strip_suffix('\n').unwrap_or(&input);
-    Ok(trimmed.strip_suffix('\r').unwrap_or(trimmed).to_owned())
+    // A secret at once: zeroed when dropped.
+    let input = SecretString::from(text);
+    let whole = input.expose_secret();
+    let trimmed = whole.strip_suffix('\n').unwrap_or(whole);
+    Ok(SecretString::from(
+        trimmed.strip_suffix('\r').unwrap_or(trimmed),
+    ))
 }
 
 /// Runs `portcullis audit`.

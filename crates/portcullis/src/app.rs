@@ -5,27 +5,28 @@
 //! Shutdown is graceful but bounded: once the signal comes, the listener is
 //! closed, idle connections are told to go, and requests in flight get
 //! `shutdown_timeout` to finish; after that the server stops waiting for
-//! them. Either way the database is then closed.
+//! them (see [`crate::connections`]). Either way the database is then
+//! closed.
 
-use std::future::{Future, IntoFuture};
+use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::serve::ListenerExt;
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::auth::key_rotation::{self, RotationSchedule};
-use crate::auth::keys::KEY_RELOAD_INTERVAL;
 use crate::auth::{Auth, OpenError, propagation};
 use crate::clock::{SharedClock, SystemClock};
-use crate::config::Config;
+use crate::config::{Config, ConnectionLimits};
+use crate::connections;
 use crate::gateway::{Gateway, UpstreamError};
+use crate::private_files::{self, Audience};
 use crate::report::Chain;
 use crate::server::{self, AppState};
-use crate::tls::{TlsConfig, TlsError, TlsListener};
+use crate::tls::{TlsConfig, TlsError};
 use crate::ui::Ui;
 use crate::web::client::ProxyTrust;
 use crate::web::cookies::CookiePolicy;
@@ -80,6 +81,8 @@ pub struct Application {
     rotation: Option<RotationSchedule>,
     /// How long in-flight requests get once shutdown has begun.
     shutdown_timeout: Duration,
+    /// Timeouts and the cap of client connections.
+    connections: ConnectionLimits,
 }
 
 impl Application {
@@ -102,6 +105,7 @@ impl Application {
         })?;
         let gateway = Gateway::from_config(&config)?;
         let tls = config.tls.as_ref().map(TlsConfig::load).transpose()?;
+        warn_about_exposed_secrets(&config);
         let auth = Auth::open(&config, clock).await?;
         if config.insecure_dev_cookies {
             tracing::warn!(
@@ -129,6 +133,7 @@ impl Application {
             tls,
             rotation: RotationSchedule::from_config(&config),
             shutdown_timeout: config.shutdown_timeout,
+            connections: config.connections,
         })
     }
 
@@ -158,32 +163,20 @@ impl Application {
         let auth = self.state.web.auth.clone();
         let scheme = if self.tls.is_some() { "https" } else { "http" };
         tracing::info!(addr = %self.addr, scheme, "portcullis is listening");
-        let service =
-            server::router(self.state).into_make_service_with_connect_info::<SocketAddr>();
-
         let (stop_tx, stop) = watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
             let _ = stop_tx.send(true);
         });
-        let grace = self.shutdown_timeout;
-        let served = match self.tls {
-            None => {
-                let listener = self.listener.tap_io(no_delay);
-                let serving =
-                    axum::serve(listener, service).with_graceful_shutdown(stopped(stop.clone()));
-                bounded(serving, stop, grace).await
-            }
-            Some(tls) => {
-                // `tap_io` only to reach axum's `ConnectInfo` support for
-                // listeners other than `TcpListener`; the TLS listener sets
-                // TCP_NODELAY itself.
-                let listener = TlsListener::new(self.listener, tls)?.tap_io(|_| {});
-                let serving =
-                    axum::serve(listener, service).with_graceful_shutdown(stopped(stop.clone()));
-                bounded(serving, stop, grace).await
-            }
-        };
+        connections::serve(
+            self.listener,
+            self.tls,
+            server::router(self.state),
+            self.connections,
+            stop,
+            self.shutdown_timeout,
+        )
+        .await;
         drop(background);
         if tokio::time::timeout(DATABASE_CLOSE_TIMEOUT, auth.close())
             .await
@@ -192,45 +185,18 @@ impl Application {
             tracing::warn!("the database did not close in time");
         }
         tracing::info!("portcullis stopped");
-        served
+        Ok(())
     }
 }
 
-/// Resolves once shutdown has been asked for.
-async fn stopped(mut stop: watch::Receiver<bool>) {
-    // An error means the sender is gone, which happens only once the signal
-    // has fired (or can no longer fire): stop either way.
-    let _ = stop.wait_for(|stopping| *stopping).await;
-}
-
-/// Runs `serving` (a server with graceful shutdown) to completion, or until
-/// `grace` after shutdown began, whichever comes first.
-async fn bounded(
-    serving: impl IntoFuture<Output = std::io::Result<()>>,
-    stop: watch::Receiver<bool>,
-    grace: Duration,
-) -> std::io::Result<()> {
-    let deadline = async {
-        stopped(stop).await;
-        tracing::info!(
-            timeout = %humantime::format_duration(grace),
-            "stopped accepting; finishing requests in flight"
-        );
-        tokio::time::sleep(grace).await;
-    };
-    tokio::select! {
-        served = serving.into_future() => served,
-        () = deadline => {
-            tracing::warn!("requests still in flight at the shutdown timeout were cut off");
-            Ok(())
-        }
+/// Secret files others may read are reported at start (the database file
+/// is checked, and created private, when the store opens it).
+fn warn_about_exposed_secrets(config: &Config) {
+    if let Some(file) = &config.hs256_secret_file {
+        private_files::warn_if_exposed(file, "the HS256 signing secret", Audience::Owner);
     }
-}
-
-/// Small responses go out at once rather than waiting to coalesce.
-fn no_delay(tcp: &mut TcpStream) {
-    if let Err(e) = tcp.set_nodelay(true) {
-        tracing::debug!(error = %e, "could not set TCP_NODELAY");
+    if let Some(tls) = &config.tls {
+        private_files::warn_if_exposed(&tls.key, "the TLS private key", Audience::OwnerAndGroup);
     }
 }
 
@@ -276,7 +242,7 @@ impl Background {
                 }
             }),
             tokio::spawn(async move {
-                let mut ticker = tokio::time::interval(KEY_RELOAD_INTERVAL);
+                let mut ticker = tokio::time::interval(keys.key_reload_interval());
                 ticker.tick().await;
                 loop {
                     ticker.tick().await;
@@ -290,14 +256,17 @@ impl Background {
                 loop {
                     ticker.tick().await;
                     let before = purge.now() - SESSION_RETENTION;
-                    if let Err(e) = purge.purge_email_state().await {
-                        tracing::warn!(error = %Chain(&e), "could not purge expired mail links");
-                    }
                     match purge.purge_sessions(before).await {
                         Ok(0) => {}
                         Ok(n) => tracing::info!(sessions = n, "purged ended sessions"),
                         Err(e) => {
                             tracing::warn!(error = %Chain(&e), "could not purge ended sessions")
+                        }
+                    }
+                    match purge.purge_expired().await {
+                        Ok(purged) => tracing::debug!(?purged, "purged expired records"),
+                        Err(e) => {
+                            tracing::warn!(error = %Chain(&e), "could not purge expired records")
                         }
                     }
                 }

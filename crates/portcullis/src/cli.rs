@@ -164,6 +164,12 @@ pub enum UserCommand {
 pub enum KeysCommand {
     /// Start signing with a new key; the old one keeps verifying until its tokens expire.
     Rotate,
+    /// Stop trusting a key at once (a leaked key): it no longer signs or
+    /// verifies anywhere, and if it was signing a new key takes over.
+    Revoke {
+        /// The key's id (`kid`), as `keys list` shows it.
+        kid: String,
+    },
     /// List the published keys.
     List,
 }

@@ -46,33 +46,49 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> Result<(), Box<dyn Error>> {
+    let stop = shutdown_signal();
     let app = Application::build(config).await?;
-    Ok(app.run_until_stopped(shutdown_signal()).await?)
+    Ok(app.run_until_stopped(stop).await?)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
-async fn shutdown_signal() {
-    let ctrl_c = async {
+/// Resolves on Ctrl-C (SIGINT) or SIGTERM. The handlers are installed at
+/// once, not when the future is first polled: a signal that arrives while
+/// the server starts, or just after it says it is listening, must still stop
+/// it gracefully rather than kill it.
+#[cfg(unix)]
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{Signal, SignalKind, signal};
+
+    async fn received(signal: Option<Signal>) {
+        match signal {
+            Some(mut signal) => {
+                signal.recv().await;
+            }
+            // Not installed: this signal cannot stop the server.
+            None => std::future::pending().await,
+        }
+    }
+
+    let terminate = signal(SignalKind::terminate()).ok();
+    let interrupt = signal(SignalKind::interrupt()).ok();
+    async move {
+        tokio::select! {
+            () = received(terminate) => {},
+            () = received(interrupt) => {},
+        }
+        tracing::info!("shutting down");
+    }
+}
+
+/// Resolves on Ctrl-C.
+#[cfg(not(unix))]
+fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        tracing::info!("shutting down");
     }
-    tracing::info!("shutting down");
 }
 
 /// Logs go to stderr from a thread of their own, in batches: a request's

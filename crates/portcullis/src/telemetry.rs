@@ -21,8 +21,8 @@ use std::time::Duration;
 
 use axum::http::{Method, StatusCode};
 use metrics::{
-    Counter, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram, gauge,
-    histogram,
+    Counter, Gauge, Histogram, Unit, counter, describe_counter, describe_gauge, describe_histogram,
+    gauge, histogram,
 };
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusRecorder};
 
@@ -79,6 +79,38 @@ pub enum UpstreamOutcome {
     Unavailable,
     /// It did not answer in time (504).
     Timeout,
+}
+
+/// Why a tunnel (an upgraded connection, a WebSocket) closed, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TunnelEnd {
+    /// The browser or the upstream closed it, or the connection broke.
+    Closed,
+    /// Its session was revoked.
+    Revoked,
+    /// Its access token ran out without a live session behind it.
+    Expired,
+}
+
+impl TunnelEnd {
+    fn as_str(self) -> &'static str {
+        match self {
+            TunnelEnd::Closed => "closed",
+            TunnelEnd::Revoked => "revoked",
+            TunnelEnd::Expired => "expired",
+        }
+    }
+}
+
+/// One open tunnel, counted in `portcullis_tunnels_open` for as long as it
+/// lives: dropped however the tunnel's task ends, the count goes down.
+#[must_use = "the tunnel is counted only while this lives"]
+pub struct OpenTunnel(Gauge);
+
+impl Drop for OpenTunnel {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// The metrics of one running application. Cheap to clone.
@@ -253,6 +285,21 @@ impl Metrics {
         self.with(|| counter!("portcullis_upstream_errors_total", "kind" => error).increment(1));
     }
 
+    /// A tunnel has opened; it counts as open until the value returned is
+    /// dropped.
+    pub fn tunnel_opened(&self) -> OpenTunnel {
+        let open = self.with(|| gauge!("portcullis_tunnels_open"));
+        open.increment(1.0);
+        OpenTunnel(open)
+    }
+
+    /// A tunnel has closed, for this reason.
+    pub fn tunnel_closed(&self, end: TunnelEnd) {
+        self.with(|| {
+            counter!("portcullis_tunnels_closed_total", "reason" => end.as_str()).increment(1);
+        });
+    }
+
     /// The argon2 queue's depth, read at scrape time rather than tracked on
     /// every change.
     pub fn record_hash_queue(&self, in_flight: usize) {
@@ -337,6 +384,15 @@ fn describe() {
         "Forwarded requests that got no answer: unavailable or timeout"
     );
     describe_gauge!(
+        "portcullis_tunnels_open",
+        "Upgraded connections (WebSockets) being tunnelled to the upstream or the frontend"
+    );
+    describe_counter!(
+        "portcullis_tunnels_closed_total",
+        "Tunnels closed, by reason: closed (by either end), revoked (their session was), \
+         expired (their token ran out without a live session)"
+    );
+    describe_gauge!(
         "portcullis_password_hashes_in_flight",
         "argon2 hashes running or queued for a slot"
     );
@@ -369,6 +425,20 @@ mod tests {
             b.render()
                 .contains(r#"portcullis_sign_ins_total{outcome="throttled"} 1"#)
         );
+    }
+
+    #[test]
+    fn open_tunnels_are_counted_until_dropped() {
+        let m = Metrics::new();
+        let (a, b) = (m.tunnel_opened(), m.tunnel_opened());
+        assert!(m.render().contains("portcullis_tunnels_open 2"));
+        drop(a);
+        m.tunnel_closed(TunnelEnd::Revoked);
+        let text = m.render();
+        assert!(text.contains("portcullis_tunnels_open 1"), "{text}");
+        assert!(text.contains(r#"portcullis_tunnels_closed_total{reason="revoked"} 1"#));
+        drop(b);
+        assert!(m.render().contains("portcullis_tunnels_open 0"));
     }
 
     #[test]

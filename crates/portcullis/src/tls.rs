@@ -13,39 +13,31 @@
 //!   without a restart, and a half-written or mismatched pair is ignored
 //!   (with a warning) until it is whole. Polling the contents, not the
 //!   modification times, also catches a symlink switched to a new target.
-//! - [`TlsListener`] is an axum listener: one task accepts TCP connections
-//!   and hands each to its own handshake task, bounded in time, so a client
-//!   that stalls its handshake delays nobody else.
+//! - [`Acceptor`] completes the handshakes, each on its connection's own
+//!   task (see `connections`), so a client that stalls its handshake delays
+//!   nobody else.
 
 use std::io;
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::mpsc;
+use tokio::net::TcpStream;
 use tokio::task::JoinHandle;
-use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::crypto::{CryptoProvider, ring};
 use tokio_rustls::rustls::pki_types::pem::PemObject;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer};
 use tokio_rustls::rustls::server::{ClientHello, ResolvesServerCert};
 use tokio_rustls::rustls::sign::CertifiedKey;
 use tokio_rustls::rustls::{self, ServerConfig};
-use tokio_rustls::server::TlsStream;
+use tokio_rustls::{Accept, TlsAcceptor};
 
 use crate::config::TlsFiles;
 use crate::report::Chain;
 
 /// How often the certificate files are reread.
 pub const RELOAD_POLL_INTERVAL: Duration = Duration::from_secs(2);
-/// A client gets this long to complete its handshake.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections whose handshake is done but which the server has not picked
-/// up yet; the server picks them up as fast as they come.
-const READY_QUEUE: usize = 64;
 
 /// Why the certificate or key could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -171,7 +163,8 @@ fn parse(
     CertifiedKey::from_der(chain, key, provider).map_err(TlsError::Rejected)
 }
 
-/// Aborts a task when dropped, so the listener's tasks end with it.
+/// Aborts a task when dropped, so the certificate polling ends with the
+/// acceptor.
 struct AbortOnDrop(JoinHandle<()>);
 
 impl Drop for AbortOnDrop {
@@ -180,82 +173,29 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// A TCP listener that yields connections whose TLS handshake is done.
-/// Dropping it closes the socket and stops the certificate polling.
-pub struct TlsListener {
-    ready: mpsc::Receiver<(TlsStream<TcpStream>, SocketAddr)>,
-    local_addr: SocketAddr,
-    _accepting: AbortOnDrop,
+/// Completes TLS handshakes with the certificate in use, which a background
+/// task keeps current; dropping the acceptor stops that task.
+pub struct Acceptor {
+    acceptor: TlsAcceptor,
     _reloading: AbortOnDrop,
 }
 
-impl TlsListener {
-    /// Starts accepting on `listener` with `config`.
-    pub fn new(listener: TcpListener, config: TlsConfig) -> io::Result<Self> {
-        let local_addr = listener.local_addr()?;
+impl Acceptor {
+    /// Starts serving `config`'s certificate and polling its files.
+    pub fn start(config: TlsConfig) -> Self {
         let acceptor = TlsAcceptor::from(config.server.clone());
-        let (tx, ready) = mpsc::channel(READY_QUEUE);
-        let accepting = tokio::spawn(accept(listener, acceptor, tx));
         let reloading = tokio::spawn(poll_for_new_certificate(config));
-        Ok(Self {
-            ready,
-            local_addr,
-            _accepting: AbortOnDrop(accepting),
+        Self {
+            acceptor,
             _reloading: AbortOnDrop(reloading),
-        })
-    }
-}
-
-impl axum::serve::Listener for TlsListener {
-    type Io = TlsStream<TcpStream>;
-    type Addr = SocketAddr;
-
-    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
-        match self.ready.recv().await {
-            Some(connection) => connection,
-            // The accepting task owns the sender and never returns; should it
-            // end anyway, accept nothing more rather than spin.
-            None => std::future::pending().await,
         }
     }
 
-    fn local_addr(&self) -> io::Result<Self::Addr> {
-        Ok(self.local_addr)
-    }
-}
-
-async fn accept(
-    listener: TcpListener,
-    acceptor: TlsAcceptor,
-    ready: mpsc::Sender<(TlsStream<TcpStream>, SocketAddr)>,
-) {
-    loop {
-        let (tcp, peer) = match listener.accept().await {
-            Ok(accepted) => accepted,
-            Err(e) => {
-                // Out of file descriptors, typically: back off instead of
-                // spinning, as axum's own listener does.
-                tracing::warn!(error = %e, "could not accept a connection");
-                tokio::time::sleep(Duration::from_millis(100)).await;
-                continue;
-            }
-        };
-        // Small responses go out at once rather than waiting to coalesce.
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-        let acceptor = acceptor.clone();
-        let ready = ready.clone();
-        tokio::spawn(async move {
-            match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-                Ok(Ok(tls)) => {
-                    // Fails only when the server has stopped accepting.
-                    let _ = ready.send((tls, peer)).await;
-                }
-                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
-                Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
-            }
-        });
+    /// The handshake on a client's connection. It is not bounded in time
+    /// here: the caller bounds it, with the rest of the connection's
+    /// beginning.
+    pub fn accept(&self, tcp: TcpStream) -> Accept<TcpStream> {
+        self.acceptor.accept(tcp)
     }
 }
 

@@ -8,8 +8,10 @@
 //! rotated one from `Set-Cookie`, again. A refresh token is single-use, which
 //! is why a fixed-request load generator cannot do this.
 //!
-//! Prints `rotations_per_sec=… rotations=… failures=… seconds=… statuses=…`;
-//! a failure is any answer but 204 (or a 204 without a new refresh cookie).
+//! Prints `rotations_per_sec=… rotations=… failures=… seconds=… p50_us=…
+//! p99_us=… statuses=…`; a failure is any answer but 204 (or a 204 without a
+//! new refresh cookie); the percentiles are of every refresh request's time
+//! to its answer, failed ones included.
 //! After a 401 the session is gone, so its loop signs in again.
 
 use std::collections::BTreeMap;
@@ -64,6 +66,8 @@ struct Tally {
     rotations: u64,
     failures: u64,
     statuses: BTreeMap<u16, u64>,
+    /// Each refresh request's time to its answer, in microseconds.
+    latencies_us: Vec<f64>,
 }
 
 async fn run() -> Result<(), String> {
@@ -103,6 +107,7 @@ async fn run() -> Result<(), String> {
         for (status, n) in tally.statuses {
             *total.statuses.entry(status).or_default() += n;
         }
+        total.latencies_us.extend(tally.latencies_us);
     }
     let elapsed = started.elapsed().as_secs_f64();
     let statuses = total
@@ -111,8 +116,10 @@ async fn run() -> Result<(), String> {
         .map(|(s, n)| format!("{s}:{n}"))
         .collect::<Vec<_>>()
         .join(",");
+    let (p50, p99) = percentiles(&mut total.latencies_us);
     println!(
-        "rotations_per_sec={:.1} rotations={} failures={} seconds={elapsed:.2} sessions={sessions} statuses={}",
+        "rotations_per_sec={:.1} rotations={} failures={} seconds={elapsed:.2} sessions={sessions} \
+         p50_us={p50:.0} p99_us={p99:.0} statuses={}",
         total.rotations as f64 / elapsed,
         total.rotations,
         total.failures,
@@ -124,7 +131,9 @@ async fn run() -> Result<(), String> {
 async fn rotate_until(target: Arc<Target>, mut cookie: String, deadline: Instant) -> Tally {
     let mut tally = Tally::default();
     while Instant::now() < deadline {
+        let sent = Instant::now();
         let outcome = target.post("/api/auth/refresh", Some(&cookie), None).await;
+        tally.latencies_us.push(sent.elapsed().as_secs_f64() * 1e6);
         match outcome {
             Ok((status, headers)) => {
                 *tally.statuses.entry(status.as_u16()).or_default() += 1;
@@ -224,6 +233,18 @@ impl Target {
     }
 }
 
+/// The 50th and 99th percentiles (nearest rank) of some samples; zeros for
+/// none.
+fn percentiles(samples: &mut [f64]) -> (f64, f64) {
+    if samples.is_empty() {
+        return (0.0, 0.0);
+    }
+    samples.sort_by(f64::total_cmp);
+    let rank =
+        |p: f64| samples[((p * samples.len() as f64).ceil() as usize).clamp(1, samples.len()) - 1];
+    (rank(0.50), rank(0.99))
+}
+
 /// `name=value` of the refresh cookie a response sets (with or without the
 /// `__Host-` prefix), ready for a `Cookie` header; `None` when it sets none or
 /// only clears it.
@@ -245,6 +266,14 @@ fn refresh_cookie(headers: &HeaderMap) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentiles_are_nearest_ranks() {
+        let mut samples: Vec<f64> = (1..=200).rev().map(f64::from).collect();
+        assert_eq!(percentiles(&mut samples), (100.0, 198.0));
+        assert_eq!(percentiles(&mut [7.0]), (7.0, 7.0));
+        assert_eq!(percentiles(&mut []), (0.0, 0.0));
+    }
 
     #[test]
     fn the_refresh_cookie_is_found_among_others_and_clears_are_ignored() {

@@ -1,19 +1,18 @@
-//! Accounts: registration, sign-in, password change, and the admin operations.
+//! Accounts: registration and the admin operations. Sign-in and password
+//! change are in `sign_in.rs` and `password_change.rs`.
 
-use portcullis_verifier::Claims;
+use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
-use super::passwords::Verified;
-use super::throttle;
+use super::devices::DeviceToken;
 use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
 use crate::domain::{Email, LoginName, Password, SessionId, UserId, Username};
 use crate::mail::Kind;
 use crate::store::{NewUser, RevokeReason, StoreError};
-use crate::telemetry::SignInOutcome;
 
 /// A registration as submitted, before any checking.
 #[derive(Debug)]
@@ -23,7 +22,7 @@ pub struct NewAccount<'a> {
     /// The e-mail address.
     pub email: &'a str,
     /// The password.
-    pub password: &'a str,
+    pub password: &'a SecretString,
 }
 
 /// What a registration gave.
@@ -33,8 +32,14 @@ pub enum Registered {
     /// is the common case only by a little).
     SignedIn(Box<SignedIn>),
     /// The account, not signed in: its address must be verified first
-    /// (`require_verified_email`); the link is on its way.
-    VerifyFirst(UserView),
+    /// (`require_verified_email`); the link is on its way. The browser
+    /// still gets a device cookie: it has just set the password.
+    VerifyFirst {
+        /// The account.
+        user: UserView,
+        /// The registering browser's device cookie.
+        device: DeviceToken,
+    },
 }
 
 /// An account whose fields are valid and whose password is hashed.
@@ -53,40 +58,6 @@ impl CheckedAccount {
             password_hash: &self.hash,
             now,
         }
-    }
-}
-
-/// A refused sign-in, with what the audit log may record of it.
-enum LoginFailure {
-    /// Wrong credentials; the account, when the name matched one.
-    Failed(Option<UserId>),
-    /// Throttled, per account name or per client address.
-    Throttled {
-        retry_after: std::time::Duration,
-        per: &'static str,
-    },
-    /// The password was right but the address must be verified first;
-    /// the error is what to answer.
-    Unverified(UserId, AuthError),
-    /// The database or the hasher failed.
-    Error(AuthError),
-}
-
-impl LoginFailure {
-    fn into_error(self) -> AuthError {
-        match self {
-            LoginFailure::Failed(_) => AuthError::InvalidCredentials,
-            LoginFailure::Throttled { retry_after, .. } => {
-                AuthError::TooManyAttempts { retry_after }
-            }
-            LoginFailure::Unverified(_, e) | LoginFailure::Error(e) => e,
-        }
-    }
-}
-
-impl<E: Into<AuthError>> From<E> for LoginFailure {
-    fn from(e: E) -> Self {
-        LoginFailure::Error(e.into())
     }
 }
 
@@ -115,7 +86,7 @@ impl Auth {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
         let checked = self.check_account(account).await?;
-        let opening = self.open_session(client)?;
+        let opening = self.open_session(client, self.clock.now())?;
         let id = UserId::random();
         let verify = self.outbox_row(Kind::VerifyEmail, Some(id), None, client, None);
         if self.require_verified_email {
@@ -128,7 +99,13 @@ impl Auth {
             tracing::info!(user = %user.id, "account registered; address to verify");
             self.queued(verify.as_ref());
             self.audit_registration(user.id, None, client).await;
-            return Ok(Registered::VerifyFirst(user.into()));
+            // The browser has just set the password: it is no stranger to
+            // the account when it signs in once the address is verified.
+            let device = self.new_device(user.id)?;
+            return Ok(Registered::VerifyFirst {
+                user: user.into(),
+                device,
+            });
         }
         // One transaction: a failure leaves neither an account nor a session
         // (nor mail), so retrying the registration works instead of
@@ -144,7 +121,8 @@ impl Auth {
             .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
         self.queued(verify.as_ref());
-        let signed_in = self.opened(user, opening);
+        let mut signed_in = self.opened(user, opening);
+        signed_in.device = Some(self.new_device(signed_in.user.id)?);
         self.audit_registration(signed_in.user.id, Some(signed_in.session_id), client)
             .await;
         Ok(Registered::SignedIn(Box::new(signed_in)))
@@ -193,159 +171,14 @@ impl Auth {
     async fn check_account(&self, account: NewAccount<'_>) -> Result<CheckedAccount, AuthError> {
         let username = Username::parse(account.username).map_err(AuthError::InvalidUsername)?;
         let email = Email::parse(account.email).map_err(AuthError::InvalidEmail)?;
-        let password = Password::new_password(account.password).map_err(AuthError::WeakPassword)?;
+        let password = Password::new_password(account.password.expose_secret())
+            .map_err(AuthError::WeakPassword)?;
         let hash = self.passwords.hash(password).await?;
         Ok(CheckedAccount {
             username,
             email,
             hash,
         })
-    }
-
-    /// Sign-in by username or e-mail address; every attempt is counted by
-    /// outcome and written to the audit log.
-    ///
-    /// An unknown name, a wrong password and a disabled account take the same
-    /// path — one argon2 verification — and give the same error.
-    #[instrument(skip_all)]
-    pub async fn login(
-        &self,
-        login: &str,
-        password: &str,
-        client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
-        let result = self.check_login(login, password, client).await;
-        let (outcome, kind, user, detail) = match &result {
-            Ok(s) => (
-                SignInOutcome::Ok,
-                AuditKind::SignInOk,
-                Some(s.user.id),
-                None,
-            ),
-            Err(LoginFailure::Failed(user)) => {
-                (SignInOutcome::Failed, AuditKind::SignInFailed, *user, None)
-            }
-            Err(LoginFailure::Throttled { per, .. }) => (
-                SignInOutcome::Throttled,
-                AuditKind::SignInThrottled,
-                None,
-                Some(*per),
-            ),
-            Err(LoginFailure::Unverified(user, _)) => (
-                SignInOutcome::Failed,
-                AuditKind::SignInUnverified,
-                Some(*user),
-                None,
-            ),
-            Err(LoginFailure::Error(_)) => {
-                self.metrics.sign_in(SignInOutcome::Unavailable);
-                return result.map_err(LoginFailure::into_error);
-            }
-        };
-        self.metrics.sign_in(outcome);
-        self.audit(Event {
-            kind,
-            user,
-            session: result.as_ref().ok().map(|s| s.session_id),
-            client,
-            detail,
-        })
-        .await;
-        result.map_err(LoginFailure::into_error)
-    }
-
-    async fn check_login(
-        &self,
-        login: &str,
-        password: &str,
-        client: &ClientInfo,
-    ) -> Result<SignedIn, LoginFailure> {
-        if let Err(retry_after) = self.limits.check(Limit::SignIn, client.addr) {
-            return Err(LoginFailure::Throttled {
-                retry_after,
-                per: "per address",
-            });
-        }
-        let name = LoginName::new(login);
-        let now = self.clock.now();
-        if let Some((failures, last)) = self.store.login_failures(name.key()).await?
-            && let Some(retry_after) = throttle::remaining(failures, last, now)
-        {
-            return Err(LoginFailure::Throttled {
-                retry_after,
-                per: "per account",
-            });
-        }
-        let user = self.store.user_by_login(&name).await?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
-        let verified = self
-            .passwords
-            .verify(Password::candidate(password), stored)
-            .await
-            .map_err(AuthError::from)?;
-        match (user, verified) {
-            (Some(user), verified @ (Verified::Yes | Verified::YesRehashed(_)))
-                if !user.disabled =>
-            {
-                if let Verified::YesRehashed(hash) = verified {
-                    self.store.set_password_hash(user.id, &hash, now).await?;
-                }
-                self.store.clear_login_failures(name.key()).await?;
-                if self.require_verified_email && !user.email_verified {
-                    let refusal = self.refuse_unverified(&user, client).await;
-                    return Err(LoginFailure::Unverified(user.id, refusal));
-                }
-                tracing::info!(user = %user.id, "signed in");
-                Ok(self.start_noticed_session(user, client).await?)
-            }
-            (user, _) => {
-                self.limits.sign_in_failed(client.addr);
-                let forget_before = now - throttle::FAILURE_MEMORY;
-                let failures = self
-                    .store
-                    .record_login_failure(name.key(), now, forget_before)
-                    .await?;
-                tracing::info!(failures, "sign-in failed");
-                Err(LoginFailure::Failed(user.map(|u| u.id)))
-            }
-        }
-    }
-
-    /// Changes the signed-in user's password and revokes their other sessions.
-    #[instrument(skip_all, fields(user = %claims.sub))]
-    pub async fn change_password(
-        &self,
-        claims: &Claims,
-        current: &str,
-        new: &str,
-        client: &ClientInfo,
-    ) -> Result<(), AuthError> {
-        let (user, session) = self.current_records(claims).await?;
-        let new = Password::new_password(new).map_err(AuthError::WeakPassword)?;
-        let verified = self
-            .passwords
-            .verify(Password::candidate(current), Some(user.password_hash))
-            .await?;
-        if verified == Verified::No {
-            return Err(AuthError::WrongCurrentPassword);
-        }
-        let hash = self.passwords.hash(new).await?;
-        let now = self.clock.now();
-        let notice = self.notice(Kind::PasswordChanged, user.id, client);
-        self.store
-            .change_password_hash(user.id, &hash, now, notice.as_ref())
-            .await?;
-        self.queued(notice.as_ref());
-        let revoked = self
-            .revoke_user_sessions(
-                user.id,
-                Some(session.id),
-                RevokeReason::PasswordChanged,
-                client,
-            )
-            .await?;
-        tracing::info!(revoked, "password changed");
-        Ok(())
     }
 
     /// Every account, for `portcullis user list`.

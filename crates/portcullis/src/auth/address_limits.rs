@@ -10,9 +10,15 @@
 //! balancer spreading one address over `n` instances, an address gets up to
 //! `n` times the configured rate, which the per-account limit — shared through
 //! the database — does not allow.
+//!
+//! A client is an IPv4 address, or an IPv6 network of the configured prefix
+//! length (`address_ipv6_prefix`, a /64 by default): one home connection or
+//! one cloud VM is given a whole /64, and could otherwise take a fresh
+//! budget from each of its addresses. An IPv4-mapped IPv6 address
+//! (`::ffff:192.0.2.7`) is its IPv4 address.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -57,6 +63,8 @@ pub enum Limit {
 /// The per-address limiters of one instance.
 pub struct AddressLimits {
     clock: InjectedClock,
+    /// The leading bits of an IPv6 address that make one client.
+    ipv6_prefix: u8,
     login_attempts: Option<Limiter>,
     login_failures: Option<Limiter>,
     /// Addresses whose failure budget is spent, until when (clock nanos);
@@ -68,8 +76,9 @@ pub struct AddressLimits {
 }
 
 impl AddressLimits {
-    /// Limiters for the given rates on the given clock.
-    pub fn new(rates: AddressRates, clock: SharedClock) -> Self {
+    /// Limiters for the given rates on the given clock, telling IPv6
+    /// clients apart by their first `ipv6_prefix` bits (1 to 128).
+    pub fn new(rates: AddressRates, ipv6_prefix: u8, clock: SharedClock) -> Self {
         let clock = InjectedClock(clock);
         let limiter = |rate: Option<Rate>| {
             let rate = rate?;
@@ -88,12 +97,30 @@ impl AddressLimits {
             refreshes: limiter(rates.refreshes),
             email_requests: limiter(rates.email_requests),
             clock,
+            ipv6_prefix: ipv6_prefix.clamp(1, 128),
+        }
+    }
+
+    /// The client `addr` belongs to: an IPv4 address, or the IPv6 network of
+    /// the configured prefix that holds it.
+    pub fn client(&self, addr: IpAddr) -> IpAddr {
+        match addr {
+            IpAddr::V4(_) => addr,
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => IpAddr::V4(v4),
+                None => {
+                    let mask = u128::MAX << (128 - u32::from(self.ipv6_prefix));
+                    IpAddr::V6(Ipv6Addr::from_bits(v6.to_bits() & mask))
+                }
+            },
         }
     }
 
     /// Spends one event of `limit` for `addr`; `Err` holds the wait.
     pub fn check(&self, limit: Limit, addr: Option<IpAddr>) -> Result<(), Duration> {
-        let Some(addr) = addr else { return Ok(()) };
+        let Some(addr) = addr.map(|a| self.client(a)) else {
+            return Ok(());
+        };
         if limit == Limit::SignIn {
             let now = self.clock.now();
             let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
@@ -117,7 +144,9 @@ impl AddressLimits {
     /// Records a failed sign-in from `addr`; once its failure budget is spent
     /// the address is refused sign-ins until the budget refills by one.
     pub fn sign_in_failed(&self, addr: Option<IpAddr>) {
-        let Some(addr) = addr else { return };
+        let Some(addr) = addr.map(|a| self.client(a)) else {
+            return;
+        };
         if let Err(wait) = self.spend(self.login_failures.as_ref(), addr) {
             let until = self.clock.now() + Nanos::from(wait);
             let mut blocked = self.blocked.lock().unwrap_or_else(|e| e.into_inner());
@@ -168,7 +197,7 @@ mod tests {
         let clock = Arc::new(ManualClock::new(
             OffsetDateTime::from_unix_timestamp(1_800_000_000).expect("in range"),
         ));
-        (AddressLimits::new(rates, clock.clone()), clock)
+        (AddressLimits::new(rates, 64, clock.clone()), clock)
     }
 
     fn rate(text: &str) -> Option<Rate> {
@@ -218,6 +247,41 @@ mod tests {
         assert_eq!(l.check(Limit::SignIn, B), Ok(()));
         clock.advance(Duration::from_secs(300));
         assert_eq!(l.check(Limit::SignIn, A), Ok(()));
+    }
+
+    #[test]
+    fn an_ipv6_client_is_its_network_and_a_mapped_address_is_ipv4() {
+        let (l, _) = limits(AddressRates::default());
+        let client = |text: &str| l.client(text.parse().expect("address"));
+        assert_eq!(client("2001:db8:1:2:3:4:5:6"), client("2001:db8:1:2::"));
+        assert_ne!(client("2001:db8:1:2::"), client("2001:db8:1:3::"));
+        assert_eq!(client("::ffff:192.0.2.7"), client("192.0.2.7"));
+        assert_ne!(client("192.0.2.7"), client("192.0.2.8"));
+        let exact = AddressLimits::new(AddressRates::default(), 128, l.clock.0.clone());
+        let one: IpAddr = "2001:db8::1".parse().expect("address");
+        assert_eq!(exact.client(one), one);
+        let wide = AddressLimits::new(AddressRates::default(), 1, l.clock.0.clone());
+        assert_eq!(wide.client(one), "::".parse::<IpAddr>().expect("address"));
+    }
+
+    #[test]
+    fn failures_from_one_ipv6_network_share_a_budget() {
+        let (l, _) = limits(AddressRates {
+            login_failures: rate("2/10m"),
+            ..AddressRates::default()
+        });
+        for host in 1..=3 {
+            let addr = format!("2001:db8:7:7::{host}").parse().ok();
+            l.sign_in_failed(addr);
+        }
+        assert!(
+            l.check(Limit::SignIn, "2001:db8:7:7::99".parse().ok())
+                .is_err()
+        );
+        assert_eq!(
+            l.check(Limit::SignIn, "2001:db8:7:8::1".parse().ok()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -26,10 +26,18 @@ pub enum AuditKind {
     LogoutAll,
     /// A user changed their password; their other sessions were revoked.
     PasswordChanged,
+    /// A password change was refused: the current password given was wrong.
+    PasswordChangeFailed,
+    /// A password change was refused by throttling, per address, per
+    /// account or per device.
+    PasswordChangeThrottled,
     /// An administrator revoked a user's sessions.
     SessionsRevokedByAdmin,
     /// A new signing key was put in service.
     KeyRotated,
+    /// An administrator revoked a signing key: it neither signs nor
+    /// verifies any more.
+    KeyRevoked,
     /// An administrator disabled a user.
     UserDisabled,
     /// A password was reset with a mailed link; every session was revoked.
@@ -40,6 +48,10 @@ pub enum AuditKind {
     EmailVerified,
     /// A user asked to change their address; the new one must confirm.
     EmailChangeRequested,
+    /// An address change was refused: the current password was wrong.
+    EmailChangeFailed,
+    /// An address change was refused by the limits on guessing a password.
+    EmailChangeThrottled,
     /// A new address confirmed with a mailed link became the account's.
     EmailChanged,
     /// A sign-in with the right password was refused: the address is not
@@ -59,13 +71,18 @@ impl AuditKind {
             AuditKind::SessionRevoked => "session_revoked",
             AuditKind::LogoutAll => "logout_all",
             AuditKind::PasswordChanged => "password_changed",
+            AuditKind::PasswordChangeFailed => "password_change_failed",
+            AuditKind::PasswordChangeThrottled => "password_change_throttled",
             AuditKind::SessionsRevokedByAdmin => "sessions_revoked_by_admin",
             AuditKind::KeyRotated => "key_rotated",
+            AuditKind::KeyRevoked => "key_revoked",
             AuditKind::UserDisabled => "user_disabled",
             AuditKind::PasswordReset => "password_reset",
             AuditKind::ResetLinkIssued => "reset_link_issued",
             AuditKind::EmailVerified => "email_verified",
             AuditKind::EmailChangeRequested => "email_change_requested",
+            AuditKind::EmailChangeFailed => "email_change_failed",
+            AuditKind::EmailChangeThrottled => "email_change_throttled",
             AuditKind::EmailChanged => "email_changed",
             AuditKind::SignInUnverified => "sign_in_unverified",
         }
@@ -79,7 +96,9 @@ impl AuditKind {
             RevokeReason::PasswordChanged => AuditKind::PasswordChanged,
             RevokeReason::Administrator => AuditKind::SessionsRevokedByAdmin,
             RevokeReason::PasswordReset => AuditKind::PasswordReset,
-            RevokeReason::Logout | RevokeReason::SignedOutRemotely => AuditKind::SessionRevoked,
+            RevokeReason::Logout | RevokeReason::SignedOutRemotely | RevokeReason::Superseded => {
+                AuditKind::SessionRevoked
+            }
         }
     }
 }

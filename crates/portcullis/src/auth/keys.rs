@@ -47,6 +47,10 @@ pub enum KeyError {
     /// There is no key that may sign now.
     #[error("no signing key is active")]
     NoSigner,
+    /// No key in the database has this id (`portcullis keys list` shows
+    /// them).
+    #[error("no signing key has the id {0:?}")]
+    UnknownKey(String),
 }
 
 /// The key that signs new tokens.

@@ -80,6 +80,13 @@ impl Mailing {
     pub(super) fn link(&self, path: &str) -> String {
         self.mailer.link(path)
     }
+
+    /// How long a request counter must outlive the start of its window to
+    /// go on counting: the window of `account_email_requests`.
+    pub(super) fn counter_window(&self) -> Duration {
+        self.account_requests
+            .map_or(Duration::ZERO, |rate| rate.per)
+    }
 }
 
 /// The facts of an event, as an outbox row keeps them.

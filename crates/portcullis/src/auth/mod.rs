@@ -7,16 +7,23 @@
 mod accounts;
 pub mod address_limits;
 pub mod audit;
+pub mod devices;
 pub mod freshness;
+mod guessing;
+pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
 pub mod mailer;
+mod password_change;
 pub mod passwords;
 pub mod propagation;
 mod recovery;
+mod retention;
 pub mod revocation;
 pub mod rotation;
+mod session_watch;
 mod sessions;
+mod sign_in;
 pub mod throttle;
 pub mod tokens;
 mod verification;
@@ -31,7 +38,13 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::{NewAccount, Registered};
+pub use password_change::PasswordChange;
+pub use recovery::PasswordReset;
+pub use retention::Purged;
+pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
+pub use sign_in::SignInAttempt;
+pub use verification::EmailChange;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
 use crate::clock::SharedClock;
@@ -42,6 +55,7 @@ use crate::report::Chain;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{Metrics, PoolUse};
 use address_limits::AddressLimits;
+use devices::DeviceKey;
 use freshness::Freshness;
 use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
@@ -105,7 +119,9 @@ pub enum AuthError {
     /// Password change: the current password is wrong.
     #[error("the current password is wrong")]
     WrongCurrentPassword,
-    /// Sign-in: too many recent failures for this account name.
+    /// Sign-in or password change: too many recent failures for this
+    /// address, account or device, or this session's previous password
+    /// change is still being hashed.
     #[error("too many attempts")]
     TooManyAttempts {
         /// How long until the next attempt is accepted.
@@ -189,6 +205,10 @@ pub struct Auth {
     freshness: Freshness,
     /// Per-client-address rate limits of this instance.
     limits: Arc<AddressLimits>,
+    /// Signs and checks device cookies; the key is shared by every instance.
+    devices: DeviceKey,
+    /// How long audit events are kept; `None`: for ever.
+    audit_retention: Option<Duration>,
     /// E-mail and its outbox; `None` when no transport is configured.
     mail: Option<Arc<mailer::Mailing>>,
     /// Whether sign-in refuses an account whose address is not verified.
@@ -217,7 +237,8 @@ impl Auth {
         })
     }
 
-    /// Loads keys (generating the first one) and recent revocations.
+    /// Loads keys (generating the first signing key, and the device-cookie
+    /// key) and recent revocations.
     pub async fn load(config: &Config, store: Store, clock: SharedClock) -> Result<Self, KeyError> {
         let keys = KeyRing::load(store.clone(), clock.clone(), config.hs256_secret.clone()).await?;
         let revoked = RevocationSet::new();
@@ -230,6 +251,7 @@ impl Auth {
             revoked.clone(),
         )
         .with_legacy_id_claim(config.legacy_id_claim);
+        let devices = DeviceKey::load(&store, clock.now()).await?;
         let auth = Self {
             store,
             policy: config.sessions,
@@ -243,9 +265,15 @@ impl Auth {
             revoked,
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
-            limits: Arc::new(AddressLimits::new(config.address_rates, clock.clone())),
+            limits: Arc::new(AddressLimits::new(
+                config.address_rates,
+                config.address_ipv6_prefix,
+                clock.clone(),
+            )),
+            devices,
             mail: None,
             require_verified_email: config.require_verified_email,
+            audit_retention: config.audit_retention,
             clock,
         };
         let mark = auth.freshness.mark();
@@ -268,16 +296,6 @@ impl Auth {
     /// Closes the database once the server has stopped.
     pub async fn close(&self) {
         self.store.close().await;
-    }
-
-    /// Deletes expired mail links and request counters whose window has long
-    /// passed; returns how many rows went.
-    pub async fn purge_email_state(&self) -> Result<u64, AuthError> {
-        let now = self.clock.now();
-        Ok(self
-            .store
-            .purge_email_state(now, now - Duration::from_secs(86_400))
-            .await?)
     }
 
     /// Deletes sessions that ended before `before`; returns how many.

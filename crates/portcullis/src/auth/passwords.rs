@@ -12,6 +12,7 @@
 //! priority than the async workers, so that while both want the CPU the
 //! cheap requests go first and a sign-in flood cannot stretch their latency.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
@@ -21,7 +22,7 @@ use argon2::{Algorithm, Argon2, Block, Params, Version};
 use tokio::sync::{OnceCell, oneshot};
 
 use crate::config::HashingConfig;
-use crate::domain::Password;
+use crate::domain::{Password, SessionId};
 
 /// OWASP's minimum for argon2id: m = 19 MiB, t = 2, p = 1.
 const MEMORY_KIB: u32 = 19 * 1024;
@@ -89,6 +90,8 @@ struct Inner {
     /// A hash of a random password, verified against when the user does not
     /// exist so that "no such user" costs the same as "wrong password".
     dummy: OnceCell<String>,
+    /// The sessions that hold a [`Share`] now: one each at most.
+    shared: Arc<Mutex<HashSet<SessionId>>>,
 }
 
 /// Counts a job as in flight from submission until it has run (or been
@@ -125,6 +128,7 @@ impl PasswordHasher {
                 completed: Arc::new(AtomicU64::new(0)),
                 limit: config.concurrency + config.queue,
                 dummy: OnceCell::new(),
+                shared: Arc::default(),
             }),
         }
     }
@@ -141,8 +145,19 @@ impl PasswordHasher {
 
     /// Hashes a new password into a PHC string.
     pub async fn hash(&self, password: Password) -> Result<String, HashError> {
-        self.run(move |workspace| workspace.hash_new(&password))
-            .await?
+        self.hash_holding(password, None).await
+    }
+
+    async fn hash_holding(
+        &self,
+        password: Password,
+        hold: Option<Arc<Slot>>,
+    ) -> Result<String, HashError> {
+        self.run(move |workspace| {
+            let _hold = hold;
+            workspace.hash_new(&password)
+        })
+        .await?
     }
 
     /// Checks `password` against `stored`, or against a dummy hash of the same
@@ -152,11 +167,21 @@ impl PasswordHasher {
         password: Password,
         stored: Option<String>,
     ) -> Result<Verified, HashError> {
+        self.verify_holding(password, stored, None).await
+    }
+
+    async fn verify_holding(
+        &self,
+        password: Password,
+        stored: Option<String>,
+        hold: Option<Arc<Slot>>,
+    ) -> Result<Verified, HashError> {
         let (stored, real) = match stored {
             Some(hash) => (hash, true),
             None => (self.dummy().await?.to_owned(), false),
         };
         self.run(move |workspace| {
+            let _hold = hold;
             let Some(weaker) = workspace.verify(&password, &stored) else {
                 return Ok(Verified::No);
             };
@@ -169,6 +194,24 @@ impl PasswordHasher {
             Ok(Verified::Yes)
         })
         .await?
+    }
+
+    /// The hasher as `session` may use it, or `None` while that session
+    /// already holds a share: a signed-in caller (a password change) gets one
+    /// hash queued or running at a time, so that one stolen session cannot
+    /// fill the queue and turn every sign-in away with 503.
+    pub fn share(&self, session: SessionId) -> Option<Share> {
+        let mut shared = self.inner.shared.lock().unwrap_or_else(|e| e.into_inner());
+        if !shared.insert(session) {
+            return None;
+        }
+        Some(Share {
+            hasher: self.clone(),
+            slot: Arc::new(Slot {
+                session,
+                shared: self.inner.shared.clone(),
+            }),
+        })
     }
 
     /// Computes the dummy hash ahead of the first sign-in for an unknown name,
@@ -194,10 +237,40 @@ impl PasswordHasher {
             .map(String::as_str)
     }
 
+    /// Holds one hashing thread until the returned guard is dropped, once
+    /// that thread has started on it. Only tests use it: with every thread
+    /// held, what reaches the queue stays there, so a test can see exactly
+    /// what a request queued without racing the hash it waits for.
+    pub async fn occupy(&self) -> Result<Occupied, HashError> {
+        let (release, released) = mpsc::channel::<()>();
+        let (started, has_started) = oneshot::channel();
+        // Until the job starts, dropping `_unstarted` (with this future)
+        // makes the thread skip it as abandoned.
+        let _unstarted = self.submit(move |_| {
+            let _ = started.send(());
+            // Returns when the guard, and with it the sender, is dropped.
+            let _ = released.recv();
+        })?;
+        has_started
+            .await
+            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))?;
+        Ok(Occupied { _release: release })
+    }
+
     async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
     ) -> Result<T, HashError> {
+        self.submit(work)?
+            .await
+            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))
+    }
+
+    /// Queues `work` for a hashing thread; the receiver gets its result.
+    fn submit<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Workspace) -> T + Send + 'static,
+    ) -> Result<oneshot::Receiver<T>, HashError> {
         let inner = &self.inner;
         let in_flight = InFlight(inner.in_flight.clone());
         if inner.in_flight.fetch_add(1, Ordering::SeqCst) >= inner.limit {
@@ -209,6 +282,9 @@ impl PasswordHasher {
             // The caller gave up (the client went away): the slot is worth
             // more to the next one in the queue.
             if reply.is_closed() {
+                // What the work holds (a session's share) goes before the
+                // slot: whoever sees the queue empty finds it released.
+                drop(work);
                 drop(in_flight);
                 return;
             }
@@ -225,10 +301,55 @@ impl PasswordHasher {
             .unwrap_or_else(|e| e.into_inner())
             .send(job)
             .map_err(|_| HashError::Failed("no password hashing thread is running".into()))?;
-        answer
-            .await
-            .map_err(|_| HashError::Failed("a password hashing thread stopped".into()))
+        Ok(answer)
     }
+}
+
+/// One session's turn at the hasher (see [`PasswordHasher::share`]). The
+/// session's slot is free again once the share is dropped and every hash it
+/// queued has run or been discarded: a caller that gives up waiting does not
+/// free it while its hash still sits in the queue.
+#[derive(Debug)]
+pub struct Share {
+    hasher: PasswordHasher,
+    slot: Arc<Slot>,
+}
+
+impl Share {
+    /// [`PasswordHasher::verify`], on this share.
+    pub async fn verify(&self, password: Password, stored: String) -> Result<Verified, HashError> {
+        self.hasher
+            .verify_holding(password, Some(stored), Some(self.slot.clone()))
+            .await
+    }
+
+    /// [`PasswordHasher::hash`], on this share.
+    pub async fn hash(&self, password: Password) -> Result<String, HashError> {
+        self.hasher
+            .hash_holding(password, Some(self.slot.clone()))
+            .await
+    }
+}
+
+/// A session's claim on its share, released when the last holder drops it.
+#[derive(Debug)]
+struct Slot {
+    session: SessionId,
+    shared: Arc<Mutex<HashSet<SessionId>>>,
+}
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        let mut shared = self.shared.lock().unwrap_or_else(|e| e.into_inner());
+        shared.remove(&self.session);
+    }
+}
+
+/// A hashing thread held by [`PasswordHasher::occupy`]; dropping it lets the
+/// thread go back to work.
+#[derive(Debug)]
+pub struct Occupied {
+    _release: mpsc::Sender<()>,
 }
 
 /// Runs jobs until every handle to the hasher is gone.
@@ -457,6 +578,32 @@ mod tests {
         assert!(matches!(shed, Err(HashError::Overloaded)));
         assert!(first.await.expect("joins").is_ok());
         assert_eq!(h.in_flight(), 0);
+    }
+
+    #[tokio::test]
+    async fn a_session_holds_one_share_until_its_queued_hash_has_run() {
+        let h = hasher(1, 8);
+        let session = SessionId::random();
+        let held = h.occupy().await.expect("occupied");
+        let share = h.share(session).expect("a first share");
+        assert!(h.share(session).is_none(), "one share per session");
+        assert!(
+            h.share(SessionId::random()).is_some(),
+            "others have their own"
+        );
+        let queued = tokio::spawn(async move { share.hash(Password::candidate("aaaaaaaa")).await });
+        while h.in_flight() < 2 {
+            tokio::task::yield_now().await;
+        }
+        // The caller gives up; its hash is still queued, so the slot stays taken.
+        queued.abort();
+        let _ = queued.await;
+        assert!(h.share(session).is_none(), "the queued hash still holds it");
+        drop(held);
+        while h.in_flight() > 0 {
+            tokio::task::yield_now().await;
+        }
+        assert!(h.share(session).is_some(), "free once the queue is empty");
     }
 
     #[tokio::test]

@@ -3,9 +3,11 @@
 //! Two paths feed the set. Polling ([`Auth::poll_revocations`], every second,
 //! on every backend) is the SQLite path and, on PostgreSQL, a safety net. On
 //! PostgreSQL, [`follow_changes`] also listens for notifications: revocations
-//! land in the set within milliseconds, key rotations trigger a reload, and
-//! this instance's own heartbeats prove the set current (see
-//! [`super::freshness`]).
+//! land in the set within milliseconds, key changes (rotations, a revoked
+//! key) trigger a reload, and this instance's own heartbeats prove the set
+//! current (see [`super::freshness`]). Keys are also reread on a timer
+//! ([`Auth::key_reload_interval`]): every second on SQLite, where that is
+//! the only path, every 30 seconds on PostgreSQL as a safety net.
 //!
 //! Only a heartbeat proves freshness on PostgreSQL, not a poll: a poll selects
 //! by `revoked_at`, written with the revoking instance's clock, so it is only
@@ -24,6 +26,7 @@ use tokio::time::MissedTickBehavior;
 
 use super::Auth;
 use super::freshness::Mark;
+use super::keys::KEY_RELOAD_INTERVAL;
 use crate::report::Chain;
 use crate::store::StoreError;
 use crate::store::changes::{Change, ChangeFeed, HeartbeatChannel};
@@ -35,6 +38,10 @@ const HEARTBEAT_INTERVAL: Duration = Duration::from_millis(500);
 /// [`RETRY_MAX`], which bounds how long recovery lags the database's return.
 const RETRY_MIN: Duration = Duration::from_millis(100);
 const RETRY_MAX: Duration = Duration::from_secs(2);
+/// How often keys are reread without notifications: a key revoked by
+/// `portcullis keys revoke` (another process on the same file) must stop
+/// verifying within about a second, as a revoked session does.
+const POLLED_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Auth {
     /// Adds revocations made since `since` by anyone (other instances, admin
@@ -47,6 +54,19 @@ impl Auth {
             self.freshness.prove(mark);
         }
         Ok(())
+    }
+}
+
+impl Auth {
+    /// How often the keys should be reread from the database: on
+    /// PostgreSQL changes are pushed and rereading is a safety net; on
+    /// SQLite rereading is how they arrive.
+    pub fn key_reload_interval(&self) -> Duration {
+        if self.store.pushes_changes() {
+            KEY_RELOAD_INTERVAL
+        } else {
+            POLLED_KEY_RELOAD_INTERVAL
+        }
     }
 }
 

@@ -6,14 +6,27 @@
 //! and only the worker, off the request's path, finds out (see
 //! [`super::mailer`]).
 
+use secrecy::{ExposeSecret, SecretString};
 use tracing::instrument;
 
 use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
+use super::throttle::ThrottleKey;
 use super::{Auth, AuthError, ClientInfo};
 use crate::domain::{Email, LinkToken, LoginName, Password, UserId};
 use crate::mail::Kind;
 use crate::store::{NewEmailToken, Reset, RevokeReason, TokenPurpose};
+
+/// A new password set with a mailed link's token.
+#[derive(Debug)]
+pub struct PasswordReset<'a> {
+    /// The token from the link.
+    pub token: &'a SecretString,
+    /// The password wanted.
+    pub new: &'a SecretString,
+    /// The browser's device cookie, if it has one.
+    pub device: Option<&'a str>,
+}
 
 impl Auth {
     /// Spends one request of the per-address limit of the e-mail routes.
@@ -32,9 +45,10 @@ impl Auth {
     pub async fn forgot_password(&self, email: &str, client: &ClientInfo) -> Result<(), AuthError> {
         self.check_mail_route(client)?;
         // Keyed on what was submitted, account or not, so that a 429 tells
-        // nothing either.
-        let key = LoginName::new(email);
-        self.count_mail_request(&format!("forgot:{}", key.key()))
+        // nothing either; by digest, as the sign-in throttle keys a name, so
+        // that a row's size is bounded and the table never holds the text.
+        let submitted = ThrottleKey::name(&LoginName::new(email));
+        self.count_mail_request(&format!("forgot:{}", submitted.stored()))
             .await?;
         if let Ok(address) = Email::parse(email)
             && let Some(row) = self.outbox_row(
@@ -52,19 +66,22 @@ impl Auth {
     }
 
     /// `POST /api/auth/password/reset`: sets a new password with a link's
-    /// token. Every session of the account ends, its failed sign-ins are
-    /// forgotten, the address counts as verified when the link went to it,
-    /// and a notice goes out.
+    /// token. Every session of the account ends, on every instance, and so
+    /// does any a racing sign-in stores later; the account's failed
+    /// sign-ins are forgotten (and this browser's, when its device cookie
+    /// is for the account), so that whoever was guessing leaves no lockout
+    /// behind; the address counts as verified when the link went to it; a
+    /// notice goes out.
     #[instrument(skip_all)]
     pub async fn reset_password(
         &self,
-        token: &str,
-        new_password: &str,
+        reset: PasswordReset<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.check_mail_route(client)?;
-        let password = Password::new_password(new_password).map_err(AuthError::WeakPassword)?;
-        let token = LinkToken::parse(token).ok_or(AuthError::InvalidToken)?;
+        let password =
+            Password::new_password(reset.new.expose_secret()).map_err(AuthError::WeakPassword)?;
+        let token = LinkToken::parse(reset.token.expose_secret()).ok_or(AuthError::InvalidToken)?;
         let hash = token.hash();
         // Looked up before hashing, so that a made-up token costs no argon2.
         let found = self
@@ -77,6 +94,18 @@ impl Auth {
             .await?;
         let password_hash = self.passwords.hash(password).await?;
         let notice = self.notice(Kind::PasswordWasReset, found.user_id, client);
+        // What a sign-in to this account counts its failures against: the
+        // account, from any browser it does not know (where an attacker's
+        // guesses land), and this browser's own budget if it knows it. Other
+        // devices' budgets were spent by browsers that signed in to the
+        // account; they are not found by account, and expire within the hour.
+        let device = reset
+            .device
+            .and_then(|cookie| self.devices.verify(cookie, found.user_id));
+        let throttle_keys: Vec<String> = std::iter::once(ThrottleKey::Account(found.user_id))
+            .chain(device.map(ThrottleKey::Device))
+            .map(|key| key.stored())
+            .collect();
         let now = self.clock.now();
         let revoked = self
             .store
@@ -86,6 +115,7 @@ impl Auth {
                 password_hash: &password_hash,
                 now,
                 notice: notice.as_ref(),
+                throttle_keys: &throttle_keys,
             })
             .await?
             .ok_or(AuthError::InvalidToken)?;

@@ -10,11 +10,12 @@ use tracing::instrument;
 
 use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
+use super::devices::DeviceToken;
 use super::rotation::{self, Decision, RefreshDenial};
 use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, UserId};
-use crate::store::{NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
+use crate::store::{NewMail, NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
 
 /// A signed-in session's fresh credentials: what the cookies will hold.
 #[derive(Debug)]
@@ -29,6 +30,9 @@ pub struct SignedIn {
     pub refresh: RefreshToken,
     /// How long the refresh cookie should live.
     pub refresh_lifetime: Duration,
+    /// A new device cookie, on a sign-in or a registration: the browser has
+    /// now signed in to this account (see [`super::devices`]).
+    pub device: Option<DeviceToken>,
 }
 
 /// Rotation races are settled by re-reading the session; after this many
@@ -64,21 +68,32 @@ impl Opening {
 }
 
 impl Auth {
-    /// Starts a session for `user`.
+    /// Starts a session for `user` that began at `began`, queueing `mail`
+    /// (a notice of the sign-in) in the same transaction.
     pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,
+        began: OffsetDateTime,
+        mail: Option<&NewMail>,
     ) -> Result<SignedIn, AuthError> {
-        let opening = self.open_session(client)?;
-        self.store.insert_session(opening.record(user.id)).await?;
+        let opening = self.open_session(client, began)?;
+        let session = opening.record(user.id);
+        match mail {
+            Some(mail) => self.store.insert_session_with_mail(session, mail).await?,
+            None => self.store.insert_session(session).await?,
+        }
+        self.queued(mail);
         Ok(self.opened(user, opening))
     }
 
-    /// Prepares a session starting now.
-    pub(super) fn open_session(&self, client: &ClientInfo) -> Result<Opening, AuthError> {
+    /// Prepares a session beginning at `now`.
+    pub(super) fn open_session(
+        &self,
+        client: &ClientInfo,
+        now: OffsetDateTime,
+    ) -> Result<Opening, AuthError> {
         let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
-        let now = self.clock.now();
         Ok(Opening {
             id: SessionId::random(),
             token_hash: refresh.hash(),
@@ -105,6 +120,7 @@ impl Auth {
             user: user.into(),
             session_id: id,
             refresh,
+            device: None,
         }
     }
 
@@ -165,6 +181,7 @@ impl Auth {
                     return deny(RefreshDenial::Reused);
                 }
                 Decision::ReissueCurrent => {
+                    let user = self.live_user(&session, client).await?;
                     let Some(current) = session
                         .successor_seal
                         .as_deref()
@@ -172,9 +189,10 @@ impl Auth {
                     else {
                         return deny(RefreshDenial::Unknown);
                     };
-                    return Ok((self.signed_in(&session, current).await?, "grace"));
+                    return Ok((self.signed_in(user, &session, current), "grace"));
                 }
                 Decision::Rotate => {
+                    let user = self.live_user(&session, client).await?;
                     let next =
                         RefreshToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
                     let rotated = self
@@ -188,7 +206,7 @@ impl Auth {
                         })
                         .await?;
                     if rotated {
-                        return Ok((self.signed_in(&session, next).await?, "rotated"));
+                        return Ok((self.signed_in(user, &session, next), "rotated"));
                     }
                     // Another request rotated (or revoked) the session between
                     // our read and our write: decide again on the new state.
@@ -199,18 +217,35 @@ impl Auth {
         deny(RefreshDenial::Unknown)
     }
 
-    /// Fresh credentials for a session that has just been rotated or re-issued.
-    async fn signed_in(
+    /// The user of a session about to be refreshed, when both may go on: a
+    /// disabled or deleted user ends it, and so does a password change or a
+    /// disable since it began, which also revokes it on every instance.
+    async fn live_user(
         &self,
         session: &SessionRecord,
-        refresh: RefreshToken,
-    ) -> Result<SignedIn, AuthError> {
+        client: &ClientInfo,
+    ) -> Result<UserRecord, AuthError> {
         let user = match self.store.user_by_id(session.user_id).await? {
             Some(user) if !user.disabled => user,
             _ => return Err(AuthError::RefreshDenied(RefreshDenial::UserDisabled)),
         };
+        if user.supersedes(session) {
+            self.revoke(session.id, None, RevokeReason::Superseded, client)
+                .await?;
+            return Err(AuthError::RefreshDenied(RefreshDenial::Revoked));
+        }
+        Ok(user)
+    }
+
+    /// Fresh credentials for a session that has just been rotated or re-issued.
+    fn signed_in(
+        &self,
+        user: UserRecord,
+        session: &SessionRecord,
+        refresh: RefreshToken,
+    ) -> SignedIn {
         let now = self.clock.now();
-        Ok(SignedIn {
+        SignedIn {
             access: self
                 .tokens
                 .issue(&user, session.id, session.expires_at, now),
@@ -222,7 +257,8 @@ impl Auth {
             user: user.into(),
             session_id: session.id,
             refresh,
-        })
+            device: None,
+        }
     }
 
     /// Checks an access token (the cookie's value).
@@ -259,10 +295,19 @@ impl Auth {
         if session.revoked_at.is_some() || session.user_id.to_string() != claims.sub {
             return Err(gone());
         }
-        match self.store.user_by_id(session.user_id).await? {
-            Some(user) if !user.disabled => Ok((user, session)),
-            _ => Err(gone()),
+        let user = match self.store.user_by_id(session.user_id).await? {
+            Some(user) if !user.disabled => user,
+            _ => return Err(gone()),
+        };
+        if user.supersedes(&session) {
+            // Begun before a password change or a disable: revoke it, so
+            // that every instance refuses its tokens from now on.
+            let anyone = ClientInfo::default();
+            self.revoke(session.id, None, RevokeReason::Superseded, &anyone)
+                .await?;
+            return Err(gone());
         }
+        Ok((user, session))
     }
 
     /// The user's live sessions, newest first.

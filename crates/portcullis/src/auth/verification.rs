@@ -3,16 +3,28 @@
 //! each written to the outbox in the transaction of its event.
 
 use portcullis_verifier::Claims;
+use secrecy::SecretString;
 use tracing::instrument;
 
 use super::audit::{AuditKind, Event};
-use super::passwords::Verified;
-use super::{Auth, AuthError, ClientInfo, SignedIn};
-use crate::domain::{Email, LinkToken, LoginName, Password, SessionId, UserId};
+use super::password_change::{CurrentPassword, Proving};
+use super::{Auth, AuthError, ClientInfo};
+use crate::domain::{Email, LinkToken, LoginName, SessionId, UserId};
 use crate::mail::{Kind, mask_address};
 use crate::store::{
     EmailTokenRecord, RevokeReason, StoreError, TokenPurpose, Unique, UserRecord, Verified as Used,
 };
+
+/// What a session asks for to change its address.
+#[derive(Debug)]
+pub struct EmailChange<'a> {
+    /// The new address, as submitted.
+    pub email: &'a str,
+    /// The password in use.
+    pub current: &'a SecretString,
+    /// The browser's device cookie, if it has one.
+    pub device: Option<&'a str>,
+}
 
 impl Auth {
     /// `POST /api/auth/email/verify`: uses a link's token — the account's
@@ -94,28 +106,29 @@ impl Auth {
 
     /// `POST /api/auth/email`: asks to change the signed-in account's
     /// address. Nothing changes until the new address confirms with the
-    /// link mailed to it.
+    /// link mailed to it. The current password is checked as a password
+    /// change checks it: within the sign-in limits, one at a time per
+    /// session.
     #[instrument(skip_all, fields(user = %claims.sub))]
     pub async fn change_email(
         &self,
         claims: &Claims,
-        email: &str,
-        current_password: &str,
+        change: EmailChange<'_>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
         self.check_mail_route(client)?;
-        let (user, _) = self.current_records(claims).await?;
-        let email = Email::parse(email).map_err(AuthError::InvalidEmail)?;
-        let verified = self
-            .passwords
-            .verify(
-                Password::candidate(current_password),
-                Some(user.password_hash.clone()),
-            )
-            .await?;
-        if verified == Verified::No {
-            return Err(AuthError::WrongCurrentPassword);
-        }
+        let share = self.hasher_share(claims)?;
+        let (user, session) = self.current_records(claims).await?;
+        let email = Email::parse(change.email).map_err(AuthError::InvalidEmail)?;
+        let proof = CurrentPassword {
+            user: &user,
+            session: &session,
+            password: change.current,
+            device: change.device,
+            proving: Proving::EmailChange,
+        };
+        self.prove_current_password(&share, proof, client).await?;
+        drop(share);
         self.count_mail_request(&format!("email:{}", user.id))
             .await?;
         if LoginName::new(&user.email).key() == email.key() {
@@ -191,32 +204,6 @@ impl Auth {
             Ok(()) | Err(AuthError::TooManyAttempts { .. }) => AuthError::EmailNotVerified,
             Err(e) => e,
         }
-    }
-
-    /// Starts a session after a sign-in; with `notify_new_device` on, a
-    /// device the account has not been signed in from before is reported
-    /// to its address.
-    pub(super) async fn start_noticed_session(
-        &self,
-        user: UserRecord,
-        client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
-        let notice = self
-            .notifies_new_device()
-            .then(|| self.notice(Kind::NewDevice, user.id, client))
-            .flatten();
-        let Some(notice) = notice else {
-            return self.start_session(user, client).await;
-        };
-        let opening = self.open_session(client)?;
-        if self
-            .store
-            .insert_session_noticing_new_device(opening.record(user.id), &notice)
-            .await?
-        {
-            self.queued(Some(&notice));
-        }
-        Ok(self.opened(user, opening))
     }
 
     /// Revokes a session whose refresh token came back after rotation, and

@@ -11,9 +11,14 @@ use super::{Config, ConfigError};
 /// Below this, a key would spend most of its life being published as the next one.
 const MIN_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(86_400);
 
+/// The most connections a server may be told to hold.
+const MAX_CONNECTIONS: usize = 1_000_000;
+
 /// Refuses settings that are fine alone but not together.
 pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_sessions(config)?;
+    check_audit_retention(config)?;
+    check_connections(config)?;
     check_database(config)?;
     check_notes_page(config)?;
     check_frontend_token(config)
@@ -58,6 +63,37 @@ fn check_sessions(config: &Config) -> Result<(), ConfigError> {
         .is_some_and(|i| i < MIN_KEY_ROTATION_INTERVAL)
     {
         return fail("key_rotation_interval must be `off` or at least 1d");
+    }
+    Ok(())
+}
+
+/// The schemas keep the last 30 days of the audit log whatever is asked; a
+/// shorter retention could never be honoured.
+fn check_audit_retention(config: &Config) -> Result<(), ConfigError> {
+    if config
+        .audit_retention
+        .is_some_and(|r| r < super::MIN_AUDIT_RETENTION)
+    {
+        return fail(
+            "audit_retention must be `off` or at least 30d: the database refuses to delete younger events",
+        );
+    }
+    Ok(())
+}
+
+fn check_connections(config: &Config) -> Result<(), ConfigError> {
+    let limits = &config.connections;
+    // Under a second, a client on a slow network could not send its
+    // headers; over a few minutes, the timeout no longer bounds a trickle.
+    if !(Duration::from_secs(1)..=Duration::from_secs(300)).contains(&limits.header_read_timeout) {
+        return fail("header_read_timeout must be between 1s and 5m");
+    }
+    if limits.keep_alive_timeout < Duration::from_secs(1) {
+        return fail("keep_alive_timeout must be at least 1s");
+    }
+    // Each connection is a file descriptor; no process gets millions.
+    if limits.max_connections > MAX_CONNECTIONS {
+        return fail(format!("max_connections must be at most {MAX_CONNECTIONS}"));
     }
     Ok(())
 }

@@ -75,6 +75,22 @@ pub struct TlsFiles {
     pub key: PathBuf,
 }
 
+/// What one client connection may take: its time before each request and
+/// between requests, and the number held at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// A request's head (line and headers) must arrive whole within this
+    /// long from its first byte, and a new connection (its TLS handshake
+    /// included) must deliver its first head within this long; a client that
+    /// trickles bytes is cut off, not waited for.
+    pub header_read_timeout: Duration,
+    /// A connection with no request in progress is closed after this long.
+    pub keep_alive_timeout: Duration,
+    /// Connections held at once (open, in a handshake, or upgraded to a
+    /// WebSocket); more wait in the listen backlog until one closes.
+    pub max_connections: usize,
+}
+
 /// Lifetimes of tokens and sessions.
 #[derive(Debug, Clone, Copy)]
 pub struct SessionPolicy {
@@ -150,6 +166,9 @@ pub struct Config {
     /// Sign access tokens with HS256 and this shared secret instead of
     /// Ed25519, for backends that only know a shared secret.
     pub hs256_secret: Option<SecretSlice<u8>>,
+    /// The file `hs256_secret` was read from, for the check at start that
+    /// no one else may read it.
+    pub hs256_secret_file: Option<PathBuf>,
     /// Add an `_id` claim equal to `sub`, as the NestJS pattern's backends read it.
     pub legacy_id_claim: bool,
     /// When set, Portcullis serves HTTPS (and HTTP/2) itself with these files.
@@ -160,17 +179,36 @@ pub struct Config {
     /// How long in-flight requests may run on after a shutdown signal before
     /// the server exits anyway.
     pub shutdown_timeout: Duration,
+    /// Timeouts and the cap of client connections.
+    pub connections: ConnectionLimits,
     /// How long an instance keeps trusting its revoked-session set after it
     /// last proved it current; past that, authenticated requests answer 503.
     pub revocation_max_staleness: Duration,
     /// Per-client-address rate limits.
     pub address_rates: AddressRates,
+    /// How many leading bits of an IPv6 address are one client for those
+    /// limits: a home connection or a cloud VM is given a whole /64, and
+    /// would otherwise rotate past them.
+    pub address_ipv6_prefix: u8,
+    /// How long audit events are kept; `None` keeps them for ever.
+    pub audit_retention: Option<Duration>,
     /// E-mail and the flows built on it; `None` when no transport is
     /// configured, which turns them off.
     pub mail: Option<MailConfig>,
     /// Whether sign-in refuses an account whose address is not verified.
     pub require_verified_email: bool,
 }
+
+/// IPv6 clients are told apart by their /64 unless configured otherwise.
+pub const DEFAULT_ADDRESS_IPV6_PREFIX: u8 = 64;
+
+/// Audit events are kept a year unless configured otherwise.
+pub const DEFAULT_AUDIT_RETENTION: Duration = Duration::from_secs(365 * DAY);
+
+/// The shortest audit retention allowed. Both schemas refuse to delete an
+/// event younger than this (by the database's clock), whatever the code asks:
+/// the recent history stays append-only.
+pub const MIN_AUDIT_RETENTION: Duration = Duration::from_secs(30 * DAY);
 
 /// Automatic key rotation, unless configured otherwise: a key signs for a
 /// month, so a leaked one is useful for a month at most, and the JWKS of a
@@ -270,12 +308,18 @@ impl Config {
                 .as_deref()
                 .map(checks::read_hs256_secret)
                 .transpose()?,
+            hs256_secret_file: s.hs256_secret_file,
             legacy_id_claim: s.legacy_id_claim.unwrap_or(false),
             tls,
             key_rotation_interval: s
                 .key_rotation_interval
                 .map_or(Some(DEFAULT_KEY_ROTATION_INTERVAL), |i| i.0),
             shutdown_timeout: s.shutdown_timeout.unwrap_or(secs(30)),
+            connections: ConnectionLimits {
+                header_read_timeout: s.header_read_timeout.unwrap_or(secs(10)),
+                keep_alive_timeout: s.keep_alive_timeout.unwrap_or(secs(75)),
+                max_connections: s.max_connections.map_or(10_000, |n| n.get()),
+            },
             revocation_max_staleness: s.revocation_max_staleness.unwrap_or(secs(5)),
             address_rates: AddressRates {
                 login_attempts: rate(s.address_login_attempts, rates.login_attempts),
@@ -284,6 +328,12 @@ impl Config {
                 refreshes: rate(s.address_refreshes, rates.refreshes),
                 email_requests: rate(s.address_email_requests, rates.email_requests),
             },
+            address_ipv6_prefix: s
+                .address_ipv6_prefix
+                .map_or(DEFAULT_ADDRESS_IPV6_PREFIX, |p| p.0),
+            audit_retention: s
+                .audit_retention
+                .map_or(Some(DEFAULT_AUDIT_RETENTION), |r| r.0),
             mail,
             require_verified_email,
         };

@@ -13,8 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use super::mail::{MailFrom, SmtpUrl};
 use super::values::{
-    CookieName, DatabaseUrl, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget, PublicUrl,
-    Rate, Registration, text,
+    CookieName, DatabaseUrl, Ipv6Prefix, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget,
+    PublicUrl, Rate, Registration, text,
 };
 
 /// One setting's names in the three layers.
@@ -81,6 +81,8 @@ settings! {
     address_login_failures: OrOff<Rate>, "PORTCULLIS_ADDRESS_LOGIN_FAILURES";
     address_registrations: OrOff<Rate>, "PORTCULLIS_ADDRESS_REGISTRATIONS";
     address_refreshes: OrOff<Rate>, "PORTCULLIS_ADDRESS_REFRESHES";
+    address_ipv6_prefix: Ipv6Prefix, "PORTCULLIS_ADDRESS_IPV6_PREFIX";
+    audit_retention: OrOff<Duration>, "PORTCULLIS_AUDIT_RETENTION";
     log_format: LogFormat, "PORTCULLIS_LOG_FORMAT";
     trusted_proxies: Vec<IpNet>, "PORTCULLIS_TRUSTED_PROXIES";
     upstream_timeout: Duration, "PORTCULLIS_UPSTREAM_TIMEOUT";
@@ -92,6 +94,9 @@ settings! {
     tls_key: PathBuf, "PORTCULLIS_TLS_KEY", "--tls-key";
     key_rotation_interval: OrOff<Duration>, "PORTCULLIS_KEY_ROTATION_INTERVAL";
     shutdown_timeout: Duration, "PORTCULLIS_SHUTDOWN_TIMEOUT";
+    header_read_timeout: Duration, "PORTCULLIS_HEADER_READ_TIMEOUT";
+    keep_alive_timeout: Duration, "PORTCULLIS_KEEP_ALIVE_TIMEOUT";
+    max_connections: NonZeroUsize, "PORTCULLIS_MAX_CONNECTIONS";
     smtp_url: SmtpUrl, "PORTCULLIS_SMTP_URL";
     smtp_url_file: PathBuf, "PORTCULLIS_SMTP_URL_FILE";
     smtp_ca_file: PathBuf, "PORTCULLIS_SMTP_CA_FILE";

@@ -43,6 +43,8 @@ fn the_defaults_are_the_documented_ones() {
     assert_eq!(c.database.statement_timeout, Duration::from_secs(5));
     assert_eq!(c.revocation_max_staleness, Duration::from_secs(5));
     assert_eq!(c.address_rates, AddressRates::default());
+    assert_eq!(c.address_ipv6_prefix, 64);
+    assert_eq!(c.audit_retention, Some(Duration::from_secs(365 * 86_400)));
     assert_eq!(c.log_format, LogFormat::Text);
 }
 
@@ -279,6 +281,33 @@ fn per_address_rates_parse_or_turn_off() {
 }
 
 #[test]
+fn the_ipv6_prefix_is_a_length_from_1_to_128() {
+    for (given, bits) in [("48", 48), ("/56", 56), ("128", 128), ("1", 1)] {
+        let c = config(&[("PORTCULLIS_ADDRESS_IPV6_PREFIX", given)]).expect("valid");
+        assert_eq!(c.address_ipv6_prefix, bits, "{given}");
+    }
+    for bad in ["0", "129", "64.5", "-1", "", "off"] {
+        assert!(
+            config(&[("PORTCULLIS_ADDRESS_IPV6_PREFIX", bad)]).is_err(),
+            "{bad}"
+        );
+    }
+}
+
+#[test]
+fn the_audit_log_is_kept_for_at_least_thirty_days_or_for_ever() {
+    let c = config(&[("PORTCULLIS_AUDIT_RETENTION", "off")]).expect("valid");
+    assert_eq!(c.audit_retention, None);
+    let c = config(&[("PORTCULLIS_AUDIT_RETENTION", "90d")]).expect("valid");
+    assert_eq!(c.audit_retention, Some(Duration::from_secs(90 * 86_400)));
+    assert_eq!(
+        message(&[("PORTCULLIS_AUDIT_RETENTION", "29d")]),
+        "audit_retention must be `off` or at least 30d: the database refuses to delete younger events"
+    );
+    assert!(config(&[("PORTCULLIS_AUDIT_RETENTION", "soon")]).is_err());
+}
+
+#[test]
 fn inconsistent_lifetimes_are_refused() {
     assert!(config(&[("PORTCULLIS_ACCESS_TOKEN_TTL", "8d")]).is_err());
     assert!(config(&[("PORTCULLIS_REFRESH_IDLE_TIMEOUT", "40d")]).is_err());
@@ -423,4 +452,35 @@ fn a_bad_database_url_is_not_echoed() {
         .expect_err("invalid")
         .to_string();
     assert!(!err.contains("hunter2") && err.contains("in "), "{err}");
+}
+
+#[test]
+fn connection_limits_default_to_bounded_timeouts_and_refuse_useless_values() {
+    let c = config(&[]).expect("defaults");
+    assert_eq!(
+        c.connections,
+        ConnectionLimits {
+            header_read_timeout: Duration::from_secs(10),
+            keep_alive_timeout: Duration::from_secs(75),
+            max_connections: 10_000,
+        }
+    );
+    let c = config(&[
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "2s"),
+        ("PORTCULLIS_KEEP_ALIVE_TIMEOUT", "5m"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "64"),
+    ])
+    .expect("valid");
+    assert_eq!(c.connections.header_read_timeout, Duration::from_secs(2));
+    assert_eq!(c.connections.keep_alive_timeout, Duration::from_secs(300));
+    assert_eq!(c.connections.max_connections, 64);
+    for refused in [
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "500ms"),
+        ("PORTCULLIS_HEADER_READ_TIMEOUT", "1h"),
+        ("PORTCULLIS_KEEP_ALIVE_TIMEOUT", "0s"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "0"),
+        ("PORTCULLIS_MAX_CONNECTIONS", "1000001"),
+    ] {
+        assert!(config(&[refused]).is_err(), "{refused:?}");
+    }
 }

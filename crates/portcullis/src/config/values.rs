@@ -279,6 +279,19 @@ impl SettingValue for PathPrefixes {
     }
 }
 
+/// How many leading bits of an IPv6 address make one client for the
+/// per-address limits: 1 to 128.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv6Prefix(pub u8);
+
+impl SettingValue for Ipv6Prefix {
+    const EXPECTED: &'static str = "a prefix length from 1 to 128";
+    fn parse(text: &str) -> Option<Self> {
+        let bits: u8 = text.strip_prefix('/').unwrap_or(text).parse().ok()?;
+        (1..=128).contains(&bits).then_some(Self(bits))
+    }
+}
+
 /// A setting that can also be turned `off` (`None`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct OrOff<T>(pub Option<T>);

@@ -81,7 +81,7 @@ pub async fn serve(
     let request = Request::from_parts(parts, body);
     let rejection = match session {
         Ok(session) => {
-            let response = forward(state, gateway, upstream, request, Some(&session.token)).await;
+            let response = forward(state, gateway, upstream, request, Some(&session)).await;
             return session.respond(response);
         }
         Err(rejection) => rejection,

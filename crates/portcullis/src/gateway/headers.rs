@@ -8,13 +8,14 @@
 //!   `Upgrade`, `Proxy-Authorization`, `Proxy-Connection`). They describe the
 //!   browser's connection to us, not ours to the upstream; passing them on lets
 //!   a client steer our connection pool (`Connection: close`) or hide headers
-//!   from us. An upgrade request keeps `Connection: upgrade` and `Upgrade`,
-//!   since upgrading is the point;
+//!   from us. A WebSocket handshake gets `Connection: upgrade` and
+//!   `Upgrade: websocket` back, since upgrading is the point; no other
+//!   protocol is ever asked of the upstream (see [`crate::web::upgrade`]);
 //! - Portcullis's own cookies: the upstream gets the token in the one place
 //!   configured for it, never the refresh token;
-//! - any cookie named like the configured token cookie (names compared the way
-//!   the parsers on the other side compare them: trimmed of spaces and tabs),
-//!   and any `Authorization` the browser sent when the token is attached, or
+//! - any cookie pair that some parser on the other side could read as the
+//!   configured token cookie (see [`could_name`]), and any `Authorization`
+//!   the browser sent when the token is attached, or
 //!   when it looks like a token (`Bearer`, or a JWT) even if no token is
 //!   attached: a page must not choose the identity the API or the frontend
 //!   sees, signed in or not;
@@ -22,14 +23,18 @@
 //!   proxy, since they would let a client pose as another address or scheme.
 //!
 //! `Host` is set by the client to the upstream's own authority, as a reverse
-//! proxy does; the browser's host travels in `X-Forwarded-Host`.
+//! proxy does; the host the browser asked for travels in `X-Forwarded-Host`:
+//! the configured public URL's when there is one, else the request's own
+//! only if it is a host and port (admission refuses any other).
 
+use std::borrow::Cow;
 use std::net::IpAddr;
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 use crate::auth::tokens::AccessToken;
 use crate::web::cookies::CookiePolicy;
+use crate::web::upgrade::connection_tokens;
 
 /// How the access token reaches the upstream API.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -51,7 +56,9 @@ pub struct Forwarding {
     pub peer_trusted: bool,
     /// The scheme the client used (read through trusted proxies).
     pub scheme: &'static str,
-    /// The host the client asked for (read through trusted proxies).
+    /// The host to name in `X-Forwarded-Host`: the public URL's, or the
+    /// one the client asked for (read through trusted proxies), already
+    /// checked to be a host and port.
     pub host: Option<String>,
 }
 
@@ -67,22 +74,22 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
 ];
 
-/// Rewrites a request's headers for the upstream; returns the `Upgrade`
-/// value when the client asks to switch protocols (a WebSocket). `token` is
-/// attached where `placement` says; whatever the browser sent in that place
-/// goes, token or not.
+/// Rewrites a request's headers for the upstream. `websocket` says the
+/// request is a WebSocket handshake to pass on as one. `token` is attached
+/// where `placement` says; whatever the browser sent in that place goes,
+/// token or not.
 pub fn rewrite_request(
     headers: &mut HeaderMap,
     cookies: &CookiePolicy,
     placement: &TokenPlacement,
     token: Option<&AccessToken>,
     forwarding: &Forwarding,
-) -> Option<HeaderValue> {
-    let upgrade = upgrade_requested(headers);
+    websocket: bool,
+) {
     remove_hop_by_hop(headers);
-    if let Some(protocol) = &upgrade {
+    if websocket {
         headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-        headers.insert(header::UPGRADE, protocol.clone());
+        headers.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
     }
     headers.remove(header::HOST);
 
@@ -93,7 +100,7 @@ pub fn rewrite_request(
         .iter()
         .flat_map(|v| v.split("; "))
         .filter(|pair| match placement {
-            TokenPlacement::Cookie(name) => cookie_name(pair) != name,
+            TokenPlacement::Cookie(name) => !could_name(pair, name),
             TokenPlacement::Bearer => true,
         })
         .map(str::to_owned)
@@ -124,16 +131,53 @@ pub fn rewrite_request(
     }
 
     set_forwarded(headers, forwarding);
-    upgrade
 }
 
-/// A cookie pair's name as Express's `cookie` and Next.js's parsers read it:
-/// up to the first `=` (the whole pair when there is none), without the
-/// spaces and tabs around it.
-fn cookie_name(pair: &str) -> &str {
-    pair.split_once('=')
-        .map_or(pair, |(name, _)| name)
-        .trim_matches([' ', '\t'])
+/// Whether some cookie parser could read the pair (one `;`-separated piece
+/// of a `Cookie` header) as a cookie called `name`, so that it must not
+/// reach the upstream beside the gateway's own.
+///
+/// The parsers disagree, and each disagreement is a way to smuggle a second
+/// token past a byte-for-byte comparison: Express's `cookie` trims spaces
+/// and tabs around a name (older versions, and NestJS's `cookie-parser` on
+/// them, any JavaScript whitespace); Go and Next.js's edge runtime trim
+/// nothing; Python's `http.cookies` also splits on whitespace, ASP.NET Core
+/// on `,` and compares names without regard to case; actix-web decodes
+/// `%XX` in names. Some take the first value of a name, others (Next.js,
+/// Python, ASP.NET Core) the last, so the only safe upstream view is one
+/// where the gateway's cookie is the only one. A pair is therefore caught
+/// when, after percent-decoding, `name` appears in it in any ASCII case,
+/// not glued to a preceding name character (`myaccessToken` is another
+/// cookie), and followed, past spaces, tabs and quotes, by `=`, `,`, `;` or
+/// the end of the pair. This also catches the name inside another pair's
+/// value (`theme=x accessToken=…`, `theme=x,accessToken=…`) and a pair
+/// without `=` at all. It may catch an innocent cookie whose value happens
+/// to spell `accessToken=`; that cookie is lost, which is the lesser harm.
+/// (Bytes outside ASCII never get this far: [`CookiePolicy::strip`] drops a
+/// `Cookie` header that is not plain text, so whitespace that only Unicode-
+/// aware trimming would remove cannot hide a name either.)
+fn could_name(pair: &str, name: &str) -> bool {
+    // Borrowed unless there is something to decode.
+    let decoded: Cow<'_, [u8]> = percent_encoding::percent_decode_str(pair).into();
+    let name = name.as_bytes();
+    if name.is_empty() || decoded.len() < name.len() {
+        return false;
+    }
+    (0..=decoded.len() - name.len()).any(|at| {
+        if !decoded[at..at + name.len()].eq_ignore_ascii_case(name) {
+            return false;
+        }
+        let glued_before = at > 0 && is_name_byte(decoded[at - 1]);
+        let after = decoded[at + name.len()..]
+            .iter()
+            .find(|b| !matches!(b, b' ' | b'\t' | b'"'));
+        !glued_before && after.is_none_or(|b| matches!(b, b'=' | b',' | b';'))
+    })
+}
+
+/// A byte that can be part of a cookie name (an RFC 9110 token character).
+fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
 }
 
 /// Whether an `Authorization` value could pass for a token to an app that
@@ -168,23 +212,6 @@ pub fn rewrite_response(headers: &mut HeaderMap, cookies: &CookiePolicy, upgrade
         headers.remove(header::UPGRADE);
     }
     cookies.remove_set_cookies_of_ours(headers);
-}
-
-/// The `Upgrade` header, when `Connection` asks for it.
-fn upgrade_requested(headers: &HeaderMap) -> Option<HeaderValue> {
-    let asks = connection_tokens(headers).any(|t| t.eq_ignore_ascii_case("upgrade"));
-    asks.then(|| headers.get(header::UPGRADE).cloned())
-        .flatten()
-}
-
-fn connection_tokens(headers: &HeaderMap) -> impl Iterator<Item = &str> {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .map(str::trim)
-        .filter(|t| !t.is_empty())
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
@@ -277,14 +304,14 @@ mod tests {
             ("upgrade", "h2c"),
             ("accept", "application/json"),
         ]);
-        let upgrade = rewrite_request(
+        rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
             &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
+            false,
         );
-        assert_eq!(upgrade, None);
         let names: Vec<&str> = h.keys().map(HeaderName::as_str).collect();
         for gone in [
             "connection",
@@ -302,20 +329,20 @@ mod tests {
     }
 
     #[test]
-    fn a_websocket_upgrade_keeps_connection_and_upgrade() {
+    fn a_websocket_handshake_asks_the_upstream_for_a_websocket_only() {
         let mut h = headers(&[
             ("connection", "keep-alive, Upgrade"),
-            ("upgrade", "websocket"),
+            ("upgrade", "WebSocket"),
             ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
         ]);
-        let upgrade = rewrite_request(
+        rewrite_request(
             &mut h,
             &CookiePolicy::new(true),
             &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
+            true,
         );
-        assert_eq!(upgrade, Some(HeaderValue::from_static("websocket")));
         assert_eq!(h["connection"], "upgrade");
         assert_eq!(h["upgrade"], "websocket");
         assert_eq!(h["sec-websocket-key"], "dGhlIHNhbXBsZSBub25jZQ==");
@@ -331,6 +358,7 @@ mod tests {
             &TokenPlacement::Bearer,
             Some(&t),
             &from("1.2.3.4", false),
+            false,
         );
         assert_eq!(h.get_all("authorization").iter().count(), 1);
         assert_eq!(h["authorization"], "Bearer eyJ.token.sig");
@@ -352,6 +380,7 @@ mod tests {
             &TokenPlacement::Cookie("accessToken".into()),
             Some(&t),
             &from("1.2.3.4", false),
+            false,
         );
         assert!(h.get("authorization").is_none());
         assert_eq!(h["cookie"], "theme=dark; accessToken=eyJ.token.sig");
@@ -370,8 +399,63 @@ mod tests {
             &placement,
             None,
             &from("1.2.3.4", false),
+            false,
         );
         assert_eq!(h["cookie"], "theme=dark; accessTokens=d");
+    }
+
+    #[test]
+    fn every_spelling_some_parser_reads_as_the_token_cookie_is_caught() {
+        for pair in [
+            "accessToken=x",
+            "accessToken =x",
+            "accessToken\t=x",
+            "AccessToken=x",
+            "ACCESSTOKEN=x",
+            "access%54oken=x",
+            "%61ccessToken=x",
+            "\"accessToken\"=x",
+            "accessToken",
+            "accessToken,theme=dark",
+            "theme=dark,accessToken=x",
+            "theme=dark accessToken=x",
+            "theme=\"a accessToken=x\"",
+            "theme=dark%20accessToken=x",
+            "theme=dark%2caccessToken=x",
+        ] {
+            assert!(could_name(pair, "accessToken"), "{pair} passed");
+        }
+        for pair in [
+            "accessTokens=x",
+            "myaccessToken=x",
+            "my_accessToken=x",
+            "__Host-accessToken=x",
+            "accessTokenExpiry=1700000000",
+            "theme=dark",
+            "access=x",
+            "token=accessTokenish",
+        ] {
+            assert!(!could_name(pair, "accessToken"), "{pair} caught");
+        }
+    }
+
+    #[test]
+    fn the_gateways_token_is_the_only_cookie_of_its_name_upstream() {
+        let mut h = headers(&[
+            ("cookie", "AccessToken=a; theme=dark"),
+            ("cookie", "x=1, accessToken=b; access%54oken=c"),
+        ]);
+        let t = token();
+        rewrite_request(
+            &mut h,
+            &CookiePolicy::new(true),
+            &TokenPlacement::Cookie("accessToken".into()),
+            Some(&t),
+            &from("1.2.3.4", false),
+            false,
+        );
+        assert_eq!(h.get_all("cookie").iter().count(), 1);
+        assert_eq!(h["cookie"], "theme=dark; accessToken=eyJ.token.sig");
     }
 
     #[test]
@@ -395,6 +479,7 @@ mod tests {
                 &TokenPlacement::Bearer,
                 None,
                 &from("1.2.3.4", false),
+                false,
             );
             assert!(h.get("authorization").is_none(), "{value} passed");
         }
@@ -406,6 +491,7 @@ mod tests {
                 &TokenPlacement::Bearer,
                 None,
                 &from("1.2.3.4", false),
+                false,
             );
             assert_eq!(h["authorization"], value);
         }
@@ -426,6 +512,7 @@ mod tests {
             &TokenPlacement::Bearer,
             None,
             &from("1.2.3.4", false),
+            false,
         );
         assert_eq!(h["x-forwarded-for"], "1.2.3.4");
         assert_eq!(h["x-forwarded-proto"], "https");
@@ -442,6 +529,7 @@ mod tests {
             &TokenPlacement::Bearer,
             None,
             &from("10.0.0.1", true),
+            false,
         );
         assert_eq!(h["x-forwarded-for"], "6.6.6.6, 1.2.3.4, 10.0.0.1");
     }

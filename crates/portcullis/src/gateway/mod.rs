@@ -14,7 +14,8 @@
 //!   with the deadline that turns into 504.
 //! - [`body`] lets that deadline start only once the request body has been sent,
 //!   so a long upload is not cut off for being long.
-//! - [`upgrade`] splices the two upgraded connections of a WebSocket together.
+//! - [`upgrade`] splices the two upgraded connections of a WebSocket together,
+//!   until either closes or the session the tunnel was opened with ends.
 //!
 //! Bodies are never collected: the request body is handed to the client as
 //! the server received it, and the upstream's body is handed back to the
@@ -41,13 +42,13 @@ use tracing::Level;
 pub use headers::TokenPlacement;
 pub use upstream::{ProxyError, Upstream, UpstreamError};
 
-use crate::auth::tokens::AccessToken;
 use crate::config::Config;
 use crate::telemetry::UpstreamOutcome;
 use crate::web::Context;
 use crate::web::failure::Failure;
 use crate::web::problem::ApiError;
-use crate::web::session::authenticate;
+use crate::web::session::{Authenticated, authenticate};
+use crate::web::upgrade::Upgrade;
 
 /// Where proxied requests go; cheap to clone.
 #[derive(Clone, Default)]
@@ -106,7 +107,7 @@ pub async fn api(
         Ok(session) => session,
         Err(rejection) => return rejection.into_problem(&state.cookies),
     };
-    let response = forward(&state, &gateway, upstream, request, Some(&session.token)).await;
+    let response = forward(&state, &gateway, upstream, request, Some(&session)).await;
     session.respond(response)
 }
 
@@ -124,24 +125,41 @@ pub async fn frontend(
     frontend::serve(&state, &gateway, upstream, request).await
 }
 
-/// Sends `request` to `upstream`, with the access token placed as the
-/// gateway's configuration says, if there is one.
+/// Sends `request` to `upstream`, with the session's access token placed
+/// as the gateway's configuration says, if there is a session. A WebSocket
+/// opened with a session is tunnelled until the session ends.
 async fn forward(
     state: &Context,
     gateway: &Gateway,
     upstream: &Upstream,
     request: Request,
-    token: Option<&AccessToken>,
+    session: Option<&Authenticated>,
 ) -> Response {
-    let (mut parts, body) = request.into_parts();
+    let (mut parts, mut body) = request.into_parts();
+    // Admission has refused every other kind of upgrade.
+    let upgrade = Upgrade::of(&parts);
+    let websocket = upgrade.is_websocket();
     let client_upgrade = parts.extensions.remove::<OnUpgrade>();
+    if websocket {
+        // A handshake has no body; over HTTP/2 the stream's data is the
+        // tunnel's, never a request body for the upstream.
+        body = Body::empty();
+    }
+    if upgrade == Upgrade::WebSocketOverHttp2
+        && let Err(e) = upgrade::as_http1_handshake(&mut parts)
+    {
+        return Failure::new(Level::ERROR, "no randomness for a WebSocket key")
+            .caused_by(e)
+            .attach(ApiError::Internal.into_response());
+    }
     let forwarding = forwarding(state, &parts);
-    let upgrade = headers::rewrite_request(
+    headers::rewrite_request(
         &mut parts.headers,
         &state.cookies,
         &gateway.token,
-        token,
+        session.map(|s| &s.token),
         &forwarding,
+        websocket,
     );
     let outgoing = match upstream.request(parts, body) {
         Ok(outgoing) => outgoing,
@@ -159,16 +177,33 @@ async fn forward(
         Ok(response) => response,
         Err(e) => return e.into_response(),
     };
-    let upgraded = upgrade.is_some() && response.status() == hyper::StatusCode::SWITCHING_PROTOCOLS;
+    let upgraded = websocket && response.status() == hyper::StatusCode::SWITCHING_PROTOCOLS;
+    let over_http2 = upgrade == Upgrade::WebSocketOverHttp2;
+    if over_http2 && !upgraded && response.status().is_success() {
+        // On an HTTP/2 stream any 2xx opens the tunnel: passing on the
+        // upstream's 200 would give the browser a WebSocket to nothing.
+        return Failure::new(
+            Level::WARN,
+            "the upstream refused a WebSocket with a success",
+        )
+        .attach(ApiError::UpstreamUnavailable.into_response());
+    }
     match (upgraded, client_upgrade) {
-        (true, Some(client)) => upgrade::tunnel(client, &mut response),
+        (true, Some(client)) => {
+            let watch = session.map(|s| state.auth.watch_session(s.claims.clone()));
+            upgrade::tunnel(client, &mut response, watch, state.auth.metrics().clone());
+        }
         // The upstream switched protocols but our client connection cannot:
         // answering 101 would leave the browser talking to nothing.
         (true, None) => return ApiError::UpstreamUnavailable.into_response(),
         _ => {}
     }
     let (mut head, incoming) = response.into_parts();
-    headers::rewrite_response(&mut head.headers, &state.cookies, upgraded);
+    // An HTTP/2 stream keeps no hop-by-hop headers, switched or not.
+    headers::rewrite_response(&mut head.headers, &state.cookies, upgraded && !over_http2);
+    if upgraded && over_http2 {
+        upgrade::as_http2_answer(&mut head);
+    }
     Response::from_parts(head, Body::new(incoming))
 }
 
@@ -179,11 +214,19 @@ fn forwarding(state: &Context, parts: &Parts) -> headers::Forwarding {
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip());
     let client = state.proxies.client(parts, state.tls);
+    // With a public URL, the host is ours to state, never the client's.
+    let host = match state.public_url.as_deref() {
+        Some(url) => url.host_str().map(|host| match url.port() {
+            Some(port) => format!("{host}:{port}"),
+            None => host.to_owned(),
+        }),
+        None => client.host,
+    };
     headers::Forwarding {
         peer,
         peer_trusted: peer.is_some_and(|p| state.proxies.trusts(p)),
         scheme: client.scheme,
-        host: client.host,
+        host,
     }
 }
 

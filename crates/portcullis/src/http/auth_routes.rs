@@ -15,7 +15,9 @@ use super::openapi::responses::{
     CrossSite, DatabaseUnavailable, HashingUnavailable, HeadersTooLarge, NotJson, PayloadTooLarge,
     RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
-use crate::auth::{AuthError, NewAccount, Registered, SignedIn, UserView};
+use crate::auth::{
+    AuthError, NewAccount, PasswordChange, Registered, SignInAttempt, SignedIn, UserView,
+};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
@@ -50,14 +52,15 @@ struct UserEnvelope<'a> {
     user: UserBody<'a>,
 }
 
-/// 201 `{"user":…}` with the session's cookies; the tokens are only in the cookies.
+/// 201 `{"user":…}` with the session's cookies and the device cookie; the
+/// tokens are only in the cookies.
 fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
     let body = Json(UserEnvelope {
         user: (&signed_in.user).into(),
     });
     cookies::attach(
         (StatusCode::CREATED, body).into_response(),
-        state.cookies.issue(signed_in),
+        state.cookies.sign_in(signed_in),
     )
 }
 
@@ -68,7 +71,7 @@ fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
     tag = "auth",
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "Registered and signed in; when `require_verified_email` is on, registered but not signed in (no cookies) until the address is verified with the link mailed to it", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
+        (status = 201, description = "Registered and signed in; when `require_verified_email` is on, registered but not signed in (only the `__Host-device` cookie is set) until the address is verified with the link mailed to it", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and `__Host-device`"))),
         (status = 400, description = "`invalid_username`, `invalid_email` or `weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`registration_closed`: registration is closed. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: the username or e-mail address is taken", body = Problem, content_type = "application/problem+json"),
@@ -91,11 +94,14 @@ pub async fn register(
     };
     match state.auth.register(account, &client).await? {
         Registered::SignedIn(session) => Ok(signed_in(&state, &session)),
-        Registered::VerifyFirst(user) => {
+        Registered::VerifyFirst { user, device } => {
             let body = Json(UserEnvelope {
                 user: (&user).into(),
             });
-            Ok((StatusCode::CREATED, body).into_response())
+            Ok(cookies::attach(
+                (StatusCode::CREATED, body).into_response(),
+                [state.cookies.device(&device)],
+            ))
         }
     }
 }
@@ -107,13 +113,13 @@ pub async fn register(
     tag = "auth",
     request_body = LoginBody,
     responses(
-        (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token`"))),
+        (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and a new `__Host-device`"))),
         (status = 400, description = "`malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: unknown account, wrong password or disabled account, never distinguished", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`email_not_verified`: the password is right, but `require_verified_email` is on and the account's address is not verified; a new link is mailed (within the account's mail limit). Never answered to a wrong password. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
-        (status = 429, description = "`too_many_attempts`: too many sign-in attempts or failures from this client address (`address_login_attempts`, `address_login_failures`), or too many recent failures for this account name", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
+        (status = 429, description = "`too_many_attempts`: too many sign-in attempts or failures from this client address (`address_login_attempts`, `address_login_failures`; an IPv6 client is its `address_ipv6_prefix` network), or too many recent failures for this account (its username and e-mail address alike, or the name given when no account has it), or, from a browser whose `__Host-device` cookie vouches for it, for that browser", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
         (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, response = inline(HashingUnavailable)),
     )
@@ -121,12 +127,16 @@ pub async fn register(
 pub async fn login(
     State(state): State<Context>,
     SessionClient(client): SessionClient,
+    headers: HeaderMap,
     AppJson(body): AppJson<LoginBody>,
 ) -> Result<Response, AuthError> {
-    let session = state
-        .auth
-        .login(&body.username, &body.password, &client)
-        .await?;
+    let presented = state.cookies.read(&headers);
+    let attempt = SignInAttempt {
+        login: &body.username,
+        password: &body.password,
+        device: presented.device.as_deref(),
+    };
+    let session = state.auth.login(attempt, &client).await?;
     Ok(signed_in(&state, &session))
 }
 
@@ -381,7 +391,8 @@ pub async fn end_session(
     }
 }
 
-/// `POST /api/auth/password`: other sessions are revoked, this one stays.
+/// `POST /api/auth/password`: every session begun before the change ends,
+/// and the caller goes on in a new one.
 #[utoipa::path(
     post,
     path = "/password",
@@ -389,13 +400,13 @@ pub async fn end_session(
     security(("access_token" = []), ("refresh_token" = [])),
     request_body = PasswordBody,
     responses(
-        (status = 204, description = "Password changed; every other session of the user is revoked"),
+        (status = 204, description = "Password changed. Every session of the user begun before the change is revoked, this one included, and the caller is signed in afresh: both cookies are replaced (a new session id)", headers(("Set-Cookie" = String, description = "`__Host-access_token` and `__Host-refresh_token` of the new session"))),
         (status = 400, description = "`weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(Unauthenticated)),
         (status = 403, description = "`invalid_credentials`: the current password is wrong. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
-        (status = 429, response = inline(RefreshThrottled)),
+        (status = 429, description = "`too_many_attempts`: a wrong current password counts as a failed sign-in, so the sign-in limits apply (per client address, and per account or, from a browser whose `__Host-device` cookie vouches for it, per browser); or this session's previous password change is still being hashed; or the access token had to be renewed in place and this client address has refreshed more often than `address_refreshes` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
         (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, description = "`unavailable`: password hashing is at capacity, the database did not answer, or this instance cannot currently prove that it knows every revoked session. Nothing has changed and the cookies are left alone", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
@@ -404,16 +415,18 @@ pub async fn change_password(
     State(state): State<Context>,
     SessionClient(client): SessionClient,
     signed_in: Authenticated,
+    headers: HeaderMap,
     AppJson(body): AppJson<PasswordBody>,
 ) -> Response {
+    let presented = state.cookies.read(&headers);
+    let change = PasswordChange {
+        current: &body.current_password,
+        new: &body.new_password,
+        device: presented.device.as_deref(),
+    };
     let result = state
         .auth
-        .change_password(
-            &signed_in.claims,
-            &body.current_password,
-            &body.new_password,
-            &client,
-        )
+        .change_password(&signed_in.claims, change, &client)
         .await;
     match result {
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),

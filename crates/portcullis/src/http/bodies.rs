@@ -1,6 +1,11 @@
 //! The JSON bodies of `/api/auth/*` requests, as received. Public so that the
 //! fuzz targets exercise exactly what the handlers parse.
+//!
+//! Passwords and mailed links' tokens are [`SecretString`]s from the moment
+//! they are parsed: `Debug` prints `[REDACTED]`, so that one careless log
+//! line cannot write one.
 
+use secrecy::SecretString;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -12,7 +17,8 @@ pub struct RegisterBody {
     /// The e-mail address.
     pub email: String,
     /// 8 to 1024 characters after NFKC normalisation; not one of the 10,000 most common.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
 }
 
 /// `POST /api/auth/login`: `username` may also be the e-mail address.
@@ -21,16 +27,19 @@ pub struct LoginBody {
     /// Username or e-mail address.
     pub username: String,
     /// The password.
-    pub password: String,
+    #[schema(value_type = String)]
+    pub password: SecretString,
 }
 
 /// `POST /api/auth/password`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PasswordBody {
     /// The password in use.
-    pub current_password: String,
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
     /// The password wanted.
-    pub new_password: String,
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
 }
 
 /// `POST /api/auth/password/forgot`.
@@ -44,16 +53,19 @@ pub struct ForgotBody {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetBody {
     /// The token from the mailed link's fragment (`#token=…`).
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
     /// The password wanted.
-    pub new_password: String,
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
 }
 
 /// `POST /api/auth/email/verify`.
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct VerifyBody {
     /// The token from the mailed link's fragment (`#token=…`).
-    pub token: String,
+    #[schema(value_type = String)]
+    pub token: SecretString,
 }
 
 /// `POST /api/auth/email`.
@@ -62,5 +74,54 @@ pub struct EmailChangeBody {
     /// The new address.
     pub email: String,
     /// The password in use.
-    pub current_password: String,
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "hunter2-correct-horse";
+
+    #[test]
+    fn no_body_shows_a_password_or_a_token_in_debug_output() {
+        let register: RegisterBody = serde_json::from_value(serde_json::json!({
+            "username": "ada", "email": "ada@example.com", "password": SECRET,
+        }))
+        .expect("parses");
+        let login: LoginBody =
+            serde_json::from_value(serde_json::json!({"username": "ada", "password": SECRET}))
+                .expect("parses");
+        let change: PasswordBody = serde_json::from_value(serde_json::json!({
+            "current_password": SECRET, "new_password": format!("{SECRET}-new"),
+        }))
+        .expect("parses");
+        let reset: ResetBody = serde_json::from_value(serde_json::json!({
+            "token": SECRET, "new_password": SECRET,
+        }))
+        .expect("parses");
+        let verify: VerifyBody =
+            serde_json::from_value(serde_json::json!({"token": SECRET})).expect("parses");
+        let email: EmailChangeBody = serde_json::from_value(serde_json::json!({
+            "email": "ada@example.com", "current_password": SECRET,
+        }))
+        .expect("parses");
+        for shown in [
+            format!("{register:?}"),
+            format!("{login:?}"),
+            format!("{change:?}"),
+            format!("{reset:?}"),
+            format!("{verify:?}"),
+            format!("{email:?}"),
+            format!("{register:#?}{login:#?}{change:#?}{reset:#?}{verify:#?}{email:#?}"),
+        ] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+            assert!(shown.contains("REDACTED"), "{shown}");
+        }
+        assert!(
+            format!("{login:?}").contains("ada"),
+            "the name is no secret"
+        );
+    }
 }

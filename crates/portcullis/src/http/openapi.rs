@@ -34,8 +34,14 @@
 //! - Not listed on any operation: 500 `internal_error`, which only a bug
 //!   causes (a panicking handler, caught; the system's random-number
 //!   generator or a hashing thread failing); 405 `method_not_allowed`, the
-//!   answer to any method a path does not list; 404 `not_found`, the answer
-//!   to any path not listed. The document's description says so.
+//!   answer to any method a path does not list (and to `TRACE`, `TRACK` and
+//!   `CONNECT` on every path); 404 `not_found`, the answer to any path not
+//!   listed; and the refusals of a request that is not one of the listed
+//!   operations as written: 400 `invalid_request` for a path a server behind
+//!   could read as another, a `Host` that is not a host and port, or a switch
+//!   to a protocol other than WebSocket, and 403 `cross_site_request` for a
+//!   cross-site WebSocket handshake (a `GET` that asks to switch protocols).
+//!   The document's description says so.
 
 use std::sync::Arc;
 
@@ -73,7 +79,12 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
             `Cache-Control: no-store`; every response carries an `X-Request-Id`. Each operation \
             lists every status it answers in normal operation; beyond those, a method a path does \
             not list gets 405 `method_not_allowed`, a path not listed 404 `not_found`, and a bug \
-            500 `internal_error`.",
+            500 `internal_error`. Before any route, `TRACE`, `TRACK` and `CONNECT` get 405 \
+            `method_not_allowed`; a path with an empty, `.` or `..` segment (plain or \
+            percent-encoded), a backslash or an encoded `/`, `\\` or NUL, or `/api` or `/api/auth` \
+            spelled another way, a `Host` that is not one host and port, and a request to switch to \
+            a protocol other than WebSocket get 400 `invalid_request`; a WebSocket handshake gets \
+            the cross-site check of a state-changing request (403 `cross_site_request`).",
         license(name = "Apache-2.0", identifier = "Apache-2.0"),
     ),
     paths(api_read, api_write),

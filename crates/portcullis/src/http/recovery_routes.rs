@@ -3,16 +3,17 @@
 //! configured, each answers 404 `not_found` before reading anything.
 
 use axum::extract::{FromRef, FromRequestParts, State};
-use axum::http::StatusCode;
 use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use secrecy::ExposeSecret;
 
 use super::bodies::{EmailChangeBody, ForgotBody, ResetBody, VerifyBody};
 use super::json::AppJson;
 use super::openapi::responses::{
     HeadersTooLarge, NotJson, PayloadTooLarge, SessionUnavailable, Unauthenticated,
 };
-use crate::auth::AuthError;
+use crate::auth::{AuthError, EmailChange, PasswordReset};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::problem::{ApiError, Problem};
@@ -74,7 +75,7 @@ pub async fn forgot_password(
     tag = "email",
     request_body = ResetBody,
     responses(
-        (status = 204, description = "The password is changed. Every session of the account is revoked on every instance, its failed sign-ins are forgotten, its address counts as verified, and a notice is mailed"),
+        (status = 204, description = "The password is changed. Every session of the account is revoked on every instance (and any that a sign-in racing the reset stores later is void), its failed sign-ins are forgotten (the account's, and this browser's when its `__Host-device` cookie is for the account), its address counts as verified, and a notice is mailed"),
         (status = 400, description = "`invalid_token`: the link is unknown, used, expired or superseded by a newer one. `weak_password` (the `detail` says which rule; checked first, so that the link is not spent), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 403, response = inline(super::openapi::responses::CrossSite)),
         (status = 404, description = "`not_found`: e-mail is not configured", body = Problem, content_type = "application/problem+json"),
@@ -89,12 +90,16 @@ pub async fn reset_password(
     State(state): State<Context>,
     _: MailOn,
     SessionClient(client): SessionClient,
+    headers: HeaderMap,
     AppJson(body): AppJson<ResetBody>,
 ) -> Result<StatusCode, AuthError> {
-    state
-        .auth
-        .reset_password(&body.token, &body.new_password, &client)
-        .await?;
+    let presented = state.cookies.read(&headers);
+    let reset = PasswordReset {
+        token: &body.token,
+        new: &body.new_password,
+        device: presented.device.as_deref(),
+    };
+    state.auth.reset_password(reset, &client).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -123,7 +128,10 @@ pub async fn verify_email(
     SessionClient(client): SessionClient,
     AppJson(body): AppJson<VerifyBody>,
 ) -> Result<StatusCode, AuthError> {
-    state.auth.verify_email(&body.token, &client).await?;
+    state
+        .auth
+        .verify_email(body.token.expose_secret(), &client)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -171,12 +179,12 @@ pub async fn resend_verification(
         (status = 202, description = "A link is mailed to the new address; the account's address changes when it is used (`POST /api/auth/email/verify`), and the old address is then told. The body is empty"),
         (status = 400, description = "`invalid_email`, `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(Unauthenticated)),
-        (status = 403, description = "`invalid_credentials`: the current password is wrong. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`invalid_credentials`: the current password is wrong (a failed sign-in, counted and audited as one). `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: e-mail is not configured", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: another account has this address", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
-        (status = 429, description = "`too_many_attempts`: this client address has used the e-mail routes more often than `address_email_requests` allows, this account has asked for more mail than `account_email_requests` allows, or the access token had to be renewed in place and this client address has refreshed more often than `address_refreshes` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a request is accepted again"))),
+        (status = 429, description = "`too_many_attempts`: this client address has used the e-mail routes more often than `address_email_requests` allows, this account has asked for more mail than `account_email_requests` allows, the sign-in limits refuse a guess of the current password (as for `POST /api/auth/password`), this session's previous check of its password is still being hashed (`Retry-After: 1`), or the access token had to be renewed in place and this client address has refreshed more often than `address_refreshes` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a request is accepted again"))),
         (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, description = "`unavailable`: password hashing is at capacity, the database did not answer, or this instance cannot currently prove that it knows every revoked session. Nothing was queued", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
@@ -186,16 +194,18 @@ pub async fn change_email(
     _: MailOn,
     SessionClient(client): SessionClient,
     signed_in: Authenticated,
+    headers: HeaderMap,
     AppJson(body): AppJson<EmailChangeBody>,
 ) -> Response {
+    let presented = state.cookies.read(&headers);
+    let change = EmailChange {
+        email: &body.email,
+        current: &body.current_password,
+        device: presented.device.as_deref(),
+    };
     match state
         .auth
-        .change_email(
-            &signed_in.claims,
-            &body.email,
-            &body.current_password,
-            &client,
-        )
+        .change_email(&signed_in.claims, change, &client)
         .await
     {
         Ok(()) => signed_in.respond(StatusCode::ACCEPTED),

@@ -5,16 +5,21 @@ use axum::http::{HeaderValue, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::{csrf, limits};
+use super::{csrf, limits, target};
 use crate::web::Context;
+use crate::web::upgrade::Upgrade;
 
-/// Header sizes, then the cross-site check; and `Cache-Control: no-store`
-/// on every `/api/auth/*` answer, refusals included: they concern
-/// credentials and must not be cached anywhere.
+/// Header sizes (431), then the cross-site check (403), then the method,
+/// `Host`, path and upgrade (405, 400); and `Cache-Control: no-store` on
+/// every `/api/auth/*` answer, refusals included: they concern credentials
+/// and must not be cached anywhere.
 pub async fn admit(State(context): State<Context>, request: Request, next: Next) -> Response {
     let is_auth = request.uri().path().starts_with("/api/auth/");
     let (parts, body) = request.into_parts();
-    let admitted = limits::check(&parts.headers).and_then(|()| csrf::check(&context, &parts));
+    let upgrade = Upgrade::of(&parts);
+    let admitted = limits::check(&parts.headers)
+        .and_then(|()| csrf::check(&context, &parts, upgrade))
+        .and_then(|()| target::check(&parts, upgrade));
     let mut response = match admitted {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(refusal) => refusal.into_response(),

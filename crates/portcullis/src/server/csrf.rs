@@ -1,4 +1,4 @@
-//! Cross-site request protection for state-changing requests.
+//! Cross-site request protection for state-changing requests and upgrades.
 //!
 //! `SameSite=Strict` already keeps the cookies off cross-site requests, but a
 //! cross-site form post to `/api/auth/logout` would still have its response —
@@ -7,6 +7,13 @@
 //! says it comes from elsewhere: an `Origin` that is not ours, or a
 //! `Sec-Fetch-Site` other than `same-origin` or `none`. Requests with neither
 //! header (curl, servers) are not from a browser page and pass.
+//!
+//! A WebSocket handshake is a `GET`, but it is no safe request: browsers
+//! apply no CORS to WebSockets, and a page on a sibling subdomain is
+//! "same-site", so `SameSite=Strict` cookies ride along on its `new
+//! WebSocket(...)` and the page reads whatever the tunnel carries. So every
+//! request that asks to switch protocols gets the same check, whatever its
+//! method; browsers always send `Origin` with a WebSocket handshake.
 
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
@@ -14,14 +21,16 @@ use url::Url;
 
 use crate::web::Context;
 use crate::web::problem::ApiError;
+use crate::web::upgrade::Upgrade;
 
-/// Refuses a cross-site state-changing request.
-pub fn check(state: &Context, parts: &Parts) -> Result<(), ApiError> {
+/// Refuses a cross-site state-changing request, and a cross-site request to
+/// switch protocols whatever its method.
+pub fn check(state: &Context, parts: &Parts, upgrade: Upgrade) -> Result<(), ApiError> {
     let safe_method = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
     );
-    if safe_method {
+    if safe_method && !upgrade.is_requested() {
         return Ok(());
     }
     let client = state.proxies.client(parts, state.tls);

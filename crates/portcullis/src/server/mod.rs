@@ -7,7 +7,9 @@
 //! same guards. It lives here, above them, and only here; [`crate::app`]
 //! above it binds the socket and runs the result.
 //!
-//! - `admit`: header sizes and the cross-site check, before any handler;
+//! - `admit`: header sizes, the cross-site check (upgrades included), and
+//!   the method, `Host` and path a request may ask for (`target`), before
+//!   any handler;
 //! - `observe`: the request id, the span, the access log (with the failure
 //!   behind an error answer, logged once there), the metrics;
 //! - the fallbacks: 404 and 405 problems, or the frontend when one is
@@ -18,6 +20,7 @@ mod csrf;
 mod limits;
 mod observe;
 pub mod request_id;
+mod target;
 
 use std::sync::Arc;
 

@@ -1,6 +1,9 @@
-//! The audit log of security events: appended to, read back newest first.
-//! Both schemas refuse to change or delete a row (triggers), whatever the
-//! code does.
+//! The audit log of security events: appended to, read back newest first,
+//! pruned past its retention. Both schemas refuse to change a row, or to
+//! delete one younger than 30 days by the database's clock (triggers),
+//! whatever the code does.
+
+use time::OffsetDateTime;
 
 use super::records::{AuditRow, convert_all};
 use super::{AuditEntry, AuditFilter, AuditRecord, Backend, Store, StoreResult};
@@ -44,6 +47,19 @@ impl Store {
             .fetch_all(pool)
             .await?;
             convert_all(rows)
+        })
+    }
+
+    /// Deletes the events that happened before `before`; returns how many.
+    /// Fails, deleting nothing, if that would take an event younger than 30
+    /// days by the database's clock.
+    pub async fn purge_audit(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        on_backend!(self, |pool| {
+            let done = sqlx::query("DELETE FROM audit_events WHERE at < $1")
+                .bind(unix_millis(before))
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
         })
     }
 }

@@ -82,6 +82,9 @@ pub struct Reset<'a> {
     pub now: OffsetDateTime,
     /// The security notice to send, if any.
     pub notice: Option<&'a NewMail>,
+    /// The throttle rows to forget, as stored: the account's own, and the
+    /// resetting browser's when its device cookie is for this account.
+    pub throttle_keys: &'a [String],
 }
 
 /// An address confirmed by token.
@@ -156,10 +159,12 @@ impl Store {
     }
 
     /// Uses a reset token: the new password, the address verified when the
-    /// link went to it, every session revoked, the account's failed
-    /// sign-ins forgotten, the notice queued. `None` when the token is no
-    /// longer live (used meanwhile, expired) or the account is disabled;
-    /// then nothing has changed.
+    /// link went to it, every session revoked and `sessions_valid_after`
+    /// moved to now sparing none (so that a session a racing sign-in stores
+    /// later is void too), the failed sign-ins under `throttle_keys`
+    /// forgotten, the notice queued. `None` when the token is no longer live
+    /// (used meanwhile, expired) or the account is disabled; then nothing
+    /// has changed.
     pub async fn reset_password(&self, reset: &Reset<'_>) -> StoreResult<Option<Vec<SessionId>>> {
         let now = unix_millis(reset.now);
         let user = reset.user_id.to_string();
@@ -178,25 +183,28 @@ impl Store {
             let Some((sent_to,)) = used else {
                 return Ok(None);
             };
-            let keys: Option<(String, String)> = sqlx::query_as(
+            let changed = sqlx::query(
                 "UPDATE users SET password_hash = $1, updated_at = $2, \
-                 email_verified = CASE WHEN email_key = $3 THEN TRUE ELSE email_verified END \
-                 WHERE id = $4 AND disabled = FALSE RETURNING username_key, email_key",
+                 email_verified = CASE WHEN email_key = $3 THEN TRUE ELSE email_verified END, \
+                 sessions_valid_after = CASE WHEN sessions_valid_after < $2 THEN $2 \
+                 ELSE sessions_valid_after END, sessions_valid_after_spares = NULL \
+                 WHERE id = $4 AND disabled = FALSE",
             )
             .bind(reset.password_hash)
             .bind(now)
             .bind(email_key(&sent_to))
             .bind(&user)
-            .fetch_optional(&mut *tx)
+            .execute(&mut *tx)
             .await?;
-            let Some((username_key, address_key)) = keys else {
+            if changed.rows_affected() != 1 {
                 return Ok(None);
-            };
-            sqlx::query("DELETE FROM login_failures WHERE account_key = $1 OR account_key = $2")
-                .bind(username_key)
-                .bind(address_key)
-                .execute(&mut *tx)
-                .await?;
+            }
+            for key in reset.throttle_keys {
+                sqlx::query("DELETE FROM login_failures WHERE account_key = $1")
+                    .bind(key)
+                    .execute(&mut *tx)
+                    .await?;
+            }
             let revoked = revoke_user_session_rows(
                 (&mut *tx).into(),
                 reset.user_id,

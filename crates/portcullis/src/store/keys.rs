@@ -1,4 +1,5 @@
-//! Signing keys: the first one, scheduled and forced rotations.
+//! Signing keys: the first one, scheduled and forced rotations, and the
+//! revocation of a key that must not be trusted any more.
 //!
 //! Every change runs in a [`Dialect::begin_key_change`] transaction, so that
 //! instances doing the same thing at the same moment do it once.
@@ -94,6 +95,72 @@ impl Store {
             let added = add_key((&mut *tx).into(), key).await?;
             tx.commit().await?;
             Ok(added)
+        })
+    }
+}
+
+/// What [`Store::revoke_key`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRevocation {
+    /// No key has that id.
+    Unknown,
+    /// The key is gone. `replaced` when it signed, or was to sign, so that
+    /// the replacement now signs.
+    Revoked {
+        /// Whether the replacement was put in service.
+        replaced: bool,
+    },
+}
+
+impl Store {
+    /// Deletes the key `kid`, private half and all, at `now`. When it was
+    /// signing or scheduled to sign, every other key that still signs stops
+    /// at `now` and is published until `verify_until`, keys scheduled for
+    /// later (which have signed nothing) are deleted, and `replacement`
+    /// signs from `now`: the service is never left without a signing key.
+    /// One key-change transaction, so instances doing this at once cannot
+    /// leave two keys signing.
+    pub async fn revoke_key(
+        &self,
+        kid: &str,
+        replacement: &KeyRecord,
+        now: OffsetDateTime,
+        verify_until: OffsetDateTime,
+    ) -> StoreResult<KeyRevocation> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin_key_change().await?;
+            let found: Option<(Option<i64>,)> =
+                sqlx::query_as("SELECT retired_at FROM signing_keys WHERE kid = $1")
+                    .bind(kid)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            let Some((retired_at,)) = found else {
+                return Ok(KeyRevocation::Unknown);
+            };
+            sqlx::query("DELETE FROM signing_keys WHERE kid = $1")
+                .bind(kid)
+                .execute(&mut *tx)
+                .await?;
+            let now = unix_millis(now);
+            let signing = retired_at.is_none_or(|retired| retired > now);
+            if signing {
+                sqlx::query("DELETE FROM signing_keys WHERE signs_from > $1")
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "UPDATE signing_keys SET retired_at = $1, verify_until = $2 \
+                     WHERE retired_at IS NULL OR retired_at > $1",
+                )
+                .bind(now)
+                .bind(unix_millis(verify_until))
+                .execute(&mut *tx)
+                .await?;
+                // Every key left is retired now: this adds it.
+                add_key((&mut *tx).into(), replacement).await?;
+            }
+            tx.commit().await?;
+            Ok(KeyRevocation::Revoked { replaced: signing })
         })
     }
 }

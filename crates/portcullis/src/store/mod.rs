@@ -17,9 +17,9 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `email.rs`, `outbox.rs`. Its body
-//! is passed to the `on_backend!` macro, which expands it once per backend,
-//! with that backend's concrete pool type, inside the store's time limit.
+//! `email.rs`, `outbox.rs`, `secrets.rs`. Its body is passed to the
+//! `on_backend!` macro, which expands it once per backend, with that
+//! backend's concrete pool type, inside the store's time limit.
 //!
 //! Why a macro over the body rather than the alternatives:
 //! - `sqlx::Any` decides types at run time: it decodes a `bool` only from a
@@ -53,6 +53,7 @@ use sqlx::postgres::{PgConnection, PgPool};
 use sqlx::sqlite::{SqliteConnection, SqlitePool};
 use sqlx::{Database, Transaction};
 
+pub use keys::KeyRevocation;
 pub use records::{
     AuditEntry, AuditFilter, AuditRecord, KeyRecord, NewSession, NewUser, RevokeReason, Rotation,
     SessionRecord, TokenRecord, Unique, UserRecord,
@@ -86,6 +87,7 @@ mod audit;
 mod email;
 mod keys;
 mod outbox;
+mod secrets;
 mod sessions;
 mod throttle;
 mod users;

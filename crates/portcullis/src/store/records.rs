@@ -43,8 +43,23 @@ pub struct UserRecord {
     pub disabled: bool,
     /// When the account was made.
     pub created_at: OffsetDateTime,
+    /// Sessions begun before this time are no longer valid (set by a
+    /// password change or a disable); the Unix epoch when never set.
+    pub sessions_valid_after: OffsetDateTime,
+    /// The one session that `sessions_valid_after` spares: the one that
+    /// changed the password, which stays signed in.
+    pub sessions_valid_after_spares: Option<SessionId>,
     /// Whether the address has been shown to receive our mail.
     pub email_verified: bool,
+}
+
+impl UserRecord {
+    /// Whether `session` began before the account's cutoff and is not the
+    /// one session the cutoff spares: such a session is over for good.
+    pub fn supersedes(&self, session: &SessionRecord) -> bool {
+        session.created_at < self.sessions_valid_after
+            && self.sessions_valid_after_spares != Some(session.id)
+    }
 }
 
 /// A user to create.
@@ -148,6 +163,9 @@ pub enum RevokeReason {
     Administrator,
     /// The password was reset with a link sent by mail.
     PasswordReset,
+    /// The session began before its user's sessions were ended (by a
+    /// password change or a disable), and was stored or seen after that.
+    Superseded,
 }
 
 impl RevokeReason {
@@ -160,6 +178,7 @@ impl RevokeReason {
             RevokeReason::PasswordChanged => "password_changed",
             RevokeReason::RefreshReuse => "refresh_reuse",
             RevokeReason::Administrator => "administrator",
+            RevokeReason::Superseded => "superseded",
             RevokeReason::PasswordReset => "password_reset",
         }
     }
@@ -198,6 +217,8 @@ pub(super) struct UserRow {
     disabled: bool,
     created_at: i64,
     email_verified: bool,
+    sessions_valid_after: i64,
+    sessions_valid_after_spares: Option<String>,
 }
 
 impl TryFrom<UserRow> for UserRecord {
@@ -212,6 +233,12 @@ impl TryFrom<UserRow> for UserRecord {
             disabled: r.disabled,
             created_at: from_unix_millis(r.created_at),
             email_verified: r.email_verified,
+            sessions_valid_after: from_unix_millis(r.sessions_valid_after),
+            sessions_valid_after_spares: r
+                .sessions_valid_after_spares
+                .map(|id| id.parse())
+                .transpose()
+                .map_err(|_| StoreError::Corrupt("spared session id"))?,
         })
     }
 }

@@ -26,30 +26,18 @@ impl Store {
         })
     }
 
-    /// Starts a session and, when no earlier session of the user (live or
-    /// not yet purged) came from the same `User-Agent`, queues `notice` in
-    /// the same transaction; returns whether it did.
-    pub async fn insert_session_noticing_new_device(
+    /// Starts a session and queues `mail` about it, in one transaction.
+    pub async fn insert_session_with_mail(
         &self,
         session: NewSession<'_>,
-        notice: &NewMail,
-    ) -> StoreResult<bool> {
+        mail: &NewMail,
+    ) -> StoreResult<()> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
-            let (known,): (bool,) = sqlx::query_as(
-                "SELECT EXISTS (SELECT 1 FROM sessions WHERE user_id = $1 \
-                 AND user_agent IS NOT DISTINCT FROM CAST($2 AS TEXT))",
-            )
-            .bind(session.user_id.to_string())
-            .bind(session.user_agent)
-            .fetch_one(&mut *tx)
-            .await?;
             insert_session_rows((&mut *tx).into(), &session).await?;
-            if !known {
-                insert_mail_row((&mut *tx).into(), notice).await?;
-            }
+            insert_mail_row((&mut *tx).into(), mail).await?;
             tx.commit().await?;
-            Ok(!known)
+            Ok(())
         })
     }
 

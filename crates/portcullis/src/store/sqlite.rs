@@ -1,6 +1,7 @@
-//! What only SQLite does: one file, created and migrated at start, in which
-//! one connection at a time may write.
+//! What only SQLite does: one file, created (private to its owner) and
+//! migrated at start, in which one connection at a time may write.
 
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -10,12 +11,22 @@ use sqlx::{Sqlite, SqlitePool, Transaction};
 
 use super::{Dialect, StoreResult, Unique};
 use crate::config::DatabaseConfig;
+use crate::private_files::{self, Audience};
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
-/// Opens the file (creating it if needed) and brings its schema up to date.
+/// What the database file holds, for the warning about its mode.
+const HOLDS: &str = "the signing keys and password hashes";
+
+/// Opens the file (creating it, mode 0600, if needed) and brings its schema
+/// up to date.
 pub(super) async fn connect(url: &str, config: &DatabaseConfig) -> StoreResult<SqlitePool> {
-    let options = SqliteConnectOptions::from_str(url)?
+    let options = SqliteConnectOptions::from_str(url)?;
+    let file = on_disk(url, &options);
+    if let Some(file) = &file {
+        prepare(file);
+    }
+    let options = options
         .create_if_missing(true)
         // WAL lets readers go on while one connection writes.
         .journal_mode(SqliteJournalMode::Wal)
@@ -29,7 +40,52 @@ pub(super) async fn connect(url: &str, config: &DatabaseConfig) -> StoreResult<S
         .connect_with(options)
         .await?;
     MIGRATOR.run(&pool).await?;
+    if let Some(file) = &file {
+        check_companions(file);
+    }
     Ok(pool)
+}
+
+/// The database file, unless the URL names an in-memory database.
+fn on_disk(url: &str, options: &SqliteConnectOptions) -> Option<PathBuf> {
+    let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+    (!in_memory).then(|| options.get_filename().to_owned())
+}
+
+/// Creates the file private to its owner, or reports an existing one that
+/// others may read. A failure to create it is left for SQLite to report
+/// (a missing directory, say) when it opens the file.
+fn prepare(file: &Path) {
+    match private_files::create_private(file) {
+        Ok(true) => tracing::info!(path = %file.display(), "created the database file"),
+        Ok(false) => private_files::warn_if_exposed(file, HOLDS, Audience::Owner),
+        Err(e) => {
+            tracing::debug!(path = %file.display(), error = %e, "could not create the database file")
+        }
+    }
+}
+
+/// SQLite creates `-wal` and `-shm` with the database file's mode; ones left
+/// over from before (a crash while the file was readable by others) keep
+/// theirs. Those are brought down to the file's own mode when it is private;
+/// otherwise the warning about the file stands for them too.
+fn check_companions(file: &Path) {
+    let Some(mode) = private_files::mode(file) else {
+        return;
+    };
+    if mode & 0o077 != 0 {
+        return;
+    }
+    for suffix in ["-wal", "-shm"] {
+        let mut companion = file.as_os_str().to_owned();
+        companion.push(suffix);
+        let companion = PathBuf::from(companion);
+        if private_files::mode(&companion).is_some_and(|m| m & 0o077 != 0)
+            && !private_files::restrict(&companion, mode)
+        {
+            private_files::warn_if_exposed(&companion, HOLDS, Audience::Owner);
+        }
+    }
 }
 
 impl Dialect for SqlitePool {

@@ -1,5 +1,6 @@
-//! Failed sign-ins per account name, kept in the database so that
-//! throttling holds across instances and restarts.
+//! Failed attempts to prove a password, per throttle key (an account, a
+//! device, or a submitted name that matched nobody), kept in the database
+//! so that throttling holds across instances and restarts.
 
 use time::OffsetDateTime;
 
@@ -7,7 +8,7 @@ use super::{Backend, Store, StoreResult};
 use crate::clock::{from_unix_millis, unix_millis};
 
 impl Store {
-    /// The failed sign-ins recorded for an account name: count and last time.
+    /// The failures recorded under a throttle key: count and last time.
     pub async fn login_failures(&self, key: &str) -> StoreResult<Option<(i64, OffsetDateTime)>> {
         on_backend!(self, |pool| {
             let row: Option<(i64, i64)> = sqlx::query_as(
@@ -20,7 +21,7 @@ impl Store {
         })
     }
 
-    /// Counts one more failed sign-in for an account name, starting over when
+    /// Counts one more failure under a throttle key, starting over when
     /// the last one was before `forget_before`; returns the new count.
     pub async fn record_login_failure(
         &self,
@@ -48,7 +49,7 @@ impl Store {
         })
     }
 
-    /// Forgets an account name's failed sign-ins.
+    /// Forgets a throttle key's failures.
     pub async fn clear_login_failures(&self, key: &str) -> StoreResult<()> {
         on_backend!(self, |pool| {
             sqlx::query("DELETE FROM login_failures WHERE account_key = $1")
@@ -56,6 +57,18 @@ impl Store {
                 .execute(pool)
                 .await?;
             Ok(())
+        })
+    }
+
+    /// Deletes the rows whose last failure was before `before`: once past
+    /// their memory, they neither lock anything nor count. Returns how many.
+    pub async fn purge_login_failures(&self, before: OffsetDateTime) -> StoreResult<u64> {
+        on_backend!(self, |pool| {
+            let done = sqlx::query("DELETE FROM login_failures WHERE last_failure_at < $1")
+                .bind(unix_millis(before))
+                .execute(pool)
+                .await?;
+            Ok(done.rows_affected())
         })
     }
 }

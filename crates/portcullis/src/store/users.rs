@@ -7,11 +7,11 @@ use super::records::{UserRow, convert_all};
 use super::sessions::insert_session_rows;
 use super::{Backend, Dialect, NewSession, NewUser, Store, StoreResult, UserRecord};
 use crate::clock::unix_millis;
-use crate::domain::{LoginName, UserId};
+use crate::domain::{LoginName, SessionId, UserId};
 
 /// The columns of a [`UserRow`].
-const USER_COLUMNS: &str =
-    "id, username, email, password_hash, disabled, created_at, email_verified";
+const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
+     sessions_valid_after, sessions_valid_after_spares";
 
 impl Store {
     /// Creates a user, with the mail to send them (an address to verify)
@@ -117,6 +117,9 @@ impl Store {
     }
 
     /// Disables or re-enables a user; `false` when there is no such user.
+    /// Disabling also ends, for good, every session begun before `now` (see
+    /// [`Store::set_sessions_valid_after`]): re-enabling the account does not
+    /// bring back one that a sign-in racing the disable left behind.
     pub async fn set_user_disabled(
         &self,
         id: UserId,
@@ -124,13 +127,43 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         on_backend!(self, |pool| {
-            let done = sqlx::query("UPDATE users SET disabled = $1, updated_at = $2 WHERE id = $3")
-                .bind(disabled)
-                .bind(unix_millis(now))
-                .bind(id.to_string())
-                .execute(pool)
-                .await?;
+            let done = sqlx::query(
+                "UPDATE users SET disabled = $1, updated_at = $2, \
+                 sessions_valid_after_spares = CASE WHEN $1 THEN NULL \
+                 ELSE sessions_valid_after_spares END, \
+                 sessions_valid_after = CASE WHEN $1 AND sessions_valid_after < $2 THEN $2 \
+                 ELSE sessions_valid_after END WHERE id = $3",
+            )
+            .bind(disabled)
+            .bind(unix_millis(now))
+            .bind(id.to_string())
+            .execute(pool)
+            .await?;
             Ok(done.rows_affected() == 1)
+        })
+    }
+
+    /// Ends every session of a user begun before `at`, whatever the session's
+    /// own row says, except `spare` (the session making the change). The
+    /// time never moves back.
+    pub async fn set_sessions_valid_after(
+        &self,
+        id: UserId,
+        at: OffsetDateTime,
+        spare: Option<SessionId>,
+    ) -> StoreResult<()> {
+        on_backend!(self, |pool| {
+            sqlx::query(
+                "UPDATE users SET sessions_valid_after = $1, updated_at = $1, \
+                 sessions_valid_after_spares = $3 \
+                 WHERE id = $2 AND sessions_valid_after < $1",
+            )
+            .bind(unix_millis(at))
+            .bind(id.to_string())
+            .bind(spare.map(|s| s.to_string()))
+            .execute(pool)
+            .await?;
+            Ok(())
         })
     }
 

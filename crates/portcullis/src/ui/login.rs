@@ -12,11 +12,13 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{Markup, html};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::visitor::Visitor;
+use crate::auth::SignInAttempt;
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
@@ -132,7 +134,7 @@ pub struct LoginForm {
     #[serde(default)]
     username: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     next: String,
 }
@@ -144,6 +146,7 @@ pub async fn submit(
     State(state): State<Context>,
     Extension(ui): Extension<Ui>,
     SessionClient(client): SessionClient,
+    headers: HeaderMap,
     form: Result<Form<LoginForm>, FormRejection>,
 ) -> Response {
     let anonymous = Visitor::Anonymous {
@@ -155,14 +158,16 @@ pub async fn submit(
         return LoginView::failed("", DEFAULT_NEXT, &problem).page(&anonymous, ui, problem.status);
     };
     let next = safe_next(&form.next).unwrap_or(DEFAULT_NEXT);
-    match state
-        .auth
-        .login(&form.username, &form.password, &client)
-        .await
-    {
+    let presented = state.cookies.read(&headers);
+    let attempt = SignInAttempt {
+        login: &form.username,
+        password: &form.password,
+        device: presented.device.as_deref(),
+    };
+    match state.auth.login(attempt, &client).await {
         Ok(signed_in) => cookies::attach(
             Redirect::to(next).into_response(),
-            state.cookies.issue(&signed_in),
+            state.cookies.sign_in(&signed_in),
         ),
         Err(e) => {
             let problem = Problem::from(e);

@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::{Extension, Form};
 use maud::{Markup, html};
+use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Ui;
@@ -51,7 +52,7 @@ pub struct RegisterForm {
     #[serde(default)]
     email: String,
     #[serde(default)]
-    password: String,
+    password: SecretString,
     #[serde(default)]
     next: String,
 }
@@ -86,11 +87,12 @@ pub async fn submit(
     match state.auth.register(account, &client).await {
         Ok(Registered::SignedIn(signed_in)) => cookies::attach(
             Redirect::to(next).into_response(),
-            state.cookies.issue(&signed_in),
+            state.cookies.sign_in(&signed_in),
         ),
-        Ok(Registered::VerifyFirst(_)) => {
-            Redirect::to("/login?notice=verify-email").into_response()
-        }
+        Ok(Registered::VerifyFirst { device, .. }) => cookies::attach(
+            Redirect::to("/login?notice=verify-email").into_response(),
+            [state.cookies.device(&device)],
+        ),
         Err(e) => {
             let problem = Problem::from(e);
             let view = RegisterView {

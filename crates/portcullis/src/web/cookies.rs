@@ -1,9 +1,12 @@
 //! The only place that reads Portcullis's cookies or writes `Set-Cookie`.
 //!
-//! Both cookies are `HttpOnly` (page script cannot read them), `Secure` (never
-//! sent in clear), `SameSite=Strict` (not sent on cross-site requests) and
-//! `Path=/` without `Domain`, which the `__Host-` prefix makes the browser
-//! enforce: no subdomain can plant or shadow them.
+//! The two session cookies are `HttpOnly` (page script cannot read them),
+//! `Secure` (never sent in clear), `SameSite=Strict` (not sent on cross-site
+//! requests) and `Path=/` without `Domain`, which the `__Host-` prefix makes
+//! the browser enforce: no subdomain can plant or shadow them. The third,
+//! the device cookie of a browser that has signed in before (see
+//! [`crate::auth::devices`]), has the same attributes and a long life, and
+//! outlives sign-out.
 
 use std::time::Duration;
 
@@ -12,6 +15,7 @@ use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
 use crate::auth::SignedIn;
+use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
 
 /// Cookie names and attributes for this deployment.
 #[derive(Debug, Clone, Copy)]
@@ -28,10 +32,12 @@ pub struct Presented {
     pub access: Option<String>,
     /// The refresh token.
     pub refresh: Option<String>,
+    /// The device cookie.
+    pub device: Option<String>,
 }
 
 impl Presented {
-    /// Whether the request carried either cookie.
+    /// Whether the request carried either session cookie.
     pub fn any(&self) -> bool {
         self.access.is_some() || self.refresh.is_some()
     }
@@ -64,12 +70,21 @@ impl CookiePolicy {
         }
     }
 
-    fn is_ours(&self, name: &str) -> bool {
-        name == self.access_name() || name == self.refresh_name()
+    /// The device cookie's name.
+    pub fn device_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-device"
+        } else {
+            "device"
+        }
     }
 
-    /// Reads both cookies from every `Cookie` header. When a name appears twice,
-    /// the first wins, as browsers send the most specific cookie first.
+    fn is_ours(&self, name: &str) -> bool {
+        name == self.access_name() || name == self.refresh_name() || name == self.device_name()
+    }
+
+    /// Reads our cookies from every `Cookie` header. When a name appears
+    /// twice, the first wins, as browsers send the most specific cookie first.
     pub fn read(&self, headers: &HeaderMap) -> Presented {
         let mut presented = Presented::default();
         for value in headers.get_all(header::COOKIE) {
@@ -78,6 +93,7 @@ impl CookiePolicy {
                 let slot = match cookie.name() {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
+                    n if n == self.device_name() => &mut presented.device,
                     _ => continue,
                 };
                 if slot.is_none() && !cookie.value().is_empty() {
@@ -147,7 +163,22 @@ impl CookiePolicy {
         ]
     }
 
-    /// The cookies that delete both: same names and attributes, `Max-Age=0`.
+    /// The cookies of a sign-in or a registration: the session's two, and
+    /// the new device cookie when there is one.
+    pub fn sign_in(&self, signed_in: &SignedIn) -> Vec<HeaderValue> {
+        let device = signed_in.device.as_ref().map(|token| self.device(token));
+        self.issue(signed_in).into_iter().chain(device).collect()
+    }
+
+    /// The device cookie of a browser that has just proved the account's
+    /// password.
+    pub fn device(&self, token: &DeviceToken) -> HeaderValue {
+        self.build(self.device_name(), token.expose(), DEVICE_COOKIE_LIFETIME)
+    }
+
+    /// The cookies that delete the session's two: same names and attributes,
+    /// `Max-Age=0`. The device cookie stays: the browser has still signed in
+    /// to the account before.
     pub fn clear(&self) -> SetCookies {
         [
             self.build(self.access_name(), "", Duration::ZERO),
@@ -165,8 +196,8 @@ impl CookiePolicy {
             .path("/")
             .max_age(max_age)
             .build();
-        // Names are constants and values are base64url or JWS text: always
-        // valid header bytes.
+        // Names are constants and values are base64url, JWS or device-cookie
+        // text: always valid header bytes.
         HeaderValue::from_str(&cookie.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
     }
@@ -174,7 +205,7 @@ impl CookiePolicy {
 
 /// Attaches `Set-Cookie` headers to a response and, since they carry
 /// credentials, forbids caching it.
-pub fn attach(mut response: Response, cookies: SetCookies) -> Response {
+pub fn attach(mut response: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
     let headers = response.headers_mut();
     for cookie in cookies {
         headers.append(header::SET_COOKIE, cookie);
@@ -219,6 +250,24 @@ mod tests {
             }
             assert!(!text.contains("Domain"));
         }
+    }
+
+    #[test]
+    fn the_device_cookie_is_read_stripped_and_never_passed_on() {
+        let policy = CookiePolicy::new(true);
+        let h = headers("a=1; __Host-device=d1; __Host-device=d2");
+        assert_eq!(policy.read(&h).device.as_deref(), Some("d1"));
+        assert!(!policy.read(&h).any(), "no session for all that");
+        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
+        let mut answer = HeaderMap::new();
+        answer.append(
+            header::SET_COOKIE,
+            HeaderValue::from_static("__Host-device=x"),
+        );
+        answer.append(header::SET_COOKIE, HeaderValue::from_static("b=2"));
+        policy.remove_set_cookies_of_ours(&mut answer);
+        assert_eq!(answer.get_all(header::SET_COOKIE).iter().count(), 1);
+        assert_eq!(CookiePolicy::new(false).device_name(), "device");
     }
 
     #[test]

@@ -9,7 +9,8 @@
 //! - [`cookies`]: the cookie policy, the only place that writes `Set-Cookie`;
 //! - [`session`]: who is signed in, with the transparent refresh, refused
 //!   with a typed reason that each adapter answers in its own way;
-//! - [`client`]: who is on the other end, read through trusted proxies only.
+//! - [`client`]: who is on the other end, read through trusted proxies only;
+//! - [`upgrade`]: whether a request asks to switch protocols, and to which.
 //!
 //! It sits above the auth service and below the adapters; it knows nothing
 //! of routes.
@@ -19,6 +20,7 @@ pub mod cookies;
 pub mod failure;
 pub mod problem;
 pub mod session;
+pub mod upgrade;
 
 use std::ops::Deref;
 use std::sync::Arc;

@@ -52,6 +52,11 @@ pub enum ApiError {
     MalformedJson,
     /// 400 `invalid_request`: the JSON lacks a field or has one of the wrong type.
     InvalidRequest,
+    /// 400 `invalid_request`: the request itself is one Portcullis does not
+    /// pass on — a path that could be read as another, a `Host` that is not
+    /// a host, a switch to a protocol other than WebSocket; the detail says
+    /// which.
+    RefusedRequest(&'static str),
     /// 415 `unsupported_media_type`: the body is not `application/json`.
     UnsupportedMediaType,
     /// 413 `payload_too_large`.
@@ -122,7 +127,7 @@ impl ApiError {
             CrossSiteRequest => (StatusCode::FORBIDDEN, "cross_site_request"),
             Unavailable => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
             MalformedJson => (StatusCode::BAD_REQUEST, "malformed_json"),
-            InvalidRequest => (StatusCode::BAD_REQUEST, "invalid_request"),
+            InvalidRequest | RefusedRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
             PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             HeadersTooLarge => (
@@ -142,6 +147,7 @@ impl ApiError {
             ApiError::InvalidUsername(d)
             | ApiError::InvalidEmail(d)
             | ApiError::WeakPassword(d) => Some(d),
+            ApiError::RefusedRequest(d) => Some(d),
             ApiError::MalformedJson => Some("the request body is not valid JSON"),
             ApiError::InvalidRequest => {
                 Some("the request body lacks a required field or has one of the wrong type")

@@ -8,6 +8,7 @@ use std::time::Duration;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::auth_attacks::DEVICE;
 use crate::helpers::*;
 use crate::smtp::{self, SmtpServer};
 
@@ -326,14 +327,22 @@ async fn with_verification_required_only_a_right_password_learns_the_address_is_
     let mut jar = Jar::default();
     let registered = app.register(&mut jar, "ada").await;
     assert_eq!(registered.status(), 201);
-    assert!(jar.cookies.is_empty(), "not signed in before verifying");
+    // Not signed in before verifying; but the browser that set the
+    // password is known to the account.
+    let only_device = |jar: &Jar| jar.cookies.keys().eq([DEVICE]);
+    assert!(only_device(&jar), "{jar:?}");
+    let device = jar.cookies[DEVICE].clone();
     smtp.wait_for_mail_to("ada@example.com", 1).await;
 
     let wrong = app.login(&mut jar, "ada", "not the password at all").await;
     assert_problem(wrong, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     let right = app.login(&mut jar, "ada", PASSWORD).await;
     assert_problem(right, StatusCode::FORBIDDEN, "email_not_verified").await;
-    assert!(jar.cookies.is_empty());
+    assert!(only_device(&jar), "{jar:?}");
+    assert_eq!(
+        jar.cookies[DEVICE], device,
+        "a refused sign-in sets nothing"
+    );
     // The refused sign-in sent a fresh link, which voids the first.
     let mail = smtp.wait_for_mail_to("ada@example.com", 2).await;
     assert_eq!(
@@ -425,9 +434,22 @@ async fn password_changes_new_devices_and_stolen_refresh_tokens_are_reported() {
     let mut ada = app.signed_in("ada").await;
     smtp.wait_for(1).await;
 
-    // Same client as at registration: no notice. Another browser: one.
-    let mut same = Jar::default();
+    // The browser that registered (its device cookie) signs in again: no
+    // notice. A browser without one is new, even with the same User-Agent.
+    let mut same = ada.clone();
     assert_eq!(app.login(&mut same, "ada", PASSWORD).await.status(), 201);
+    let mut lookalike = Jar::default();
+    assert_eq!(
+        app.login(&mut lookalike, "ada", PASSWORD).await.status(),
+        201
+    );
+    let device = smtp.wait_for_mail_to("ada@example.com", 2).await;
+    assert_eq!(device.subject(), "New sign-in to your account");
+    // It knows the browser now.
+    assert_eq!(
+        app.login(&mut lookalike, "ada", PASSWORD).await.status(),
+        201
+    );
     let other = app
         .client
         .post(app.url("/api/auth/login"))
@@ -440,7 +462,7 @@ async fn password_changes_new_devices_and_stolen_refresh_tokens_are_reported() {
         .await
         .expect("answered");
     assert_eq!(other.status(), 201);
-    let device = smtp.wait_for_mail_to("ada@example.com", 2).await;
+    let device = smtp.wait_for_mail_to("ada@example.com", 3).await;
     assert_eq!(device.subject(), "New sign-in to your account");
     assert!(device.text.contains("Firefox on Linux"), "{}", device.text);
 
@@ -452,7 +474,7 @@ async fn password_changes_new_devices_and_stolen_refresh_tokens_are_reported() {
     )
     .await;
     assert_eq!(changed.status(), 204);
-    let notice = smtp.wait_for_mail_to("ada@example.com", 3).await;
+    let notice = smtp.wait_for_mail_to("ada@example.com", 4).await;
     assert_eq!(notice.subject(), "Your password was changed");
     assert!(notice.text.contains("If it was not"), "{}", notice.text);
 
@@ -467,12 +489,12 @@ async fn password_changes_new_devices_and_stolen_refresh_tokens_are_reported() {
         denied.headers()["portcullis-refresh-denied"],
         "reuse_detected"
     );
-    let reuse = smtp.wait_for_mail_to("ada@example.com", 4).await;
+    let reuse = smtp.wait_for_mail_to("ada@example.com", 5).await;
     assert_eq!(
         reuse.subject(),
         "We signed out a device that may have been copied"
     );
-    assert_eq!(smtp.messages().len(), 4, "each event mailed once");
+    assert_eq!(smtp.messages().len(), 5, "each event mailed once");
 }
 
 #[tokio::test]

@@ -4,11 +4,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use portcullis::auth::{Auth, ClientInfo, NewAccount};
+use portcullis::auth::{Auth, ClientInfo, NewAccount, SignInAttempt};
 use portcullis::clock::SystemClock;
 use portcullis::config::{Config, Sources};
 use portcullis::store::{AuditFilter, Store};
 use reqwest::StatusCode;
+use secrecy::SecretString;
 use serde_json::json;
 
 use crate::helpers::*;
@@ -93,16 +94,17 @@ async fn every_failed_sign_in_costs_exactly_one_argon2_verification() {
         .await
         .expect("auth");
     let client = ClientInfo::default();
+    let password = SecretString::from(PASSWORD);
     let ada = NewAccount {
         username: "ada",
         email: "ada@example.com",
-        password: PASSWORD,
+        password: &password,
     };
     auth.create_user(ada).await.expect("created");
     let mallory = NewAccount {
         username: "mallory",
         email: "m@example.com",
-        password: PASSWORD,
+        password: &password,
     };
     let mallory = auth.create_user(mallory).await.expect("created");
     auth.disable_user(mallory.id).await.expect("disabled");
@@ -115,7 +117,12 @@ async fn every_failed_sign_in_costs_exactly_one_argon2_verification() {
         ("ada", PASSWORD),
     ] {
         let before = auth.passwords().completed();
-        let _ = auth.login(name, password, &client).await;
+        let attempt = SignInAttempt {
+            login: name,
+            password: &SecretString::from(password),
+            device: None,
+        };
+        let _ = auth.login(attempt, &client).await;
         assert_eq!(auth.passwords().completed() - before, 1, "{name}");
     }
 }

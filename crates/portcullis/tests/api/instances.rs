@@ -26,18 +26,18 @@ use crate::helpers::*;
 use crate::tcp_proxy::TcpProxy;
 
 /// How soon a change on one instance must be seen by the others.
-const PROPAGATION: Duration = Duration::from_secs(1);
+pub const PROPAGATION: Duration = Duration::from_secs(1);
 
 /// Instances sharing one fresh database and one clock. Fields drop in order:
 /// the servers stop before their database is dropped.
-struct Cluster {
-    apps: Vec<Arc<TestApp>>,
-    clock: Arc<ManualClock>,
-    db: TestDb,
+pub struct Cluster {
+    pub apps: Vec<Arc<TestApp>>,
+    pub clock: Arc<ManualClock>,
+    pub db: TestDb,
 }
 
 impl Cluster {
-    async fn start(instances: usize) -> Self {
+    pub async fn start(instances: usize) -> Self {
         let mut db = TestDb::postgres().await;
         let clock = Arc::new(ManualClock::new(SystemClock.now()));
         let mut apps = Vec::new();
@@ -51,7 +51,7 @@ impl Cluster {
 }
 
 /// Polls `check` until it holds, failing after `deadline`.
-async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
+pub async fn eventually<F, Fut>(deadline: Duration, what: &str, mut check: F)
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = bool>,
@@ -71,19 +71,19 @@ where
 
 /// A jar with only the access cookie of `jar`: what a thief holding the token
 /// (or the gateway checking it) presents.
-fn access_only(jar: &Jar) -> Jar {
+pub fn access_only(jar: &Jar) -> Jar {
     Jar::with(&[(ACCESS, jar.access().expect("signed in"))])
 }
 
 /// The status `app` answers a request authenticated by `access` alone.
-async fn access_status(app: &TestApp, access: &Jar) -> StatusCode {
+pub async fn access_status(app: &TestApp, access: &Jar) -> StatusCode {
     app.get(&mut access.clone(), "/api/auth/sessions")
         .await
         .status()
 }
 
 /// Waits until every instance but `except` refuses `access`.
-async fn refused_everywhere(cluster: &Cluster, access: &Jar, what: &str) {
+pub async fn refused_everywhere(cluster: &Cluster, access: &Jar, what: &str) {
     for app in &cluster.apps {
         eventually(PROPAGATION, what, || async move {
             access_status(app, access).await == StatusCode::UNAUTHORIZED
@@ -92,14 +92,14 @@ async fn refused_everywhere(cluster: &Cluster, access: &Jar, what: &str) {
     }
 }
 
-async fn accepted_everywhere(cluster: &Cluster, access: &Jar) {
+pub async fn accepted_everywhere(cluster: &Cluster, access: &Jar) {
     for app in &cluster.apps {
         assert_eq!(access_status(app, access).await, StatusCode::OK);
     }
 }
 
 /// Runs the `portcullis` binary on the cluster's database.
-async fn admin(db_url: &str, args: &[&str]) -> String {
+pub async fn admin(db_url: &str, args: &[&str]) -> String {
     let mut command = portcullis_binary();
     command.arg("--database-url").arg(db_url).args(args);
     let output = tokio::task::spawn_blocking(move || command.output())
@@ -114,7 +114,7 @@ async fn admin(db_url: &str, args: &[&str]) -> String {
     String::from_utf8(output.stdout).expect("utf-8")
 }
 
-async fn jwks(app: &TestApp) -> Value {
+pub async fn jwks(app: &TestApp) -> Value {
     app.client
         .get(app.url("/.well-known/jwks.json"))
         .send()
@@ -125,7 +125,7 @@ async fn jwks(app: &TestApp) -> Value {
         .expect("json")
 }
 
-fn kids(jwks: &Value) -> BTreeSet<String> {
+pub fn kids(jwks: &Value) -> BTreeSet<String> {
     jwks["keys"]
         .as_array()
         .expect("keys")
@@ -134,7 +134,7 @@ fn kids(jwks: &Value) -> BTreeSet<String> {
         .collect()
 }
 
-fn token_kid(jar: &Jar) -> String {
+pub fn token_kid(jar: &Jar) -> String {
     let token = jar.access().expect("signed in");
     let header = token.split('.').next().expect("header");
     let header: Value =

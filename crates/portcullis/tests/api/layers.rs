@@ -14,12 +14,19 @@ use std::path::{Path, PathBuf};
 /// other (that is what keeps the API, the gateway and the pages apart).
 const LAYERS: &[&[&str]] = &[
     &["app", "admin"],
-    &["server"],
+    &["server", "connections"],
     &["http", "gateway", "ui"],
     &["web"],
     &["auth", "tls", "cli"],
     &["store", "mail"],
-    &["domain", "config", "clock", "telemetry", "report"],
+    &[
+        "domain",
+        "config",
+        "clock",
+        "telemetry",
+        "report",
+        "private_files",
+    ],
 ];
 
 /// Modules that only one module above them may name: the database is

@@ -321,6 +321,10 @@ async fn everyday_answers(probe: &Probe, upstream: &Recorder) {
     let ada = app.signed_in("ada").await;
     let mut carol = app.signed_in("carol").await;
     let own = own_session(&app, &mut carol).await;
+    // A password change ends every session begun before it, the caller's
+    // own included (the caller gets a new one): signing out everywhere is
+    // shown with another account.
+    let erin = app.signed_in("erin").await;
     let register = |body: Value| calls.post("/api/auth/register", &none).json(&body);
     let login = |password| {
         calls
@@ -350,7 +354,7 @@ async fn everyday_answers(probe: &Probe, upstream: &Recorder) {
             (calls.delete(&own, &carol), "204"),
             (change("not the password at all"), "403"),
             (change(PASSWORD), "204"),
-            (calls.post("/api/auth/logout-all", &ada), "204"),
+            (calls.post("/api/auth/logout-all", &erin), "204"),
             (calls.get("/api/auth/openapi.json", &none), "200"),
             (calls.get("/.well-known/jwks.json", &none), "200"),
             (calls.get("/.well-known/openid-configuration", &none), "200"),

@@ -16,9 +16,9 @@ use crate::helpers::*;
 const PATIENCE: Duration = Duration::from_secs(30);
 
 /// `portcullis serve` with JSON logs at debug level, on a fresh database.
-struct Server {
+pub struct Server {
     child: Child,
-    addr: SocketAddr,
+    pub addr: SocketAddr,
     /// Every log line, parsed, in order.
     lines: Receiver<Value>,
     seen: Vec<Value>,
@@ -26,9 +26,14 @@ struct Server {
 }
 
 impl Server {
-    fn start(env: &[(&str, &str)]) -> Self {
+    pub fn start(env: &[(&str, &str)]) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
         let database = format!("sqlite://{}", dir.path().join("p.db").display());
+        Self::start_in(dir, &database, env)
+    }
+
+    /// Starts on `database`, keeping `dir` (which may hold it) until the end.
+    pub fn start_in(dir: tempfile::TempDir, database: &str, env: &[(&str, &str)]) -> Self {
         let mut child = portcullis_binary()
             .arg("serve")
             .env("PORTCULLIS_BIND", "127.0.0.1:0")
@@ -67,7 +72,7 @@ impl Server {
     }
 
     /// Waits for a log line matching `pred` (seen before or arriving).
-    fn wait_for_log(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
+    pub fn wait_for_log(&mut self, pred: impl Fn(&Value) -> bool) -> Value {
         if let Some(line) = self.seen.iter().find(|l| pred(l)) {
             return line.clone();
         }
@@ -89,7 +94,7 @@ impl Server {
         }
     }
 
-    fn terminate(&self) {
+    pub fn terminate(&self) {
         let status = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])
             .status()
@@ -98,7 +103,7 @@ impl Server {
     }
 
     /// Waits for the process to exit and collects the rest of its log.
-    fn wait(mut self) -> (ExitStatus, Vec<Value>) {
+    pub fn wait(mut self) -> (ExitStatus, Vec<Value>) {
         let deadline = Instant::now() + PATIENCE;
         let status = loop {
             if let Some(status) = self.child.try_wait().expect("waits") {
@@ -111,11 +116,21 @@ impl Server {
             std::thread::sleep(Duration::from_millis(50));
         };
         self.seen.extend(self.lines.iter());
-        (status, self.seen)
+        (status, std::mem::take(&mut self.seen))
     }
 }
 
-fn message(line: &Value) -> &str {
+impl Drop for Server {
+    /// A test that failed half-way leaves no server behind.
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+pub fn message(line: &Value) -> &str {
     line["fields"]["message"].as_str().unwrap_or_default()
 }
 

@@ -8,8 +8,12 @@ async fn session_cookies_carry_every_protective_attribute() {
     let app = TestApp::spawn().await;
     let response = app.register(&mut Jar::default(), "ada").await;
     let cookies = set_cookies(response.headers());
-    assert_eq!(cookies.len(), 2);
-    for (name, max_age) in [(ACCESS, 900), (REFRESH, 7 * 86_400)] {
+    assert_eq!(cookies.len(), 3);
+    for (name, max_age) in [
+        (ACCESS, 900),
+        (REFRESH, 7 * 86_400),
+        ("__Host-device", 365 * 86_400),
+    ] {
         let c = cookies.iter().find(|c| c.name == name).expect("cookie set");
         for attr in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/"] {
             assert!(

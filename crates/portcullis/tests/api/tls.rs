@@ -10,13 +10,13 @@ use serde_json::json;
 
 use crate::helpers::*;
 
-struct Pair {
-    cert_pem: String,
-    key_pem: String,
-    der: Vec<u8>,
+pub struct Pair {
+    pub cert_pem: String,
+    pub key_pem: String,
+    pub der: Vec<u8>,
 }
 
-fn generate() -> Pair {
+pub fn generate() -> Pair {
     let generated =
         rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).expect("certificate");
     Pair {
@@ -48,12 +48,21 @@ fn client(app: &TestApp, pairs: &[&Pair], http1_only: bool) -> Client {
 }
 
 async fn spawn(pair: &Pair) -> (TestApp, tempfile::TempDir) {
+    spawn_with(pair, &[]).await
+}
+
+/// A server on `pair` with extra settings; the directory holds the files.
+pub async fn spawn_with(pair: &Pair, vars: &[(&str, &str)]) -> (TestApp, tempfile::TempDir) {
     let certs = tempfile::tempdir().expect("tempdir");
     write(certs.path(), pair);
     let cert = certs.path().join("cert.pem").display().to_string();
     let key = certs.path().join("key.pem").display().to_string();
-    let app =
-        TestApp::spawn_with(&[("PORTCULLIS_TLS_CERT", &cert), ("PORTCULLIS_TLS_KEY", &key)]).await;
+    let mut settings = vec![
+        ("PORTCULLIS_TLS_CERT", cert.as_str()),
+        ("PORTCULLIS_TLS_KEY", key.as_str()),
+    ];
+    settings.extend_from_slice(vars);
+    let app = TestApp::spawn_with(&settings).await;
     (app, certs)
 }
 

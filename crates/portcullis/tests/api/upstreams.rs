@@ -125,6 +125,10 @@ async fn record(State(recorder): State<Recorder>, request: Request) -> Response 
     );
     h.append(
         header::SET_COOKIE,
+        HeaderValue::from_static("__Host-device=planted; Path=/; Secure"),
+    );
+    h.append(
+        header::SET_COOKIE,
         HeaderValue::from_static("app_pref=1; Path=/"),
     );
     h.insert("x-app-header", HeaderValue::from_static("kept"));

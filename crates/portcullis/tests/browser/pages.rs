@@ -110,7 +110,11 @@ async fn the_no_script_sign_in_redirects_only_to_paths_on_this_site() {
         assert_eq!(response.status(), StatusCode::SEE_OTHER, "{next}");
         assert_eq!(response.headers()[LOCATION], want, "{next}");
         let cookies: Vec<_> = response.headers().get_all("set-cookie").iter().collect();
-        assert_eq!(cookies.len(), 2, "both cookies are set");
+        assert_eq!(
+            cookies.len(),
+            3,
+            "both session cookies and the device cookie"
+        );
     }
 }
 

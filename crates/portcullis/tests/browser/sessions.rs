@@ -1,7 +1,10 @@
 //! Sessions from the page's side: transparent refresh when the access token
-//! expires, and signing out other browsers.
+//! expires or its signing key is revoked, and signing out other browsers.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use crate::harness::*;
 
@@ -45,6 +48,69 @@ async fn the_page_keeps_working_after_the_access_token_expires() {
     tab.wait_text("#whoami", "ada").await;
     assert!(tab.cookie(ACCESS).await.is_some(), "a new access cookie");
     tab.screenshot("after-refresh-on-navigation").await;
+    tab.close().await;
+}
+
+/// The `kid` in an access token's header.
+fn kid(token: &str) -> String {
+    let header = token.split('.').next().expect("a JWS");
+    let header: serde_json::Value =
+        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(header).expect("base64url")).expect("JSON");
+    header["kid"].as_str().expect("kid").to_owned()
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
+async fn a_revoked_signing_key_does_not_sign_the_person_out() {
+    let browser = Browser::launch("revoked_key").await;
+    let app = App::spawn(&[]).await;
+    let tab = browser.tab().await;
+    sign_up(&tab, &app, "ada").await;
+    let leaked = kid(&tab.cookie(ACCESS).await.expect("access cookie"));
+
+    let database = app.database_url.clone();
+    let revoke = leaked.clone();
+    let output = tokio::task::spawn_blocking(move || {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_portcullis"));
+        // The binary refuses variables that are not its settings, such as
+        // the test switches.
+        for (name, _) in std::env::vars_os() {
+            if name.to_string_lossy().starts_with("PORTCULLIS_") {
+                command.env_remove(name);
+            }
+        }
+        command
+            .args(["--database-url", &database, "keys", "revoke", &revoke])
+            .output()
+    })
+    .await
+    .expect("task")
+    .expect("portcullis runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // The server rereads its keys every second; wait until it has.
+    let jwks = app.url("/.well-known/jwks.json");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while reqwest::get(&jwks)
+        .await
+        .expect("JWKS")
+        .text()
+        .await
+        .expect("body")
+        .contains(&leaked)
+    {
+        assert!(Instant::now() < deadline, "the key was never dropped");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    tab.goto(&app.url("/account")).await;
+    tab.wait_text("#profile-username", "ada").await;
+    let renewed = tab.cookie(ACCESS).await.expect("access cookie");
+    assert_ne!(kid(&renewed), leaked, "a token from the new key");
+    tab.screenshot("after-key-revocation").await;
     tab.close().await;
 }
 

@@ -70,6 +70,52 @@ async fn a_person_registers_signs_out_and_signs_in_again_with_the_keyboard() {
 
 #[tokio::test]
 #[ignore = "needs chromium and chromedriver"]
+async fn strangers_failing_as_a_person_do_not_lock_out_the_browser_they_signed_in_with() {
+    let browser = Browser::launch("device_cookie").await;
+    let app = App::spawn(&[]).await;
+    let tab = browser.tab().await;
+    sign_up(&tab, &app, "ada").await;
+    let device = tab
+        .cookies()
+        .await
+        .into_iter()
+        .find(|c| c.name() == "__Host-device")
+        .expect("the browser holds a device cookie");
+    assert_eq!(device.http_only(), Some(true));
+    assert_eq!(device.same_site(), Some(cookie::SameSite::Strict));
+    let visible = tab.eval("document.cookie").await;
+    assert!(
+        !visible.as_str().expect("text").contains("device"),
+        "{visible}"
+    );
+
+    tab.click("form[data-form=logout] button").await;
+    tab.wait_for_path("/login").await;
+    assert!(
+        tab.cookie("__Host-device").await.is_some(),
+        "kept on sign-out"
+    );
+
+    // Somebody else runs up the account's throttle.
+    for _ in 0..5 {
+        fail_sign_in_over_http(&app, "ada").await;
+    }
+    let stranger = reqwest::Client::new()
+        .post(app.url("/api/auth/login"))
+        .json(&serde_json::json!({"username": "ada", "password": PASSWORD}))
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(stranger.status(), reqwest::StatusCode::TOO_MANY_REQUESTS);
+
+    // Ada's own browser signs in all the same.
+    sign_in(&tab, &app, "ada").await;
+    tab.screenshot("signed-in-despite-the-throttle").await;
+    tab.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium and chromedriver"]
 async fn page_script_can_neither_read_nor_overwrite_the_session_cookies() {
     let browser = Browser::launch("cookies_out_of_reach").await;
     let app = App::spawn(&[]).await;

@@ -9,6 +9,7 @@ use super::t0;
 conformance!(
     events_are_read_back_newest_first_and_filtered,
     an_event_without_details_is_read_back_without_them,
+    events_past_their_retention_are_purged_but_the_last_thirty_days_never,
 );
 
 fn entry(kind: &'static str, user: Option<UserId>, minutes: i64) -> AuditEntry {
@@ -109,4 +110,42 @@ async fn an_event_without_details_is_read_back_without_them(store: &Store) {
     };
     let theirs = store.audit_events(&someones).await.expect("read");
     assert!(theirs.is_empty(), "an event of no user is nobody's");
+}
+
+/// The schemas judge an event's age by the database's own clock, so these
+/// events are dated by the wall clock, not by `t0()`.
+async fn events_past_their_retention_are_purged_but_the_last_thirty_days_never(store: &Store) {
+    use portcullis::clock::{Clock, SystemClock};
+    let now = SystemClock.now();
+    let at = |days: i64| AuditEntry {
+        at: now - Duration::days(days),
+        ..entry("sign_in_ok", None, 0)
+    };
+    for days in [400, 40, 10] {
+        store.append_audit(&at(days)).await.expect("append");
+    }
+    let read = || async {
+        let events = store
+            .audit_events(&AuditFilter {
+                limit: 10,
+                ..AuditFilter::default()
+            })
+            .await
+            .expect("read");
+        events.len()
+    };
+    let purged = store
+        .purge_audit(now - Duration::days(365))
+        .await
+        .expect("purged");
+    assert_eq!((purged, read().await), (1, 2));
+    // A retention that reaches into the last 30 days deletes nothing at all.
+    let refused = store.purge_audit(now - Duration::days(5)).await;
+    assert!(refused.is_err(), "{refused:?}");
+    assert_eq!(read().await, 2);
+    let purged = store
+        .purge_audit(now - Duration::days(35))
+        .await
+        .expect("purged");
+    assert_eq!((purged, read().await), (1, 1));
 }

@@ -17,7 +17,7 @@ conformance!(
     a_verification_marks_only_the_address_it_was_sent_to,
     an_address_change_takes_effect_once_and_collides_like_a_registration,
     requests_are_counted_in_fixed_windows,
-    a_sign_in_from_a_new_user_agent_queues_its_notice_once,
+    a_session_and_the_notice_of_its_sign_in_are_stored_together,
 );
 
 fn mail(kind: &'static str, to: &str, at: time::OffsetDateTime) -> NewMail {
@@ -221,14 +221,22 @@ async fn a_reset_token_works_once_and_ends_every_session_and_failure_count(store
         add_session(store, &ada, 1).await,
         add_session(store, &ada, 2).await,
     ];
+    // A password change earlier spared its own session: a reset spares none.
     store
-        .record_login_failure("ada", t0(), t0())
+        .set_sessions_valid_after(ada.id, t0(), Some(sessions[0]))
         .await
-        .expect("counted");
-    store
-        .record_login_failure("ada@example.com", t0(), t0())
-        .await
-        .expect("counted");
+        .expect("set");
+    let forgotten = [
+        format!("account:{}", ada.id),
+        "device:ada-laptop".to_owned(),
+    ];
+    let kept = format!("account:{}", UserId::random());
+    for key in forgotten.iter().chain([&kept]) {
+        store
+            .record_login_failure(key, t0(), t0())
+            .await
+            .expect("counted");
+    }
     store
         .replace_email_token(&token(
             &[9; 32],
@@ -249,6 +257,7 @@ async fn a_reset_token_works_once_and_ends_every_session_and_failure_count(store
         password_hash: "reset-hash",
         now: t0() + Duration::minutes(1),
         notice: Some(&notice),
+        throttle_keys: &forgotten,
     };
     let mut revoked = store
         .reset_password(&reset)
@@ -269,12 +278,21 @@ async fn a_reset_token_works_once_and_ends_every_session_and_failure_count(store
         user.email_verified,
         "the link went to the account's address"
     );
-    for key in ["ada", "ada@example.com"] {
+    assert_eq!(
+        user.sessions_valid_after, reset.now,
+        "a session a racing sign-in stores later is void too"
+    );
+    assert_eq!(user.sessions_valid_after_spares, None);
+    for key in &forgotten {
         assert!(
             store.login_failures(key).await.expect("query").is_none(),
             "{key}"
         );
     }
+    assert!(
+        store.login_failures(&kept).await.expect("query").is_some(),
+        "another account's count stays"
+    );
     assert_eq!(store.pending_mail().await.expect("outbox").len(), 1);
     assert!(
         store.reset_password(&reset).await.expect("query").is_none(),
@@ -437,16 +455,16 @@ async fn requests_are_counted_in_fixed_windows(store: &Store) {
     assert_eq!((count, start), (1, next), "a new window");
 }
 
-async fn a_sign_in_from_a_new_user_agent_queues_its_notice_once(store: &Store) {
+async fn a_session_and_the_notice_of_its_sign_in_are_stored_together(store: &Store) {
     let ada = add_user(store, "ada").await;
-    add_session(store, &ada, 1).await; // "test-agent"
-    let session = |agent: &'static str, hash: &'static [u8; 32]| portcullis::store::NewSession {
+    add_session(store, &ada, 1).await;
+    let session = |hash: &'static [u8; 32]| portcullis::store::NewSession {
         id: portcullis::domain::SessionId::random(),
         user_id: ada.id,
         now: t0(),
         expires_at: t0() + Duration::days(1),
         token_hash: hash,
-        user_agent: Some(agent),
+        user_agent: Some("Firefox"),
         client_addr: None,
     };
     let notice = || NewMail {
@@ -454,17 +472,16 @@ async fn a_sign_in_from_a_new_user_agent_queues_its_notice_once(store: &Store) {
         recipient: None,
         ..mail("new_device", "", t0())
     };
-    let known = store
-        .insert_session_noticing_new_device(session("test-agent", &[2; 32]), &notice())
+    store
+        .insert_session_with_mail(session(&[2; 32]), &notice())
         .await
         .expect("inserted");
-    assert!(!known);
-    for (hash, expected) in [(&[3; 32], true), (&[4; 32], false)] {
-        let new = store
-            .insert_session_noticing_new_device(session("Firefox", hash), &notice())
-            .await
-            .expect("inserted");
-        assert_eq!(new, expected);
-    }
+    assert_eq!(store.pending_mail().await.expect("outbox").len(), 1);
+    // A session that cannot be stored (its token's hash is taken) queues
+    // nothing either.
+    store
+        .insert_session_with_mail(session(&[1; 32]), &notice())
+        .await
+        .expect_err("duplicate token hash");
     assert_eq!(store.pending_mail().await.expect("outbox").len(), 1);
 }

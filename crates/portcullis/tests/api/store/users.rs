@@ -14,6 +14,9 @@ conformance!(
     a_closed_store_answers_nothing_more,
     users_are_listed_oldest_first,
     a_registration_stores_the_user_and_first_session_together_or_neither,
+    sessions_valid_after_only_moves_forward_and_disabling_sets_it,
+    throttle_rows_past_their_memory_are_purged,
+    a_server_secret_is_made_once_and_shared,
 );
 
 async fn a_user_is_found_by_name_address_and_id_regardless_of_case(store: &Store) {
@@ -311,4 +314,120 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
             .expect("query")
             .is_none()
     );
+}
+
+async fn sessions_valid_after_only_moves_forward_and_disabling_sets_it(store: &Store) {
+    let ada = add_user(store, "ada").await;
+    let grace = add_user(store, "grace").await;
+    assert_eq!(ada.sessions_valid_after, time::OffsetDateTime::UNIX_EPOCH);
+    let valid_after = |id| async move {
+        store
+            .user_by_id(id)
+            .await
+            .expect("query")
+            .expect("found")
+            .sessions_valid_after
+    };
+    let later = t0() + time::Duration::minutes(5);
+    store
+        .set_sessions_valid_after(ada.id, later, None)
+        .await
+        .expect("update");
+    assert_eq!(valid_after(ada.id).await, later, "to the millisecond");
+    store
+        .set_sessions_valid_after(ada.id, t0(), None)
+        .await
+        .expect("update");
+    assert_eq!(valid_after(ada.id).await, later, "never back");
+    let spared = portcullis::domain::SessionId::random();
+    store
+        .set_sessions_valid_after(ada.id, later + time::Duration::seconds(1), Some(spared))
+        .await
+        .expect("update");
+    let ada_now = store
+        .user_by_id(ada.id)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(ada_now.sessions_valid_after_spares, Some(spared));
+    store
+        .set_sessions_valid_after(UserId::random(), later, None)
+        .await
+        .expect("no such user is no error");
+
+    // Disabling ends the sessions begun before it; re-enabling changes nothing.
+    let disabled_at = t0() + time::Duration::hours(1);
+    assert!(
+        store
+            .set_user_disabled(grace.id, true, disabled_at)
+            .await
+            .expect("update")
+    );
+    assert_eq!(valid_after(grace.id).await, disabled_at);
+    assert!(
+        store
+            .set_user_disabled(grace.id, false, disabled_at + time::Duration::hours(1))
+            .await
+            .expect("update")
+    );
+    assert_eq!(valid_after(grace.id).await, disabled_at);
+    assert!(
+        store
+            .set_user_disabled(ada.id, true, t0())
+            .await
+            .expect("update")
+    );
+    let ada_now = store
+        .user_by_id(ada.id)
+        .await
+        .expect("query")
+        .expect("found");
+    assert_eq!(
+        ada_now.sessions_valid_after,
+        later + time::Duration::seconds(1),
+        "never back, either"
+    );
+    assert_eq!(
+        ada_now.sessions_valid_after_spares, None,
+        "a disable spares no session"
+    );
+}
+
+async fn throttle_rows_past_their_memory_are_purged(store: &Store) {
+    let hour = time::Duration::hours(1);
+    for (key, at) in [("old", t0() - hour * 3), ("recent", t0())] {
+        store
+            .record_login_failure(key, at, at - hour)
+            .await
+            .expect("record");
+    }
+    let purged = store
+        .purge_login_failures(t0() - hour)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 1);
+    assert!(store.login_failures("old").await.expect("query").is_none());
+    assert_eq!(
+        store.login_failures("recent").await.expect("query"),
+        Some((1, t0()))
+    );
+}
+
+async fn a_server_secret_is_made_once_and_shared(store: &Store) {
+    let first = store
+        .server_secret("device", &[1; 32], t0())
+        .await
+        .expect("stored");
+    let second = store
+        .server_secret("device", &[2; 32], t0())
+        .await
+        .expect("read");
+    use secrecy::ExposeSecret;
+    assert_eq!(first.expose_secret(), &[1; 32]);
+    assert_eq!(second.expose_secret(), &[1; 32], "the first one stays");
+    let other = store
+        .server_secret("other", &[3; 16], t0())
+        .await
+        .expect("stored");
+    assert_eq!(other.expose_secret(), &[3; 16]);
 }
