@@ -18,7 +18,7 @@ fi
 step "tools for the ignored tests"
 # Debian's Chromium and chromedriver for the browser tests; Node.js and npm
 # for the jose resource-server test, the cookie-parser test, packages/next and
-# the Next.js example.
+# the Next.js example; Python with aiosmtpd for the e-mail tests.
 packages=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || packages+=(chromium chromium-driver)
@@ -31,6 +31,18 @@ fi
 (cd examples/node-jose && npm ci --no-audit --no-fund)
 # The cookie parsers of Express, NestJS and Next.js, for the gateway attack tests.
 (cd crates/portcullis/tests/node/cookie-parsers && npm ci --no-audit --no-fund)
+# Python's aiosmtpd: the SMTP server the e-mail tests deliver to
+# (crates/portcullis/tests/support/smtp_server.py), in a venv of its own.
+if ! target/smtp-venv/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then
+    command -v python3 >/dev/null && python3 -m venv --help >/dev/null 2>&1 || {
+        sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
+        $sudo apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3 python3-venv
+    }
+    rm -rf target/smtp-venv
+    python3 -m venv target/smtp-venv
+    target/smtp-venv/bin/pip install --quiet aiosmtpd==1.4.6
+fi
 
 step "Next.js package and example"
 # The Next.js browser tests run the example's production build (`next build`,

@@ -31,6 +31,11 @@ pub struct Claims {
     pub username: String,
     /// The user's e-mail address at the time of issue.
     pub email: String,
+    /// Whether that address had been verified (a link mailed to it was
+    /// used), at the time of issue. Tokens of Portcullis versions before
+    /// e-mail verification do not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
     /// A copy of `sub` for backends written against the common NestJS pattern,
     /// which read `_id`; only present when Portcullis is configured to add it.
     #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]

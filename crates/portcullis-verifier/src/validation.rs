@@ -75,6 +75,7 @@ mod tests {
             sid: "s".into(),
             username: "n".into(),
             email: "e@x.io".into(),
+            email_verified: None,
             legacy_id: None,
         }
     }

@@ -37,6 +37,7 @@ fn claims() -> Claims {
         sid: SessionId::random().to_string(),
         username: "ada".into(),
         email: "ada@example.com".into(),
+        email_verified: None,
         legacy_id: None,
     }
 }

@@ -57,6 +57,15 @@ pub enum AdminError {
     /// The password typed twice was not the same.
     #[error("the passwords differ")]
     PasswordsDiffer,
+    /// `user reset-link` without e-mail configured: the reset page and its
+    /// route would answer 404.
+    #[error(
+        "password reset is off: configure e-mail (smtp_url, mail_from, public_url) so that the reset page works"
+    )]
+    MailOff,
+    /// `user reset-link` for a disabled account, which no reset can open.
+    #[error("{0} is disabled")]
+    Disabled(String),
     /// A time given to `audit` is neither a time nor an age.
     #[error("{0:?} is neither an RFC 3339 time nor an age such as 2h")]
     BadTime(String),
@@ -105,6 +114,17 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), AdminErro
             let user = find(&auth, &username).await?;
             auth.disable_user(user.id).await?;
             println!("disabled {} and ended their sessions", user.username);
+        }
+        UserCommand::ResetLink { username } => {
+            let user = find(&auth, &username).await?;
+            if user.disabled {
+                return Err(AdminError::Disabled(user.username));
+            }
+            let link = auth.reset_link(user.id).await.map_err(|e| match e {
+                AuthError::MailOff => AdminError::MailOff,
+                other => AdminError::Auth(other),
+            })?;
+            println!("{link}");
         }
     }
     Ok(())

@@ -123,6 +123,7 @@ impl Application {
             gateway: Arc::new(gateway),
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.notes_page,
+                mail: config.mail.is_some(),
             }),
         };
         Ok(Self {
@@ -213,6 +214,8 @@ impl Background {
         let metrics = auth.metrics().clone();
         let mut tasks = vec![
             tokio::spawn(propagation::follow_changes(auth.clone())),
+            // Returns at once when e-mail is off.
+            tokio::spawn(auth.clone().run_mailer()),
             tokio::spawn(async move {
                 if let Err(e) = warm.passwords().warm_up().await {
                     tracing::warn!(error = %Chain(&e), "could not precompute the dummy password hash");

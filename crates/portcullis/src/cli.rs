@@ -151,6 +151,12 @@ pub enum UserCommand {
         /// The username.
         username: String,
     },
+    /// Print a link that lets the user choose a new password, without
+    /// mailing it (earlier links stop working). Needs e-mail configured.
+    ResetLink {
+        /// The username.
+        username: String,
+    },
 }
 
 /// `portcullis keys …`

@@ -32,10 +32,15 @@
 //!   guessing a password (per address, per account, per device cookie),
 //!   argon2id on a bounded blocking pool, sessions and the refresh-token
 //!   rotation rules, access tokens, signing keys, the in-memory revocation
-//!   set. It returns its own views of what is stored.
+//!   set, and the flows built on e-mail (password reset, address
+//!   verification, security notices) with the worker that empties the mail
+//!   outbox. It returns its own views of what is stored.
 //! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
 //!   certificate when its files change; [`cli`] is the command line.
 //! - [`store`] is all persistence, with each database's SQL in its own file.
+//! - [`mail`] renders the messages from their templates and hands them to
+//!   an SMTP server (or, in development, the log); it knows nothing of
+//!   accounts or of the outbox.
 //! - [`domain`] holds the parsed values — usernames, e-mail addresses,
 //!   passwords, ids, refresh tokens — so that nothing further in handles an
 //!   unchecked string.
@@ -47,7 +52,7 @@
 //!
 //! Dependencies point one way, down this order: `main` → `app`, `admin` →
 //! `server`, `connections` → `http`, `gateway`, `ui` → `web` → `auth`,
-//! `tls`, `cli` → `store` → `domain`, `config`, `clock`, `telemetry`,
+//! `tls`, `cli` → `store`, `mail` → `domain`, `config`, `clock`, `telemetry`,
 //! `report`, `private_files`. A module names only modules after it, never
 //! one beside it: the API, the gateway and the pages do not know one
 //! another, and what they share sits below them in `web`. Only `auth` names
@@ -72,6 +77,7 @@ pub mod connections;
 pub mod domain;
 pub mod gateway;
 pub mod http;
+pub mod mail;
 pub mod private_files;
 pub mod report;
 pub mod server;

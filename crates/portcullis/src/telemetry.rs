@@ -239,6 +239,22 @@ impl Metrics {
         });
     }
 
+    /// One row written to the mail outbox, by kind (`password_reset` …).
+    pub fn mail_queued(&self, kind: &'static str) {
+        self.with(|| counter!("portcullis_mail_queued_total", "kind" => kind).increment(1));
+    }
+
+    /// One row of the mail outbox dealt with: `sent`, `dropped` (nothing to
+    /// send, e.g. a reset asked for an address no account has), `deferred`
+    /// (failed, to be retried) or `abandoned`.
+    pub fn mail_delivery(&self, kind: &str, outcome: &'static str) {
+        let kind = kind.to_owned();
+        self.with(|| {
+            counter!("portcullis_mail_deliveries_total", "kind" => kind, "outcome" => outcome)
+                .increment(1)
+        });
+    }
+
     /// One request forwarded to the upstream API: call it once per proxied
     /// request with the time from sending to response headers (or failure).
     pub fn upstream(&self, took: Duration, outcome: UpstreamOutcome) {
@@ -349,6 +365,14 @@ fn describe() {
     describe_counter!(
         "portcullis_revocations_total",
         "Sessions revoked, by reason"
+    );
+    describe_counter!(
+        "portcullis_mail_queued_total",
+        "Mail written to the outbox, by kind"
+    );
+    describe_counter!(
+        "portcullis_mail_deliveries_total",
+        "Outbox rows dealt with, by kind and outcome: sent, dropped, deferred, abandoned"
     );
     describe_histogram!(
         "portcullis_upstream_request_duration_seconds",

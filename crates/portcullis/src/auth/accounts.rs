@@ -7,9 +7,11 @@ use tracing::instrument;
 
 use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
+use super::devices::DeviceToken;
 use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
-use crate::domain::{Email, LoginName, Password, UserId, Username};
+use crate::domain::{Email, LoginName, Password, SessionId, UserId, Username};
+use crate::mail::Kind;
 use crate::store::{NewUser, RevokeReason, StoreError};
 
 /// A registration as submitted, before any checking.
@@ -21,6 +23,23 @@ pub struct NewAccount<'a> {
     pub email: &'a str,
     /// The password.
     pub password: &'a SecretString,
+}
+
+/// What a registration gave.
+#[derive(Debug)]
+pub enum Registered {
+    /// The account, signed in (boxed: the credentials are large, and this
+    /// is the common case only by a little).
+    SignedIn(Box<SignedIn>),
+    /// The account, not signed in: its address must be verified first
+    /// (`require_verified_email`); the link is on its way. The browser
+    /// still gets a device cookie: it has just set the password.
+    VerifyFirst {
+        /// The account.
+        user: UserView,
+        /// The registering browser's device cookie.
+        device: DeviceToken,
+    },
 }
 
 /// An account whose fields are valid and whose password is hashed.
@@ -51,13 +70,15 @@ fn account_exists(e: StoreError) -> AuthError {
 }
 
 impl Auth {
-    /// Self-service registration: creates the account and signs it in.
+    /// Self-service registration: creates the account, queues the mail that
+    /// verifies its address (when e-mail is on), and signs it in — unless
+    /// the address must be verified first.
     #[instrument(skip_all)]
     pub async fn register(
         &self,
         account: NewAccount<'_>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<Registered, AuthError> {
         if self.registration == Registration::Closed {
             return Err(AuthError::RegistrationClosed);
         }
@@ -67,37 +88,82 @@ impl Auth {
         let checked = self.check_account(account).await?;
         let opening = self.open_session(client, self.clock.now())?;
         let id = UserId::random();
-        // One transaction: a failure leaves neither an account nor a session,
-        // so retrying the registration works instead of answering 409.
+        let verify = self.outbox_row(Kind::VerifyEmail, Some(id), None, client, None);
+        if self.require_verified_email {
+            let new = checked.record(id, opening.now);
+            let user = self
+                .store
+                .insert_user(new, verify.as_ref())
+                .await
+                .map_err(account_exists)?;
+            tracing::info!(user = %user.id, "account registered; address to verify");
+            self.queued(verify.as_ref());
+            self.audit_registration(user.id, None, client).await;
+            // The browser has just set the password: it is no stranger to
+            // the account when it signs in once the address is verified.
+            let device = self.new_device(user.id)?;
+            return Ok(Registered::VerifyFirst {
+                user: user.into(),
+                device,
+            });
+        }
+        // One transaction: a failure leaves neither an account nor a session
+        // (nor mail), so retrying the registration works instead of
+        // answering 409.
         let user = self
             .store
-            .insert_user_with_session(checked.record(id, opening.now), opening.record(id))
+            .insert_user_with_session(
+                checked.record(id, opening.now),
+                opening.record(id),
+                verify.as_ref(),
+            )
             .await
             .map_err(account_exists)?;
         tracing::info!(user = %user.id, "account registered");
-        let device = self
-            .devices
-            .issue(user.id)
-            .map_err(|e| AuthError::Internal(e.into()))?;
+        self.queued(verify.as_ref());
         let mut signed_in = self.opened(user, opening);
-        signed_in.device = Some(device);
+        signed_in.device = Some(self.new_device(signed_in.user.id)?);
+        self.audit_registration(signed_in.user.id, Some(signed_in.session_id), client)
+            .await;
+        Ok(Registered::SignedIn(Box::new(signed_in)))
+    }
+
+    async fn audit_registration(
+        &self,
+        user: UserId,
+        session: Option<SessionId>,
+        client: &ClientInfo,
+    ) {
         self.audit(Event {
             kind: AuditKind::Registered,
-            user: Some(signed_in.user.id),
-            session: Some(signed_in.session_id),
+            user: Some(user),
+            session,
             client,
             detail: None,
         })
         .await;
-        Ok(signed_in)
     }
 
-    /// Creates an account without signing in (self-service or admin).
+    /// Creates an account without signing in (`portcullis user add`); its
+    /// address is sent a verification mail when e-mail is on.
     #[instrument(skip_all)]
     pub async fn create_user(&self, account: NewAccount<'_>) -> Result<UserView, AuthError> {
         let checked = self.check_account(account).await?;
-        let new = checked.record(UserId::random(), self.clock.now());
-        let user = self.store.insert_user(new).await.map_err(account_exists)?;
+        let id = UserId::random();
+        let verify = self.outbox_row(
+            Kind::VerifyEmail,
+            Some(id),
+            None,
+            &ClientInfo::administrator(),
+            None,
+        );
+        let new = checked.record(id, self.clock.now());
+        let user = self
+            .store
+            .insert_user(new, verify.as_ref())
+            .await
+            .map_err(account_exists)?;
+        self.queued(verify.as_ref());
         Ok(user.into())
     }
 

@@ -56,6 +56,8 @@ pub enum Limit {
     Registration,
     /// Refreshes.
     Refresh,
+    /// Requests to the e-mail routes.
+    Email,
 }
 
 /// The per-address limiters of one instance.
@@ -70,6 +72,7 @@ pub struct AddressLimits {
     blocked: Mutex<HashMap<IpAddr, Nanos>>,
     registrations: Option<Limiter>,
     refreshes: Option<Limiter>,
+    email_requests: Option<Limiter>,
 }
 
 impl AddressLimits {
@@ -92,6 +95,7 @@ impl AddressLimits {
             blocked: Mutex::new(HashMap::new()),
             registrations: limiter(rates.registrations),
             refreshes: limiter(rates.refreshes),
+            email_requests: limiter(rates.email_requests),
             clock,
             ipv6_prefix: ipv6_prefix.clamp(1, 128),
         }
@@ -132,6 +136,7 @@ impl AddressLimits {
             Limit::SignIn => &self.login_attempts,
             Limit::Registration => &self.registrations,
             Limit::Refresh => &self.refreshes,
+            Limit::Email => &self.email_requests,
         };
         self.spend(limiter.as_ref(), addr)
     }
@@ -156,6 +161,7 @@ impl AddressLimits {
             &self.login_failures,
             &self.registrations,
             &self.refreshes,
+            &self.email_requests,
         ]
         .into_iter()
         .flatten()

@@ -40,6 +40,23 @@ pub enum AuditKind {
     KeyRevoked,
     /// An administrator disabled a user.
     UserDisabled,
+    /// A password was reset with a mailed link; every session was revoked.
+    PasswordReset,
+    /// An administrator made a reset link (`portcullis user reset-link`).
+    ResetLinkIssued,
+    /// An address was verified with a mailed link.
+    EmailVerified,
+    /// A user asked to change their address; the new one must confirm.
+    EmailChangeRequested,
+    /// An address change was refused: the current password was wrong.
+    EmailChangeFailed,
+    /// An address change was refused by the limits on guessing a password.
+    EmailChangeThrottled,
+    /// A new address confirmed with a mailed link became the account's.
+    EmailChanged,
+    /// A sign-in with the right password was refused: the address is not
+    /// verified (`require_verified_email`).
+    SignInUnverified,
 }
 
 impl AuditKind {
@@ -60,6 +77,14 @@ impl AuditKind {
             AuditKind::KeyRotated => "key_rotated",
             AuditKind::KeyRevoked => "key_revoked",
             AuditKind::UserDisabled => "user_disabled",
+            AuditKind::PasswordReset => "password_reset",
+            AuditKind::ResetLinkIssued => "reset_link_issued",
+            AuditKind::EmailVerified => "email_verified",
+            AuditKind::EmailChangeRequested => "email_change_requested",
+            AuditKind::EmailChangeFailed => "email_change_failed",
+            AuditKind::EmailChangeThrottled => "email_change_throttled",
+            AuditKind::EmailChanged => "email_changed",
+            AuditKind::SignInUnverified => "sign_in_unverified",
         }
     }
 
@@ -70,6 +95,7 @@ impl AuditKind {
             RevokeReason::LogoutAll => AuditKind::LogoutAll,
             RevokeReason::PasswordChanged => AuditKind::PasswordChanged,
             RevokeReason::Administrator => AuditKind::SessionsRevokedByAdmin,
+            RevokeReason::PasswordReset => AuditKind::PasswordReset,
             RevokeReason::Logout | RevokeReason::SignedOutRemotely | RevokeReason::Superseded => {
                 AuditKind::SessionRevoked
             }

@@ -13,9 +13,11 @@ mod guessing;
 pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
+pub mod mailer;
 mod password_change;
 pub mod passwords;
 pub mod propagation;
+mod recovery;
 mod retention;
 pub mod revocation;
 pub mod rotation;
@@ -24,6 +26,7 @@ mod sessions;
 mod sign_in;
 pub mod throttle;
 pub mod tokens;
+mod verification;
 pub mod verified_tokens;
 pub mod views;
 
@@ -34,17 +37,20 @@ use std::time::Duration;
 use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
-pub use accounts::NewAccount;
+pub use accounts::{NewAccount, Registered};
 pub use password_change::PasswordChange;
+pub use recovery::PasswordReset;
 pub use retention::Purged;
 pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
 pub use sign_in::SignInAttempt;
+pub use verification::EmailChange;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
 use crate::clock::SharedClock;
 use crate::config::{Config, Registration, SessionPolicy};
 use crate::domain::{EmailError, PasswordError, UsernameError};
+use crate::mail::{MailError, Mailer};
 use crate::report::Chain;
 use crate::store::{Store, StoreError};
 use crate::telemetry::{Metrics, PoolUse};
@@ -143,6 +149,16 @@ pub enum AuthError {
     /// to trust an access token (see [`freshness`]).
     #[error("revocations may be out of date")]
     RevocationsUnverified,
+    /// A flow that needs e-mail, which is not configured.
+    #[error("e-mail is off")]
+    MailOff,
+    /// A link's token is unknown, used, expired or superseded.
+    #[error("invalid or expired link")]
+    InvalidToken,
+    /// Sign-in: the password was right, but the account's address must be
+    /// verified first (`require_verified_email`).
+    #[error("the e-mail address is not verified")]
+    EmailNotVerified,
 }
 
 impl From<HashError> for AuthError {
@@ -163,6 +179,9 @@ pub enum OpenError {
     /// The signing keys could not be loaded or the first one made.
     #[error("cannot load the signing keys")]
     Keys(#[source] KeyError),
+    /// E-mail is configured but cannot be set up (a template, the CA file).
+    #[error("cannot set up e-mail")]
+    Mail(#[source] MailError),
 }
 
 /// The auth service. Cheap to clone: every field is a handle.
@@ -190,18 +209,32 @@ pub struct Auth {
     devices: DeviceKey,
     /// How long audit events are kept; `None`: for ever.
     audit_retention: Option<Duration>,
+    /// E-mail and its outbox; `None` when no transport is configured.
+    mail: Option<Arc<mailer::Mailing>>,
+    /// Whether sign-in refuses an account whose address is not verified.
+    require_verified_email: bool,
 }
 
 impl Auth {
     /// Opens the configured database (migrating it) and loads the service
     /// from it: what the server and the admin commands start with.
     pub async fn open(config: &Config, clock: SharedClock) -> Result<Self, OpenError> {
+        let mailer = config
+            .mail
+            .as_ref()
+            .map(|mail| Mailer::new(mail).map(|mailer| (mailer, mail)))
+            .transpose()
+            .map_err(OpenError::Mail)?;
         let store = Store::connect(&config.database)
             .await
             .map_err(OpenError::Database)?;
-        Self::load(config, store, clock)
+        let auth = Self::load(config, store, clock)
             .await
-            .map_err(OpenError::Keys)
+            .map_err(OpenError::Keys)?;
+        Ok(match mailer {
+            Some((mailer, mail)) => auth.with_mailer(mailer, mail),
+            None => auth,
+        })
     }
 
     /// Loads keys (generating the first signing key, and the device-cookie
@@ -238,6 +271,8 @@ impl Auth {
                 clock.clone(),
             )),
             devices,
+            mail: None,
+            require_verified_email: config.require_verified_email,
             audit_retention: config.audit_retention,
             clock,
         };

@@ -15,7 +15,7 @@ use super::rotation::{self, Decision, RefreshDenial};
 use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, UserId};
-use crate::store::{NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
+use crate::store::{NewMail, NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
 
 /// A signed-in session's fresh credentials: what the cookies will hold.
 #[derive(Debug)]
@@ -68,15 +68,22 @@ impl Opening {
 }
 
 impl Auth {
-    /// Starts a session for `user` that began at `began`.
+    /// Starts a session for `user` that began at `began`, queueing `mail`
+    /// (a notice of the sign-in) in the same transaction.
     pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,
         began: OffsetDateTime,
+        mail: Option<&NewMail>,
     ) -> Result<SignedIn, AuthError> {
         let opening = self.open_session(client, began)?;
-        self.store.insert_session(opening.record(user.id)).await?;
+        let session = opening.record(user.id);
+        match mail {
+            Some(mail) => self.store.insert_session_with_mail(session, mail).await?,
+            None => self.store.insert_session(session).await?,
+        }
+        self.queued(mail);
         Ok(self.opened(user, opening))
     }
 
@@ -168,7 +175,7 @@ impl Auth {
             match rotation::decide(&session, issued.generation, now, &self.policy) {
                 Decision::Deny(reason) => return deny(reason),
                 Decision::RevokeForReuse => {
-                    self.revoke(session.id, None, RevokeReason::RefreshReuse, client)
+                    self.revoke_reused(session.id, session.user_id, client)
                         .await?;
                     tracing::warn!(session = %session.id, "refresh token reused: session revoked");
                     return deny(RefreshDenial::Reused);
@@ -420,17 +427,30 @@ impl Auth {
         let now = self.clock.now();
         let revoked = self.store.revoke_session(id, owner, reason, now).await?;
         if revoked {
-            self.revoked.insert(id, now);
-            self.metrics.revocations(reason.as_str(), 1);
-            self.audit(Event {
-                kind: AuditKind::of_revocation(reason),
-                user: owner,
-                session: Some(id),
-                client,
-                detail: Some(reason.as_str()),
-            })
-            .await;
+            self.revoked_one(id, owner, reason, client, now).await;
         }
         Ok(revoked)
+    }
+
+    /// What follows a session's revocation in the database: this instance
+    /// refuses its tokens at once, and it is counted and audited.
+    pub(super) async fn revoked_one(
+        &self,
+        id: SessionId,
+        owner: Option<UserId>,
+        reason: RevokeReason,
+        client: &ClientInfo,
+        now: time::OffsetDateTime,
+    ) {
+        self.revoked.insert(id, now);
+        self.metrics.revocations(reason.as_str(), 1);
+        self.audit(Event {
+            kind: AuditKind::of_revocation(reason),
+            user: owner,
+            session: Some(id),
+            client,
+            detail: Some(reason.as_str()),
+        })
+        .await;
     }
 }

@@ -1,17 +1,25 @@
 //! Sign-in: who may try, what a failure counts against, and the one check
 //! after the session is stored that no password change or disable slipped
 //! in between.
+//!
+//! A sign-in from a browser without a valid device cookie for the account
+//! is one from a new device: with `notify_new_device`, its notice is queued
+//! in the transaction that stores the session. The cookie is signed, so an
+//! intruder cannot pass for a browser the owner uses, as a copied
+//! `User-Agent` would.
 
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
 use tracing::instrument;
 
 use super::audit::{AuditKind, Event};
+use super::devices::DeviceToken;
 use super::guessing::Throttled;
 use super::passwords::Verified;
 use super::throttle::ThrottleKey;
 use super::{Auth, AuthError, ClientInfo, SignedIn};
 use crate::domain::{LoginName, Password, UserId};
+use crate::mail::Kind;
 use crate::store::{RevokeReason, UserRecord};
 use crate::telemetry::SignInOutcome;
 
@@ -36,6 +44,9 @@ enum LoginFailure {
     Superseded(UserId),
     /// Throttled, per address, per account or per device.
     Throttled(Throttled),
+    /// The password was right but the address must be verified first;
+    /// the error is what to answer.
+    Unverified(UserId, AuthError),
     /// The database or the hasher failed.
     Error(AuthError),
 }
@@ -47,7 +58,7 @@ impl LoginFailure {
             LoginFailure::Throttled(t) => AuthError::TooManyAttempts {
                 retry_after: t.retry_after,
             },
-            LoginFailure::Error(e) => e,
+            LoginFailure::Unverified(_, e) | LoginFailure::Error(e) => e,
         }
     }
 }
@@ -96,6 +107,12 @@ impl Auth {
                 AuditKind::SignInThrottled,
                 None,
                 Some(t.per),
+            ),
+            Err(LoginFailure::Unverified(user, _)) => (
+                SignInOutcome::Failed,
+                AuditKind::SignInUnverified,
+                Some(*user),
+                None,
             ),
             Err(LoginFailure::Error(_)) => {
                 self.metrics.sign_in(SignInOutcome::Unavailable);
@@ -158,8 +175,20 @@ impl Auth {
             }
         };
         self.guess_succeeded(&key).await?;
+        if self.require_verified_email && !user.email_verified {
+            // Only now, after the right password: the refusal tells nothing
+            // to someone without it.
+            let refusal = self.refuse_unverified(&user, client).await;
+            return Err(LoginFailure::Unverified(user.id, refusal));
+        }
         let id = user.id;
-        let mut signed_in = self.start_session(user, client, began).await?;
+        let new_device = matches!(key, ThrottleKey::Account(_));
+        let notice = (new_device && self.notifies_new_device())
+            .then(|| self.notice(Kind::NewDevice, id, client))
+            .flatten();
+        let mut signed_in = self
+            .start_session(user, client, began, notice.as_ref())
+            .await?;
         if !self.still_valid(id, &hash, began).await? {
             // Stored, but after the account changed: end it before anyone
             // holds its tokens, on every instance.
@@ -168,13 +197,17 @@ impl Auth {
             tracing::info!(user = %id, "sign-in overtaken by a change to the account");
             return Err(LoginFailure::Superseded(id));
         }
-        signed_in.device = Some(
-            self.devices
-                .issue(id)
-                .map_err(|e| AuthError::Internal(e.into()))?,
-        );
+        signed_in.device = Some(self.new_device(id)?);
         tracing::info!(user = %id, "signed in");
         Ok(signed_in)
+    }
+
+    /// A new device cookie for a browser that has just proved `user`'s
+    /// password.
+    pub(super) fn new_device(&self, user: UserId) -> Result<DeviceToken, AuthError> {
+        self.devices
+            .issue(user)
+            .map_err(|e| AuthError::Internal(e.into()))
     }
 
     /// Whether a session of `user` that began at `began`, after checking the

@@ -127,6 +127,7 @@ impl AccessTokens {
             sid: session.to_string(),
             username: user.username.clone(),
             email: user.email.clone(),
+            email_verified: Some(user.email_verified),
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

@@ -98,6 +98,7 @@ mod tests {
                 sid: sid.to_string(),
                 username: "u".into(),
                 email: "e@x.io".into(),
+                email_verified: None,
                 legacy_id: None,
             }),
             session: sid,

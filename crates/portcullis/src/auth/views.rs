@@ -24,6 +24,8 @@ pub struct UserView {
     pub disabled: bool,
     /// When the account was made.
     pub created_at: OffsetDateTime,
+    /// Whether a link mailed to the address has been used.
+    pub email_verified: bool,
 }
 
 impl From<UserRecord> for UserView {
@@ -34,6 +36,7 @@ impl From<UserRecord> for UserView {
             email: u.email,
             disabled: u.disabled,
             created_at: u.created_at,
+            email_verified: u.email_verified,
         }
     }
 }

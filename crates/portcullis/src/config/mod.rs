@@ -14,6 +14,7 @@
 
 mod checks;
 mod error;
+mod mail;
 mod settings;
 mod sources;
 #[cfg(test)]
@@ -31,6 +32,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use url::Url;
 
 pub use error::ConfigError;
+pub use mail::{MailConfig, MailFrom, MailTransport, SmtpSecurity, SmtpServer, SmtpUrl};
 pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
 pub use sources::Sources;
 pub use values::{
@@ -190,6 +192,11 @@ pub struct Config {
     pub address_ipv6_prefix: u8,
     /// How long audit events are kept; `None` keeps them for ever.
     pub audit_retention: Option<Duration>,
+    /// E-mail and the flows built on it; `None` when no transport is
+    /// configured, which turns them off.
+    pub mail: Option<MailConfig>,
+    /// Whether sign-in refuses an account whose address is not verified.
+    pub require_verified_email: bool,
 }
 
 /// IPv6 clients are told apart by their /64 unless configured otherwise.
@@ -209,6 +216,13 @@ pub const MIN_AUDIT_RETENTION: Duration = Duration::from_secs(30 * DAY);
 pub const DEFAULT_KEY_ROTATION_INTERVAL: Duration = Duration::from_secs(30 * 86_400);
 
 const DAY: u64 = 86_400;
+
+/// Mails one account (or one submitted address) may ask for: enough for a
+/// person who mistyped or lost a mail, too few to flood an inbox.
+const DEFAULT_ACCOUNT_EMAIL_REQUESTS: Option<Rate> = Some(Rate {
+    count: std::num::NonZeroU32::new(5).expect("5 is not zero"),
+    per: Duration::from_secs(3600),
+});
 
 impl Config {
     /// Reads every setting, applies the defaults and cross-checks the result.
@@ -234,6 +248,23 @@ impl Config {
                 ));
             }
         };
+        let mail = mail::MailSettings {
+            smtp_url: s.smtp_url,
+            smtp_url_file: s.smtp_url_file,
+            smtp_ca_file: s.smtp_ca_file,
+            mail_from: s.mail_from,
+            mail_templates: s.mail_templates,
+            password_reset_ttl: s.password_reset_ttl,
+            email_verification_ttl: s.email_verification_ttl,
+            notify_new_device: s.notify_new_device,
+            require_verified_email: s.require_verified_email.unwrap_or(false),
+            account_requests: s
+                .account_email_requests
+                .map_or(DEFAULT_ACCOUNT_EMAIL_REQUESTS, |r| r.0),
+            public_url: public_url.clone(),
+        };
+        let require_verified_email = mail.require_verified_email;
+        let mail = mail.into_config()?;
         let config = Config {
             bind: s
                 .bind
@@ -295,6 +326,7 @@ impl Config {
                 login_failures: rate(s.address_login_failures, rates.login_failures),
                 registrations: rate(s.address_registrations, rates.registrations),
                 refreshes: rate(s.address_refreshes, rates.refreshes),
+                email_requests: rate(s.address_email_requests, rates.email_requests),
             },
             address_ipv6_prefix: s
                 .address_ipv6_prefix
@@ -302,6 +334,8 @@ impl Config {
             audit_retention: s
                 .audit_retention
                 .map_or(Some(DEFAULT_AUDIT_RETENTION), |r| r.0),
+            mail,
+            require_verified_email,
         };
         checks::check(&config)?;
         Ok(config)

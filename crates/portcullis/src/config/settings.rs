@@ -11,6 +11,7 @@ use std::time::Duration;
 use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
+use super::mail::{MailFrom, SmtpUrl};
 use super::values::{
     CookieName, DatabaseUrl, Ipv6Prefix, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget,
     PublicUrl, Rate, Registration, text,
@@ -96,6 +97,17 @@ settings! {
     header_read_timeout: Duration, "PORTCULLIS_HEADER_READ_TIMEOUT";
     keep_alive_timeout: Duration, "PORTCULLIS_KEEP_ALIVE_TIMEOUT";
     max_connections: NonZeroUsize, "PORTCULLIS_MAX_CONNECTIONS";
+    smtp_url: SmtpUrl, "PORTCULLIS_SMTP_URL";
+    smtp_url_file: PathBuf, "PORTCULLIS_SMTP_URL_FILE";
+    smtp_ca_file: PathBuf, "PORTCULLIS_SMTP_CA_FILE";
+    mail_from: MailFrom, "PORTCULLIS_MAIL_FROM";
+    mail_templates: PathBuf, "PORTCULLIS_MAIL_TEMPLATES";
+    password_reset_ttl: Duration, "PORTCULLIS_PASSWORD_RESET_TTL";
+    email_verification_ttl: Duration, "PORTCULLIS_EMAIL_VERIFICATION_TTL";
+    require_verified_email: bool, "PORTCULLIS_REQUIRE_VERIFIED_EMAIL";
+    notify_new_device: bool, "PORTCULLIS_NOTIFY_NEW_DEVICE";
+    address_email_requests: OrOff<Rate>, "PORTCULLIS_ADDRESS_EMAIL_REQUESTS";
+    account_email_requests: OrOff<Rate>, "PORTCULLIS_ACCOUNT_EMAIL_REQUESTS";
 }
 
 /// Every setting, with its TOML key, environment variable and flag, in the

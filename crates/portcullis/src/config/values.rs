@@ -390,6 +390,8 @@ pub struct AddressRates {
     pub registrations: Option<Rate>,
     /// Refreshes (explicit and transparent).
     pub refreshes: Option<Rate>,
+    /// Requests to the e-mail routes (reset, verification, address change).
+    pub email_requests: Option<Rate>,
 }
 
 impl Default for AddressRates {
@@ -405,6 +407,7 @@ impl Default for AddressRates {
             login_failures: rate(30, 600),
             registrations: rate(20, 3600),
             refreshes: rate(600, 60),
+            email_requests: rate(30, 3600),
         }
     }
 }

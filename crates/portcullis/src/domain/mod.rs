@@ -1,14 +1,17 @@
 //! The values the service reasons about, each parsed once at the edge so that
 //! code further in never holds an unchecked one.
 
+pub mod device;
 mod email;
 mod ids;
+mod link_token;
 mod password;
 mod refresh_token;
 mod username;
 
 pub use email::{Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
+pub use link_token::LinkToken;
 pub use password::{MAX_PASSWORD_CHARS, MIN_PASSWORD_CHARS, Password, PasswordError};
 pub use refresh_token::RefreshToken;
 pub use username::{Username, UsernameError};

@@ -15,7 +15,9 @@ use super::openapi::responses::{
     CrossSite, DatabaseUnavailable, HashingUnavailable, HeadersTooLarge, NotJson, PayloadTooLarge,
     RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
-use crate::auth::{AuthError, NewAccount, PasswordChange, SignInAttempt, SignedIn, UserView};
+use crate::auth::{
+    AuthError, NewAccount, PasswordChange, Registered, SignInAttempt, SignedIn, UserView,
+};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
@@ -30,6 +32,8 @@ struct UserBody<'a> {
     id: String,
     username: &'a str,
     email: &'a str,
+    /// Whether a link mailed to the address has been used.
+    email_verified: bool,
 }
 
 impl<'a> From<&'a UserView> for UserBody<'a> {
@@ -38,6 +42,7 @@ impl<'a> From<&'a UserView> for UserBody<'a> {
             id: u.id.to_string(),
             username: &u.username,
             email: &u.email,
+            email_verified: u.email_verified,
         }
     }
 }
@@ -66,7 +71,7 @@ fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
     tag = "auth",
     request_body = RegisterBody,
     responses(
-        (status = 201, description = "Registered and signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and `__Host-device`"))),
+        (status = 201, description = "Registered and signed in; when `require_verified_email` is on, registered but not signed in (only the `__Host-device` cookie is set) until the address is verified with the link mailed to it", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and `__Host-device`"))),
         (status = 400, description = "`invalid_username`, `invalid_email` or `weak_password` (the `detail` says which rule), `malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`registration_closed`: registration is closed. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`account_exists`: the username or e-mail address is taken", body = Problem, content_type = "application/problem+json"),
@@ -87,8 +92,18 @@ pub async fn register(
         email: &body.email,
         password: &body.password,
     };
-    let session = state.auth.register(account, &client).await?;
-    Ok(signed_in(&state, &session))
+    match state.auth.register(account, &client).await? {
+        Registered::SignedIn(session) => Ok(signed_in(&state, &session)),
+        Registered::VerifyFirst { user, device } => {
+            let body = Json(UserEnvelope {
+                user: (&user).into(),
+            });
+            Ok(cookies::attach(
+                (StatusCode::CREATED, body).into_response(),
+                [state.cookies.device(&device)],
+            ))
+        }
+    }
 }
 
 /// `POST /api/auth/login`.
@@ -101,7 +116,7 @@ pub async fn register(
         (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and a new `__Host-device`"))),
         (status = 400, description = "`malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: unknown account, wrong password or disabled account, never distinguished", body = Problem, content_type = "application/problem+json"),
-        (status = 403, response = inline(CrossSite)),
+        (status = 403, description = "`email_not_verified`: the password is right, but `require_verified_email` is on and the account's address is not verified; a new link is mailed (within the account's mail limit). Never answered to a wrong password. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
         (status = 429, description = "`too_many_attempts`: too many sign-in attempts or failures from this client address (`address_login_attempts`, `address_login_failures`; an IPv6 client is its `address_ipv6_prefix` network), or too many recent failures for this account (its username and e-mail address alike, or the name given when no account has it), or, from a browser whose `__Host-device` cookie vouches for it, for that browser", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),

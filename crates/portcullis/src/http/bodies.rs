@@ -1,8 +1,9 @@
 //! The JSON bodies of `/api/auth/*` requests, as received. Public so that the
 //! fuzz targets exercise exactly what the handlers parse.
 //!
-//! Passwords are [`SecretString`]s from the moment they are parsed: `Debug`
-//! prints `[REDACTED]`, so that one careless log line cannot write one.
+//! Passwords and mailed links' tokens are [`SecretString`]s from the moment
+//! they are parsed: `Debug` prints `[REDACTED]`, so that one careless log
+//! line cannot write one.
 
 use secrecy::SecretString;
 use serde::Deserialize;
@@ -41,6 +42,42 @@ pub struct PasswordBody {
     pub new_password: SecretString,
 }
 
+/// `POST /api/auth/password/forgot`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ForgotBody {
+    /// The address of the account; any text is accepted alike.
+    pub email: String,
+}
+
+/// `POST /api/auth/password/reset`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The token from the mailed link's fragment (`#token=…`).
+    #[schema(value_type = String)]
+    pub token: SecretString,
+    /// The password wanted.
+    #[schema(value_type = String)]
+    pub new_password: SecretString,
+}
+
+/// `POST /api/auth/email/verify`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct VerifyBody {
+    /// The token from the mailed link's fragment (`#token=…`).
+    #[schema(value_type = String)]
+    pub token: SecretString,
+}
+
+/// `POST /api/auth/email`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailChangeBody {
+    /// The new address.
+    pub email: String,
+    /// The password in use.
+    #[schema(value_type = String)]
+    pub current_password: SecretString,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,7 +85,7 @@ mod tests {
     const SECRET: &str = "hunter2-correct-horse";
 
     #[test]
-    fn no_body_shows_a_password_in_debug_output() {
+    fn no_body_shows_a_password_or_a_token_in_debug_output() {
         let register: RegisterBody = serde_json::from_value(serde_json::json!({
             "username": "ada", "email": "ada@example.com", "password": SECRET,
         }))
@@ -60,11 +97,24 @@ mod tests {
             "current_password": SECRET, "new_password": format!("{SECRET}-new"),
         }))
         .expect("parses");
+        let reset: ResetBody = serde_json::from_value(serde_json::json!({
+            "token": SECRET, "new_password": SECRET,
+        }))
+        .expect("parses");
+        let verify: VerifyBody =
+            serde_json::from_value(serde_json::json!({"token": SECRET})).expect("parses");
+        let email: EmailChangeBody = serde_json::from_value(serde_json::json!({
+            "email": "ada@example.com", "current_password": SECRET,
+        }))
+        .expect("parses");
         for shown in [
             format!("{register:?}"),
             format!("{login:?}"),
             format!("{change:?}"),
-            format!("{register:#?}{login:#?}{change:#?}"),
+            format!("{reset:?}"),
+            format!("{verify:?}"),
+            format!("{email:?}"),
+            format!("{register:#?}{login:#?}{change:#?}{reset:#?}{verify:#?}{email:#?}"),
         ] {
             assert!(!shown.contains("hunter2"), "{shown}");
             assert!(shown.contains("REDACTED"), "{shown}");

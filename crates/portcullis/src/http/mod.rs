@@ -12,6 +12,7 @@ mod health;
 mod json;
 mod metrics;
 pub mod openapi;
+mod recovery_routes;
 
 use axum::extract::FromRef;
 use utoipa::OpenApi as _;
@@ -37,6 +38,11 @@ where
         .routes(routes!(auth_routes::sessions))
         .routes(routes!(auth_routes::end_session))
         .routes(routes!(auth_routes::change_password))
+        .routes(routes!(recovery_routes::forgot_password))
+        .routes(routes!(recovery_routes::reset_password))
+        .routes(routes!(recovery_routes::verify_email))
+        .routes(routes!(recovery_routes::resend_verification))
+        .routes(routes!(recovery_routes::change_email))
         .routes(routes!(openapi::document))
 }
 

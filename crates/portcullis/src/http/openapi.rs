@@ -92,6 +92,8 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
     modifiers(&CookieSchemes),
     tags(
         (name = "auth", description = "Accounts, sessions and cookies"),
+        (name = "email", description = "Password reset by mail, address verification and change; \
+            every route answers 404 `not_found` while no mail transport is configured"),
         (name = "keys", description = "What resource servers need to verify access tokens"),
         (name = "gateway", description = "Requests forwarded to the upstream API"),
         (name = "operations", description = "Health and metrics"),

@@ -17,9 +17,9 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `secrets.rs`. Its body is passed to the `on_backend!` macro, which
-//! expands it once per backend, with that backend's concrete pool type,
-//! inside the store's time limit.
+//! `email.rs`, `outbox.rs`, `secrets.rs`. Its body is passed to the
+//! `on_backend!` macro, which expands it once per backend, with that
+//! backend's concrete pool type, inside the store's time limit.
 //!
 //! Why a macro over the body rather than the alternatives:
 //! - `sqlx::Any` decides types at run time: it decodes a `bool` only from a
@@ -84,11 +84,16 @@ macro_rules! on_backend {
 }
 
 mod audit;
+mod email;
 mod keys;
+mod outbox;
 mod secrets;
 mod sessions;
 mod throttle;
 mod users;
+
+pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
+pub use outbox::{MailRecord, NewMail};
 
 /// A failed store operation.
 #[derive(Debug, thiserror::Error)]
@@ -195,6 +200,10 @@ trait Dialect {
 
     /// Which unique value of a user a unique violation collided on.
     fn collision(error: &dyn DatabaseError) -> Option<Unique>;
+
+    /// What a `SELECT` that picks a row for one worker of several to claim
+    /// ends with, so that workers claiming at once take different rows.
+    fn skip_locked(&self) -> &'static str;
 
     /// `error` as a [`StoreError::Conflict`] when it is a collision on a
     /// user's unique values.

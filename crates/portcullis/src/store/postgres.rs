@@ -81,6 +81,12 @@ impl Dialect for PgPool {
         Ok(tx)
     }
 
+    /// A row another instance is claiming is locked: skip it rather than
+    /// wait for it and then find it taken.
+    fn skip_locked(&self) -> &'static str {
+        "FOR UPDATE SKIP LOCKED"
+    }
+
     /// PostgreSQL names the `UNIQUE` constraints of
     /// `migrations/postgres/0001_initial.sql` `<table>_<column>_key`.
     fn collision(error: &dyn DatabaseError) -> Option<Unique> {

@@ -49,6 +49,8 @@ pub struct UserRecord {
     /// The one session that `sessions_valid_after` spares: the one that
     /// changed the password, which stays signed in.
     pub sessions_valid_after_spares: Option<SessionId>,
+    /// Whether the address has been shown to receive our mail.
+    pub email_verified: bool,
 }
 
 impl UserRecord {
@@ -159,6 +161,8 @@ pub enum RevokeReason {
     RefreshReuse,
     /// An administrator disabled the user or revoked the sessions.
     Administrator,
+    /// The password was reset with a link sent by mail.
+    PasswordReset,
     /// The session began before its user's sessions were ended (by a
     /// password change or a disable), and was stored or seen after that.
     Superseded,
@@ -175,6 +179,7 @@ impl RevokeReason {
             RevokeReason::RefreshReuse => "refresh_reuse",
             RevokeReason::Administrator => "administrator",
             RevokeReason::Superseded => "superseded",
+            RevokeReason::PasswordReset => "password_reset",
         }
     }
 }
@@ -211,6 +216,7 @@ pub(super) struct UserRow {
     password_hash: String,
     disabled: bool,
     created_at: i64,
+    email_verified: bool,
     sessions_valid_after: i64,
     sessions_valid_after_spares: Option<String>,
 }
@@ -226,6 +232,7 @@ impl TryFrom<UserRow> for UserRecord {
             password_hash: r.password_hash,
             disabled: r.disabled,
             created_at: from_unix_millis(r.created_at),
+            email_verified: r.email_verified,
             sessions_valid_after: from_unix_millis(r.sessions_valid_after),
             sessions_valid_after_spares: r
                 .sessions_valid_after_spares

@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use super::outbox::{NewMail, insert_mail_row};
 use super::records::{RevokedRow, SessionRow, TokenRow, convert_all};
 use super::{
     Backend, Conn, Dialect, NewSession, RevokeReason, Rotation, SessionRecord, Store, StoreError,
@@ -20,6 +21,21 @@ impl Store {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
             insert_session_rows((&mut *tx).into(), &session).await?;
+            tx.commit().await?;
+            Ok(())
+        })
+    }
+
+    /// Starts a session and queues `mail` about it, in one transaction.
+    pub async fn insert_session_with_mail(
+        &self,
+        session: NewSession<'_>,
+        mail: &NewMail,
+    ) -> StoreResult<()> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            insert_session_rows((&mut *tx).into(), &session).await?;
+            insert_mail_row((&mut *tx).into(), mail).await?;
             tx.commit().await?;
             Ok(())
         })
@@ -98,20 +114,29 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<bool> {
         on_backend!(self, |pool| {
-            // The CAST gives PostgreSQL the type of a parameter it meets
-            // first compared with NULL.
-            let done = sqlx::query(
-                "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, successor_seal = NULL \
-                 WHERE id = $3 AND revoked_at IS NULL \
-                 AND (CAST($4 AS TEXT) IS NULL OR user_id = $4)",
-            )
-            .bind(unix_millis(now))
-            .bind(reason.as_str())
-            .bind(id.to_string())
-            .bind(owner.map(|u| u.to_string()))
-            .execute(pool)
-            .await?;
-            Ok(done.rows_affected() == 1)
+            let mut conn = pool.acquire().await?;
+            revoke_session_row((&mut *conn).into(), id, owner, reason, now).await
+        })
+    }
+
+    /// Revokes one session and, if this revoked it, queues `notice` in the
+    /// same transaction; `false` when it was already revoked or does not
+    /// exist.
+    pub async fn revoke_session_with_notice(
+        &self,
+        id: SessionId,
+        reason: RevokeReason,
+        now: OffsetDateTime,
+        notice: &NewMail,
+    ) -> StoreResult<bool> {
+        on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let revoked = revoke_session_row((&mut *tx).into(), id, None, reason, now).await?;
+            if revoked {
+                insert_mail_row((&mut *tx).into(), notice).await?;
+            }
+            tx.commit().await?;
+            Ok(revoked)
         })
     }
 
@@ -124,20 +149,8 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Vec<SessionId>> {
         on_backend!(self, |pool| {
-            let rows: Vec<(String,)> = sqlx::query_as(
-                "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, successor_seal = NULL \
-                 WHERE user_id = $3 AND revoked_at IS NULL \
-                 AND id IS DISTINCT FROM CAST($4 AS TEXT) RETURNING id",
-            )
-            .bind(unix_millis(now))
-            .bind(reason.as_str())
-            .bind(user.to_string())
-            .bind(except.map(|s| s.to_string()))
-            .fetch_all(pool)
-            .await?;
-            rows.into_iter()
-                .map(|(id,)| id.parse().map_err(|_| StoreError::Corrupt("session id")))
-                .collect()
+            let mut conn = pool.acquire().await?;
+            revoke_user_session_rows((&mut *conn).into(), user, except, reason, now).await
         })
     }
 
@@ -189,6 +202,60 @@ impl Store {
             Ok(done.rows_affected())
         })
     }
+}
+
+/// Revokes one session on the caller's connection; `false` when it was
+/// already revoked or does not exist.
+pub(super) async fn revoke_session_row(
+    conn: Conn<'_>,
+    id: SessionId,
+    owner: Option<UserId>,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> StoreResult<bool> {
+    each_backend!(conn, |conn| {
+        // The CAST gives PostgreSQL the type of a parameter it meets
+        // first compared with NULL.
+        let done = sqlx::query(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, successor_seal = NULL \
+             WHERE id = $3 AND revoked_at IS NULL \
+             AND (CAST($4 AS TEXT) IS NULL OR user_id = $4)",
+        )
+        .bind(unix_millis(now))
+        .bind(reason.as_str())
+        .bind(id.to_string())
+        .bind(owner.map(|u| u.to_string()))
+        .execute(&mut *conn)
+        .await?;
+        Ok(done.rows_affected() == 1)
+    })
+}
+
+/// Revokes every live session of a user but `except` on the caller's
+/// connection; returns their ids.
+pub(super) async fn revoke_user_session_rows(
+    conn: Conn<'_>,
+    user: UserId,
+    except: Option<SessionId>,
+    reason: RevokeReason,
+    now: OffsetDateTime,
+) -> StoreResult<Vec<SessionId>> {
+    each_backend!(conn, |conn| {
+        let rows: Vec<(String,)> = sqlx::query_as(
+            "UPDATE sessions SET revoked_at = $1, revoked_reason = $2, successor_seal = NULL \
+             WHERE user_id = $3 AND revoked_at IS NULL \
+             AND id IS DISTINCT FROM CAST($4 AS TEXT) RETURNING id",
+        )
+        .bind(unix_millis(now))
+        .bind(reason.as_str())
+        .bind(user.to_string())
+        .bind(except.map(|s| s.to_string()))
+        .fetch_all(&mut *conn)
+        .await?;
+        rows.into_iter()
+            .map(|(id,)| id.parse().map_err(|_| StoreError::Corrupt("session id")))
+            .collect()
+    })
 }
 
 /// The session row and its first refresh token; the caller's transaction

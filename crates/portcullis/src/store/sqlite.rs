@@ -106,6 +106,12 @@ impl Dialect for SqlitePool {
         self.begin_write().await
     }
 
+    /// Nothing: SQLite has one writer at a time, so the claiming statement
+    /// already runs alone.
+    fn skip_locked(&self) -> &'static str {
+        ""
+    }
+
     /// SQLite names no constraint; its message names the column:
     /// `UNIQUE constraint failed: users.username_key`.
     fn collision(error: &dyn DatabaseError) -> Option<Unique> {

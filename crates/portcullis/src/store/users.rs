@@ -2,6 +2,7 @@
 
 use time::OffsetDateTime;
 
+use super::outbox::{NewMail, insert_mail_row};
 use super::records::{UserRow, convert_all};
 use super::sessions::insert_session_rows;
 use super::{Backend, Dialect, NewSession, NewUser, Store, StoreResult, UserRecord};
@@ -9,33 +10,41 @@ use crate::clock::unix_millis;
 use crate::domain::{LoginName, SessionId, UserId};
 
 /// The columns of a [`UserRow`].
-const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, sessions_valid_after, \
-     sessions_valid_after_spares";
+const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
+     sessions_valid_after, sessions_valid_after_spares";
 
 impl Store {
-    /// Creates a user; [`StoreError::Conflict`](super::StoreError::Conflict)
-    /// when the name or address is taken.
-    pub async fn insert_user(&self, user: NewUser<'_>) -> StoreResult<UserRecord> {
-        self.create_user(user, None).await
+    /// Creates a user, with the mail to send them (an address to verify)
+    /// if any; [`StoreError::Conflict`](super::StoreError::Conflict) when
+    /// the name or address is taken.
+    pub async fn insert_user(
+        &self,
+        user: NewUser<'_>,
+        mail: Option<&NewMail>,
+    ) -> StoreResult<UserRecord> {
+        self.create_user(user, None, mail).await
     }
 
-    /// Creates a user and their first session in one transaction: both or
-    /// neither. [`StoreError::Conflict`](super::StoreError::Conflict) when
-    /// the name or address is taken.
+    /// Creates a user, their first session and the mail to send them, in
+    /// one transaction: all or nothing.
+    /// [`StoreError::Conflict`](super::StoreError::Conflict) when the name
+    /// or address is taken.
     pub async fn insert_user_with_session(
         &self,
         user: NewUser<'_>,
         session: NewSession<'_>,
+        mail: Option<&NewMail>,
     ) -> StoreResult<UserRecord> {
-        self.create_user(user, Some(session)).await
+        self.create_user(user, Some(session), mail).await
     }
 
-    /// Creates a user, and their first session if there is one, in one
-    /// transaction.
+    /// Creates a user, and their first session and mail if there are any,
+    /// in one transaction.
     async fn create_user(
         &self,
         user: NewUser<'_>,
         session: Option<NewSession<'_>>,
+        mail: Option<&NewMail>,
     ) -> StoreResult<UserRecord> {
         on_backend!(self, |pool| {
             let mut tx = pool.begin().await?;
@@ -57,6 +66,9 @@ impl Store {
             let user = row.try_into()?;
             if let Some(session) = &session {
                 insert_session_rows((&mut *tx).into(), session).await?;
+            }
+            if let Some(mail) = mail {
+                insert_mail_row((&mut *tx).into(), mail).await?;
             }
             tx.commit().await?;
             Ok(user)

@@ -11,12 +11,13 @@ use maud::{Markup, html};
 use portcullis_verifier::Claims;
 
 use super::Ui;
-use super::device;
 use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
+use super::recovery;
 use super::register::{FieldSpec, field};
 use super::visitor::Visitor;
 use crate::auth::SessionView;
 use crate::domain::PasswordError;
+use crate::domain::device;
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::failure::{self, Failure};
@@ -89,7 +90,21 @@ pub async fn account(
             Ok(mut sessions) => {
                 // This device first, then the others as the store orders them.
                 sessions.sort_by_key(|s| s.id.to_string() != claims.sid);
-                signed_in(claims, &sessions)
+                // Read now, not from the token: a link may have been used
+                // since it was issued.
+                let unverified = match ui.mail {
+                    true => match state.auth.current_session(claims).await {
+                        Ok((user, _)) => (!user.email_verified).then_some(user.email),
+                        Err(e) => {
+                            return failure::attach(
+                                Failure::of(e),
+                                layout::unavailable(&visitor, ui),
+                            );
+                        }
+                    },
+                    false => None,
+                };
+                signed_in(claims, &sessions, ui, unverified.as_deref())
             }
             Err(e) => {
                 return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
@@ -108,7 +123,12 @@ pub async fn account(
     visitor.respond(&state, page)
 }
 
-fn signed_in(claims: &Claims, sessions: &[SessionView]) -> Markup {
+fn signed_in(
+    claims: &Claims,
+    sessions: &[SessionView],
+    ui: Ui,
+    unverified: Option<&str>,
+) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
         "Not one of the most common passwords.".to_owned(),
@@ -117,6 +137,7 @@ fn signed_in(claims: &Claims, sessions: &[SessionView]) -> Markup {
         h1 { "Your account" }
         p.notice #status role="status" aria-live="polite" hidden {}
         div.alert #form-error role="alert" hidden {}
+        @if let Some(email) = unverified { (recovery::unverified_banner(email)) }
         section.card aria-labelledby="profile-heading" {
             h2 #profile-heading { "Profile" }
             dl.profile {
@@ -170,5 +191,6 @@ fn signed_in(claims: &Claims, sessions: &[SessionView]) -> Markup {
                 p.hint { "Your other devices will be signed out." }
             }
         }
+        @if ui.mail { (recovery::change_email_card()) }
     }
 }

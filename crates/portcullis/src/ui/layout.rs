@@ -242,6 +242,11 @@ impl From<AuthError> for Problem {
                     (retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)).max(1);
                 (None, too_many_attempts(secs), Some(secs))
             }
+            AuthError::EmailNotVerified => (
+                None,
+                "Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.".into(),
+                None,
+            ),
             AuthError::Overloaded(_) | AuthError::Store(_) => (None, UNAVAILABLE.into(), Some(1)),
             _ => (None, "Something went wrong. Please try again.".into(), None),
         };

@@ -34,6 +34,8 @@ enum Notice {
     SignedOut,
     SignedOutEverywhere,
     SessionEnded,
+    PasswordReset,
+    VerifyEmail,
 }
 
 impl Notice {
@@ -42,6 +44,8 @@ impl Notice {
             "signed-out" => Some(Notice::SignedOut),
             "signed-out-everywhere" => Some(Notice::SignedOutEverywhere),
             "session-ended" => Some(Notice::SessionEnded),
+            "password-reset" => Some(Notice::PasswordReset),
+            "verify-email" => Some(Notice::VerifyEmail),
             _ => None,
         }
     }
@@ -51,6 +55,12 @@ impl Notice {
             Notice::SignedOut => "You have signed out.",
             Notice::SignedOutEverywhere => "You have signed out on every device.",
             Notice::SessionEnded => "Your session has ended. Please sign in again.",
+            Notice::PasswordReset => {
+                "Your password has been changed, and every device signed out. Sign in with the new one."
+            }
+            Notice::VerifyEmail => {
+                "Your account is created. Open the link we mailed you to verify your address, then sign in."
+            }
         }
     }
 }
@@ -224,12 +234,12 @@ impl<'a> LoginView<'a> {
             mark: SessionMark::Anonymous,
             signed_out_goto: None,
             ui,
-            main: self.markup(),
+            main: self.markup(ui),
         }
         .render(status)
     }
 
-    fn markup(&self) -> Markup {
+    fn markup(&self, ui: Ui) -> Markup {
         let error = self.problem.map(|p| p.message.as_str());
         html! {
             h1 { "Sign in" }
@@ -251,6 +261,9 @@ impl<'a> LoginView<'a> {
                         autocomplete="current-password" required;
                 }
                 button.primary type="submit" { "Sign in" }
+            }
+            @if ui.mail {
+                p { a href="/forgot-password" { "Forgot your password?" } }
             }
             p { "New here? " a href="/register" { "Create an account" } "." }
         }

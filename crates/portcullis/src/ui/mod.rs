@@ -22,10 +22,10 @@
 
 mod account;
 mod assets;
-mod device;
 mod layout;
 mod login;
 mod notes;
+mod recovery;
 mod register;
 mod visitor;
 
@@ -45,6 +45,9 @@ pub struct Ui {
     /// calls `/api/notes`, which only `examples/upstream-api` answers, so an
     /// operator's own upstream is not enough to show it.
     pub notes: bool,
+    /// Whether e-mail is on: the reset and verification pages, the
+    /// "Forgot your password?" link and the account's address controls.
+    pub mail: bool,
 }
 
 /// Scripts, styles, images and fetches from our own origin only; no inline
@@ -70,6 +73,15 @@ where
         .route("/assets/{name}", get(assets::serve));
     if ui.notes {
         pages = pages.route("/notes", get(notes::page));
+    }
+    if ui.mail {
+        pages = pages
+            .route(
+                "/forgot-password",
+                get(recovery::forgot_page).post(recovery::forgot_submit),
+            )
+            .route("/reset-password", get(recovery::reset_page))
+            .route("/verify-email", get(recovery::verify_page));
     }
     pages
         .layer(axum::Extension(ui))

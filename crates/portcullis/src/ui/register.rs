@@ -15,7 +15,7 @@ use super::Ui;
 use super::layout::{Field, Page, Problem, SessionMark, sentence};
 use super::login::{PageQuery, safe_next};
 use super::visitor::Visitor;
-use crate::auth::NewAccount;
+use crate::auth::{NewAccount, Registered};
 use crate::domain::{PasswordError, UsernameError};
 use crate::web::Context;
 use crate::web::client::SessionClient;
@@ -85,9 +85,13 @@ pub async fn submit(
         password: &form.password,
     };
     match state.auth.register(account, &client).await {
-        Ok(signed_in) => cookies::attach(
+        Ok(Registered::SignedIn(signed_in)) => cookies::attach(
             Redirect::to(next).into_response(),
             state.cookies.sign_in(&signed_in),
+        ),
+        Ok(Registered::VerifyFirst { device, .. }) => cookies::attach(
+            Redirect::to("/login?notice=verify-email").into_response(),
+            [state.cookies.device(&device)],
         ),
         Err(e) => {
             let problem = Problem::from(e);

@@ -15,7 +15,7 @@ use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
 use crate::auth::SignedIn;
-use crate::auth::devices::DEVICE_COOKIE_LIFETIME;
+use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
 
 /// Cookie names and attributes for this deployment.
 #[derive(Debug, Clone, Copy)]
@@ -166,11 +166,14 @@ impl CookiePolicy {
     /// The cookies of a sign-in or a registration: the session's two, and
     /// the new device cookie when there is one.
     pub fn sign_in(&self, signed_in: &SignedIn) -> Vec<HeaderValue> {
-        let device = signed_in
-            .device
-            .as_ref()
-            .map(|token| self.build(self.device_name(), token.expose(), DEVICE_COOKIE_LIFETIME));
+        let device = signed_in.device.as_ref().map(|token| self.device(token));
         self.issue(signed_in).into_iter().chain(device).collect()
+    }
+
+    /// The device cookie of a browser that has just proved the account's
+    /// password.
+    pub fn device(&self, token: &DeviceToken) -> HeaderValue {
+        self.build(self.device_name(), token.expose(), DEVICE_COOKIE_LIFETIME)
     }
 
     /// The cookies that delete the session's two: same names and attributes,

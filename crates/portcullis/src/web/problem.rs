@@ -70,6 +70,12 @@ pub enum ApiError {
     UpstreamTimeout,
     /// 500 `internal_error`: a bug; the cause is in the log.
     Internal,
+    /// 400 `invalid_token`: a mailed link's token is unknown, used, expired
+    /// or superseded by a newer link.
+    InvalidToken,
+    /// 403 `email_not_verified`: the password was right, but the account's
+    /// address must be verified before it may sign in.
+    EmailNotVerified,
 }
 
 /// Names, on a refused refresh, the machine-readable reason: the same
@@ -131,6 +137,8 @@ impl ApiError {
             UpstreamUnavailable => (StatusCode::BAD_GATEWAY, "upstream_unavailable"),
             UpstreamTimeout => (StatusCode::GATEWAY_TIMEOUT, "upstream_timeout"),
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
+            InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
+            EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
         }
     }
 
@@ -218,7 +226,9 @@ impl From<&AuthError> for ApiError {
             AuthError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts(*retry_after),
             AuthError::RefreshDenied(reason) => ApiError::InvalidRefreshToken(reason.as_str()),
             AuthError::Unauthenticated(_) => ApiError::Unauthenticated,
-            AuthError::SessionNotFound => ApiError::NotFound,
+            AuthError::SessionNotFound | AuthError::MailOff => ApiError::NotFound,
+            AuthError::InvalidToken => ApiError::InvalidToken,
+            AuthError::EmailNotVerified => ApiError::EmailNotVerified,
             AuthError::Overloaded(_) | AuthError::Store(_) | AuthError::RevocationsUnverified => {
                 ApiError::Unavailable
             }

@@ -18,7 +18,7 @@ const LAYERS: &[&[&str]] = &[
     &["http", "gateway", "ui"],
     &["web"],
     &["auth", "tls", "cli"],
-    &["store"],
+    &["store", "mail"],
     &[
         "domain",
         "config",

@@ -5,6 +5,7 @@ mod databases;
 // Shared by every test module; not every branch's tests use every helper.
 #[allow(dead_code)]
 mod helpers;
+mod smtp;
 mod tcp_proxy;
 
 mod auth_attacks;
@@ -14,6 +15,10 @@ mod connection_cap;
 mod contract;
 mod csrf;
 mod discovery;
+mod email;
+mod email_account_security;
+mod email_admin;
+mod email_delivery;
 mod file_modes;
 mod forged_tokens;
 mod hardening;
@@ -27,6 +32,7 @@ mod malformed;
 mod metrics;
 mod node_jose;
 mod openapi;
+mod openapi_email;
 mod openapi_statuses;
 mod packaging;
 mod process;

@@ -31,6 +31,11 @@ const DOCUMENTED: &[&str] = &[
     "get /api/auth/sessions: 200 401 429 431 503",
     "delete /api/auth/sessions/{id}: 204 401 403 404 429 431 503",
     "post /api/auth/password: 204 400 401 403 413 415 429 431 503",
+    "post /api/auth/password/forgot: 202 400 403 404 413 415 429 431 503",
+    "post /api/auth/password/reset: 204 400 403 404 413 415 429 431 503",
+    "post /api/auth/email/verify: 204 400 403 404 409 413 415 429 431 503",
+    "post /api/auth/email/resend: 202 401 403 404 429 431 503",
+    "post /api/auth/email: 202 400 401 403 404 409 413 415 429 431 503",
     "get /api/auth/openapi.json: 200 431",
     "get /.well-known/jwks.json: 200 431",
     "get /.well-known/openid-configuration: 200 400 431",
@@ -138,7 +143,7 @@ fn concrete(template: &str) -> String {
 }
 
 /// Provokes documented answers and remembers which were seen.
-struct Probe {
+pub(crate) struct Probe {
     document: Value,
     seen: Mutex<BTreeSet<Entry>>,
 }
@@ -146,7 +151,7 @@ struct Probe {
 impl Probe {
     /// Sends `request`, expects `status` (`default`: the upstream's own
     /// answer), and checks the answer against the document.
-    async fn expect(&self, request: RequestBuilder, status: &str) {
+    pub(crate) async fn expect(&self, request: RequestBuilder, status: &str) {
         let (client, request) = request.build_split();
         let request = request.expect("a valid request");
         let method = request.method().as_str().to_lowercase();
@@ -183,7 +188,7 @@ impl Probe {
     }
 
     /// Sends each request in turn, expecting its status.
-    async fn all(&self, cases: Vec<(RequestBuilder, &str)>) {
+    pub(crate) async fn all(&self, cases: Vec<(RequestBuilder, &str)>) {
         for (request, status) in cases {
             self.expect(request, status).await;
         }
@@ -191,10 +196,10 @@ impl Probe {
 }
 
 /// Requests to one server, with a jar's cookies.
-struct Calls<'a>(&'a TestApp);
+pub(crate) struct Calls<'a>(pub(crate) &'a TestApp);
 
 impl Calls<'_> {
-    fn call(&self, method: Method, path: &str, jar: &Jar) -> RequestBuilder {
+    pub(crate) fn call(&self, method: Method, path: &str, jar: &Jar) -> RequestBuilder {
         let request = self.0.client.request(method, self.0.url(path));
         match jar.header() {
             Some(cookies) => request.header("cookie", cookies),
@@ -202,11 +207,11 @@ impl Calls<'_> {
         }
     }
 
-    fn get(&self, path: &str, jar: &Jar) -> RequestBuilder {
+    pub(crate) fn get(&self, path: &str, jar: &Jar) -> RequestBuilder {
         self.call(Method::GET, path, jar)
     }
 
-    fn post(&self, path: &str, jar: &Jar) -> RequestBuilder {
+    pub(crate) fn post(&self, path: &str, jar: &Jar) -> RequestBuilder {
         self.call(Method::POST, path, jar)
     }
 
@@ -261,6 +266,7 @@ async fn every_documented_status_is_answered_for_real() {
     limits(&probe, &upstream).await;
     database_down(&probe, &upstream).await;
     upstream_failures(&probe).await;
+    crate::openapi_email::email_routes(&probe).await;
 
     let seen = probe.seen.into_inner().expect("lock");
     let never: Vec<_> = table().difference(&seen).cloned().collect();
@@ -431,6 +437,9 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
         ("PORTCULLIS_DATABASE_ACQUIRE_TIMEOUT", "500ms"),
         ("PORTCULLIS_DATABASE_STATEMENT_TIMEOUT", "1s"),
         SMALL_POOL,
+        crate::openapi_email::MAIL_SETTINGS[0],
+        crate::openapi_email::MAIL_SETTINGS[1],
+        crate::openapi_email::MAIL_SETTINGS[2],
     ];
     let app = TestApp::spawn_on(db.take_dir(), via_proxy.to_string(), &settings).await;
     let calls = Calls(&app);
@@ -463,6 +472,34 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
         (change, "503"),
         (calls.get("/readyz", &none), "503"),
     ];
+    // The e-mail routes: a token that parses, so that it is looked up.
+    let token = "A".repeat(43);
+    let new_address = json!({"email": "new@example.com", "current_password": PASSWORD});
+    cases.extend([
+        (
+            calls
+                .post("/api/auth/password/forgot", &none)
+                .json(&json!({"email": "ada@example.com"})),
+            "503",
+        ),
+        (
+            calls
+                .post("/api/auth/password/reset", &none)
+                .json(&json!({"token": token, "new_password": "a different horse battery"})),
+            "503",
+        ),
+        (
+            calls
+                .post("/api/auth/email/verify", &none)
+                .json(&json!({ "token": token })),
+            "503",
+        ),
+        (calls.post("/api/auth/email/resend", &ada), "503"),
+        (
+            calls.post("/api/auth/email", &ada).json(&new_address),
+            "503",
+        ),
+    ]);
     for method in GATEWAY_METHODS {
         cases.push((calls.call(method, &concrete(GATEWAY), &refreshing), "503"));
     }

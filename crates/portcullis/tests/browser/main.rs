@@ -26,5 +26,6 @@ mod cross_site;
 mod nextjs;
 mod notes;
 mod pages;
+mod recovery;
 mod sessions;
 mod sign_in;

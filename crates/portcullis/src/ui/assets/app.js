@@ -11,6 +11,9 @@ const MESSAGES = {
   registration_closed: 'Registration is closed on this server.',
   account_exists: 'An account with this username or e-mail address already exists.',
   wrong_current_password: 'The current password is wrong.',
+  email_not_verified: 'Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.',
+  invalid_token: 'This link has expired, was already used, or a newer one was sent.',
+  link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
   unknown: 'Something went wrong. Please try again.',
@@ -190,7 +193,16 @@ const FORMS = {
       email: value(form, 'email'),
       password: value(form, 'password'),
     });
-    if (result.ok) { location.assign(form.dataset.next || '/account'); return; }
+    if (result.ok) {
+      // With require_verified_email the account is created but not signed in.
+      const unverified = result.data && result.data.user && result.data.user.email_verified === false;
+      if (unverified && !(await api('GET', '/api/auth/session')).ok) {
+        location.assign('/login?notice=verify-email');
+        return;
+      }
+      location.assign(form.dataset.next || '/account');
+      return;
+    }
     const field = REGISTER_FIELDS[result.code];
     if (field) showFieldError(field, messageFor(result));
     else showFormError(messageFor(result));
@@ -210,6 +222,41 @@ const FORMS = {
     if (result.status === 401) { signedOut(); return; }
     if (result.code === 'invalid_credentials') showFieldError('current_password', MESSAGES.wrong_current_password);
     else if (result.code === 'weak_password') showFieldError('new_password', messageFor(result));
+    else showFormError(messageFor(result));
+  },
+
+  async forgot(form, button) {
+    const result = await api('POST', '/api/auth/password/forgot', { email: value(form, 'email') });
+    if (result.ok) { form.reset(); showStatus(MESSAGES.link_sent); return; }
+    showFormError(messageFor(result));
+    if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+  },
+
+  async reset(form, button) {
+    const result = await api('POST', '/api/auth/password/reset', {
+      token: linkToken,
+      new_password: value(form, 'new_password'),
+    });
+    if (result.ok) { location.assign('/login?notice=password-reset'); return; }
+    if (result.code === 'weak_password') { showFieldError('new_password', messageFor(result)); return; }
+    if (result.code === 'invalid_token') { showLinkExpired('/forgot-password'); return; }
+    showFormError(messageFor(result));
+    if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+  },
+
+  async email(form) {
+    const result = await api('POST', '/api/auth/email', {
+      email: value(form, 'new_email'),
+      current_password: value(form, 'email_password'),
+    });
+    if (result.ok) {
+      form.reset();
+      showStatus('We have mailed a link to the new address. Your address changes when you open it.');
+      return;
+    }
+    if (result.status === 401) { signedOut(); return; }
+    if (result.code === 'invalid_credentials') showFieldError('email_password', MESSAGES.wrong_current_password);
+    else if (result.code === 'invalid_email' || result.code === 'account_exists') showFieldError('new_email', messageFor(result));
     else showFormError(messageFor(result));
   },
 
@@ -267,6 +314,14 @@ const ACTIONS = {
     showFormError(messageFor(result));
   },
 
+  async 'resend-verification'(button) {
+    const result = await api('POST', '/api/auth/email/resend');
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok) { showFormError(messageFor(result)); return; }
+    showStatus('A new link is on its way. It may take a minute to arrive.');
+    button.hidden = true;
+  },
+
   async 'delete-note'(button) {
     const result = await api('DELETE', `/api/notes/${encodeURIComponent(button.dataset.id)}`);
     if (result.status === 401) { signedOut(); return; }
@@ -319,6 +374,57 @@ async function loadNotes() {
   showStatus(notes.length === 0 ? 'No notes yet.' : `${notes.length} ${notes.length === 1 ? 'note' : 'notes'}.`);
 }
 
+// ---- links from mail ------------------------------------------------------
+
+// A mailed link carries its token in the fragment, which never reaches a
+// server. Take it, and drop it from the address bar and the history, so it
+// is not left on screen or in a bookmark.
+function takeLinkToken() {
+  const match = /^#token=([A-Za-z0-9_-]+)$/.exec(location.hash);
+  if (location.hash) history.replaceState(null, '', location.pathname + location.search);
+  return match ? match[1] : '';
+}
+
+let linkToken = '';
+
+// Says the link is dead, and where to get a new one: the forgot page for a
+// reset, the account page (signed in) for a verification.
+function showLinkExpired(again) {
+  const box = document.getElementById('form-error');
+  if (!box) return;
+  const link = document.createElement('a');
+  link.href = again || '/account';
+  link.textContent = again ? 'Ask for a new link.' : 'Ask for a new one from your account page.';
+  box.replaceChildren(MESSAGES.invalid_token + ' ', link);
+  box.hidden = false;
+}
+
+async function verifyEmail(status) {
+  const token = takeLinkToken();
+  if (!token) { status.hidden = true; showLinkExpired(); return; }
+  status.textContent = 'Confirming your address…';
+  status.hidden = false;
+  const result = await api('POST', '/api/auth/email/verify', { token });
+  if (result.ok) {
+    status.textContent = 'Your e-mail address is verified. Thank you.';
+    const next = document.getElementById('verified-next');
+    if (next) next.hidden = false;
+    return;
+  }
+  status.hidden = true;
+  if (result.code === 'invalid_token') showLinkExpired();
+  else showFormError(messageFor(result));
+}
+
+function startLinkPages() {
+  if (document.querySelector('form[data-form="reset"]')) {
+    linkToken = takeLinkToken();
+    if (!linkToken) showLinkExpired('/forgot-password');
+  }
+  const status = document.querySelector('[data-verify-email]');
+  if (status) verifyEmail(status);
+}
+
 // ---- start -----------------------------------------------------------------
 
 function enhance() {
@@ -337,4 +443,11 @@ function enhance() {
 }
 
 enhance();
+startLinkPages();
+// Another link opened in the same tab changes only the fragment.
+window.addEventListener('hashchange', () => {
+  if (!location.hash) return;
+  clearErrors(document);
+  startLinkPages();
+});
 if (document.body.dataset.session === 'confirm') confirmSession();

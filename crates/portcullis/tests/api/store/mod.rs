@@ -29,6 +29,7 @@ macro_rules! conformance {
 
 mod audit;
 mod changes;
+mod email;
 mod key_revocation;
 mod keys;
 mod sessions;
@@ -51,13 +52,16 @@ pub async fn add_user(store: &Store, name: &str) -> UserRecord {
 /// Registers `name` (address `name@example.com`) at `now`.
 pub async fn add_user_at(store: &Store, name: &str, now: OffsetDateTime) -> UserRecord {
     store
-        .insert_user(NewUser {
-            id: UserId::random(),
-            username: &Username::parse(name).expect("valid username"),
-            email: &Email::parse(&format!("{name}@example.com")).expect("valid email"),
-            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
-            now,
-        })
+        .insert_user(
+            NewUser {
+                id: UserId::random(),
+                username: &Username::parse(name).expect("valid username"),
+                email: &Email::parse(&format!("{name}@example.com")).expect("valid email"),
+                password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA",
+                now,
+            },
+            None,
+        )
         .await
         .expect("user inserted")
 }

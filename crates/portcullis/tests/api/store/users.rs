@@ -86,13 +86,16 @@ async fn add_user_result(
 ) -> Result<portcullis::store::UserRecord, StoreError> {
     use portcullis::domain::{Email, Username};
     store
-        .insert_user(portcullis::store::NewUser {
-            id: UserId::random(),
-            username: &Username::parse(name).expect("valid username"),
-            email: &Email::parse(email).expect("valid email"),
-            password_hash: "hash",
-            now: t0(),
-        })
+        .insert_user(
+            portcullis::store::NewUser {
+                id: UserId::random(),
+                username: &Username::parse(name).expect("valid username"),
+                email: &Email::parse(email).expect("valid email"),
+                password_hash: "hash",
+                now: t0(),
+            },
+            None,
+        )
         .await
 }
 
@@ -250,6 +253,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                         user_agent: None,
                         client_addr: None,
                     },
+                    None,
                 )
                 .await
         }
@@ -298,6 +302,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                 user_agent: None,
                 client_addr: None,
             },
+            None,
         )
         .await;
     assert!(matches!(failed, Err(StoreError::Database(_))), "{failed:?}");
