@@ -58,10 +58,8 @@
 //! another, and what they share sits below them in `web`. Only `auth` names
 //! `store`; everything above sees the auth service's own types. `config`,
 //! `clock`, `telemetry`, `report` and `private_files` name nothing else in
-//! the crate, so anything may use them (one exception is left: `config`
-//! still takes its rate types from `auth`, until the typed configuration
-//! owns them). The integration test `layers` reads every `crate::` path in
-//! `src/` and holds the code to this.
+//! the crate, so anything may use them. The integration test `layers` reads
+//! every `crate::` path in `src/` and holds the code to this.
 //!
 //! Token verification itself lives in the `portcullis-verifier` crate, which
 //! resource servers use too.
