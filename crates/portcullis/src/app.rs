@@ -195,6 +195,9 @@ fn warn_about_exposed_secrets(config: &Config) {
     if let Some(file) = &config.hs256_secret_file {
         private_files::warn_if_exposed(file, "the HS256 signing secret", Audience::Owner);
     }
+    if let Some(file) = &config.mfa_key_file {
+        private_files::warn_if_exposed(file, "the key that seals TOTP secrets", Audience::Owner);
+    }
     if let Some(tls) = &config.tls {
         private_files::warn_if_exposed(&tls.key, "the TLS private key", Audience::OwnerAndGroup);
     }
