@@ -124,6 +124,7 @@ impl Application {
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.notes_page,
                 mail: config.mail.is_some(),
+                totp: config.mfa_key.is_some(),
             }),
         };
         Ok(Self {

@@ -2,6 +2,7 @@
 //! server's injected clock, recovery codes, the waiting sign-in and its
 //! cookie, recent authentication, the `amr` claim and the operator's reset.
 
+mod admission;
 mod pending;
 mod sudo;
 mod totp;
