@@ -43,7 +43,7 @@ const RECOVERY_CODE_CHARS: usize = 16;
 /// RFC 4648 base32, lower case: no 0/1/8/9 to confuse with O/I/B/g.
 const BASE32: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 /// Longer input than this is no code of ours, and is not looked at further.
-pub const MAX_CODE_INPUT: usize = 64;
+const MAX_CODE_INPUT: usize = 64;
 
 /// Randomness failed; nothing can be issued.
 #[derive(Debug, thiserror::Error)]

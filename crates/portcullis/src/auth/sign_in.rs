@@ -90,7 +90,7 @@ pub(super) enum LoginFailure {
 }
 
 impl LoginFailure {
-    pub(super) fn into_error(self) -> AuthError {
+    fn into_error(self) -> AuthError {
         match self {
             LoginFailure::Failed(..) | LoginFailure::Superseded(_) => AuthError::InvalidCredentials,
             LoginFailure::WrongCode(_) => AuthError::InvalidCode,
