@@ -3,6 +3,7 @@
 //! cookie, recent authentication, the `amr` claim and the operator's reset.
 
 mod admission;
+mod at_rest;
 mod pending;
 mod sudo;
 mod totp;
