@@ -68,7 +68,7 @@ pub(crate) async fn mfa_routes(probe: &Probe) {
     probe
         .expect(calls.post(REAUTH, &bob).json(&json!({})), "400")
         .await;
-    let secret = app.begin(&mut bob).await;
+    app.begin(&mut bob).await;
     probe.expect(calls.post(TOTP, &bob), "200").await;
     probe
         .expect(
@@ -79,7 +79,6 @@ pub(crate) async fn mfa_routes(probe: &Probe) {
     probe
         .expect(calls.post(CONFIRM, &bob).json(&json!({})), "400")
         .await;
-    let _ = secret;
     let (mut carol, carol_secret, _) = app.enrolled("carol").await;
     probe.expect(calls.post(TOTP, &carol), "409").await;
     probe.expect(calls.get(STATUS, &carol), "200").await;
