@@ -57,6 +57,25 @@ pub enum AuditKind {
     /// A sign-in with the right password was refused: the address is not
     /// verified (`require_verified_email`).
     SignInUnverified,
+    /// The password was right; the sign-in waits for a second factor.
+    SignInSecondFactorRequired,
+    /// A second factor was refused: a wrong, replayed or malformed code.
+    SecondFactorFailed,
+    /// A user turned TOTP on (and was given recovery codes).
+    TotpEnabled,
+    /// A user turned TOTP off; their recovery codes went with it.
+    TotpDisabled,
+    /// A user replaced their recovery codes.
+    RecoveryCodesRegenerated,
+    /// A session proved its user again (the recent-authentication check).
+    Reauthenticated,
+    /// A re-authentication was refused: a wrong password or code.
+    ReauthenticationFailed,
+    /// A re-authentication was refused by the limits on guessing.
+    ReauthenticationThrottled,
+    /// An administrator removed a user's second factors
+    /// (`portcullis user mfa-reset`).
+    SecondFactorsReset,
 }
 
 impl AuditKind {
@@ -85,6 +104,15 @@ impl AuditKind {
             AuditKind::EmailChangeThrottled => "email_change_throttled",
             AuditKind::EmailChanged => "email_changed",
             AuditKind::SignInUnverified => "sign_in_unverified",
+            AuditKind::SignInSecondFactorRequired => "sign_in_second_factor_required",
+            AuditKind::SecondFactorFailed => "second_factor_failed",
+            AuditKind::TotpEnabled => "totp_enabled",
+            AuditKind::TotpDisabled => "totp_disabled",
+            AuditKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditKind::Reauthenticated => "reauthenticated",
+            AuditKind::ReauthenticationFailed => "reauthentication_failed",
+            AuditKind::ReauthenticationThrottled => "reauthentication_throttled",
+            AuditKind::SecondFactorsReset => "second_factors_reset",
         }
     }
 

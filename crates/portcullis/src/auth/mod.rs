@@ -14,6 +14,8 @@ pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
 pub mod mailer;
+mod mfa;
+pub mod one_time_codes;
 mod password_change;
 pub mod passwords;
 pub mod propagation;
@@ -38,12 +40,13 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::{NewAccount, Registered};
+pub use mfa::{Reauthentication, SecondFactor, SecondFactors, TotpEnrolment};
 pub use password_change::PasswordChange;
 pub use recovery::PasswordReset;
 pub use retention::Purged;
 pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
-pub use sign_in::SignInAttempt;
+pub use sign_in::{PendingSignIn, SignInAttempt, SignInResult};
 pub use verification::EmailChange;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
@@ -159,6 +162,29 @@ pub enum AuthError {
     /// verified first (`require_verified_email`).
     #[error("the e-mail address is not verified")]
     EmailNotVerified,
+    /// A second factor's code is wrong, was used before, or is no code.
+    #[error("invalid code")]
+    InvalidCode,
+    /// No sign-in waits for a second factor under the pending cookie: none
+    /// was sent, it expired, or it was completed.
+    #[error("no sign-in waits for a second factor")]
+    MfaExpired,
+    /// Changing the second factors needs a recent proof of identity.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// TOTP needs `mfa_key_file`, which is not configured (or no longer
+    /// opens the stored secrets).
+    #[error("TOTP is not available")]
+    TotpUnavailable,
+    /// TOTP is on already: turn it off first.
+    #[error("TOTP is already on")]
+    TotpAlreadyEnabled,
+    /// A confirmation without an enrolment begun.
+    #[error("no TOTP enrolment to confirm")]
+    NoTotpEnrolment,
+    /// The account has no second factor to remove or recover.
+    #[error("no second factor")]
+    NoSecondFactor,
 }
 
 impl From<HashError> for AuthError {
@@ -213,6 +239,12 @@ pub struct Auth {
     mail: Option<Arc<mailer::Mailing>>,
     /// Whether sign-in refuses an account whose address is not verified.
     require_verified_email: bool,
+    /// Seals TOTP secrets; `None` without `mfa_key_file`, which turns TOTP off.
+    sealer: Option<one_time_codes::SecretSealer>,
+    /// The issuer authenticator apps show beside the account name.
+    totp_issuer: String,
+    /// How recent a proof of identity changing the factors needs.
+    reauthentication_window: Duration,
 }
 
 impl Auth {
@@ -274,6 +306,12 @@ impl Auth {
             mail: None,
             require_verified_email: config.require_verified_email,
             audit_retention: config.audit_retention,
+            sealer: config
+                .mfa_key
+                .as_ref()
+                .and_then(one_time_codes::SecretSealer::new),
+            totp_issuer: mfa::totp_issuer(config.public_url.as_ref()),
+            reauthentication_window: config.reauthentication_window,
             clock,
         };
         let mark = auth.freshness.mark();

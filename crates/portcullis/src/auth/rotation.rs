@@ -143,6 +143,8 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             client_addr: None,
+            method: crate::domain::SignInMethod::Password,
+            reauthenticated_at: None,
         }
     }
 

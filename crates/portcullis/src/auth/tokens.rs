@@ -13,7 +13,7 @@ use super::keys::KeyRing;
 use super::revocation::RevocationSet;
 use super::verified_tokens::{self, VerifiedToken, VerifiedTokens};
 use crate::clock::unix_seconds;
-use crate::domain::SessionId;
+use crate::domain::{SessionId, SignInMethod};
 use crate::store::UserRecord;
 
 /// A signed access token. `Debug` is redacted.
@@ -111,6 +111,7 @@ impl AccessTokens {
         session: SessionId,
         session_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        method: SignInMethod,
     ) -> IssuedAccess {
         let iat = unix_seconds(now);
         let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
@@ -128,6 +129,7 @@ impl AccessTokens {
             username: user.username.clone(),
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
+            amr: Some(method.amr().iter().map(|v| (*v).to_owned()).collect()),
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

@@ -108,6 +108,8 @@ settings! {
     notify_new_device: bool, "PORTCULLIS_NOTIFY_NEW_DEVICE";
     address_email_requests: OrOff<Rate>, "PORTCULLIS_ADDRESS_EMAIL_REQUESTS";
     account_email_requests: OrOff<Rate>, "PORTCULLIS_ACCOUNT_EMAIL_REQUESTS";
+    mfa_key_file: PathBuf, "PORTCULLIS_MFA_KEY_FILE";
+    reauthentication_window: Duration, "PORTCULLIS_REAUTHENTICATION_WINDOW";
 }
 
 /// Every setting, with its TOML key, environment variable and flag, in the

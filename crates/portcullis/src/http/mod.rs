@@ -11,6 +11,7 @@ mod discovery;
 mod health;
 mod json;
 mod metrics;
+mod mfa_routes;
 pub mod openapi;
 mod recovery_routes;
 
@@ -43,6 +44,12 @@ where
         .routes(routes!(recovery_routes::verify_email))
         .routes(routes!(recovery_routes::resend_verification))
         .routes(routes!(recovery_routes::change_email))
+        .routes(routes!(mfa_routes::verify))
+        .routes(routes!(mfa_routes::begin_totp, mfa_routes::remove_totp))
+        .routes(routes!(mfa_routes::confirm_totp))
+        .routes(routes!(mfa_routes::regenerate_recovery_codes))
+        .routes(routes!(mfa_routes::second_factors))
+        .routes(routes!(mfa_routes::reauthenticate))
         .routes(routes!(openapi::document))
 }
 

@@ -14,10 +14,11 @@ use super::Ui;
 use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
 use super::recovery;
 use super::register::{FieldSpec, field};
+use super::second_factor;
 use super::visitor::Visitor;
-use crate::auth::SessionView;
-use crate::domain::PasswordError;
+use crate::auth::{SecondFactors, SessionView};
 use crate::domain::device;
+use crate::domain::{PasswordError, SignInMethod};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::failure::{self, Failure};
@@ -104,7 +105,13 @@ pub async fn account(
                     },
                     false => None,
                 };
-                signed_in(claims, &sessions, ui, unverified.as_deref())
+                let factors = match state.auth.second_factors(claims).await {
+                    Ok(factors) => factors,
+                    Err(e) => {
+                        return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
+                    }
+                };
+                signed_in(claims, &sessions, ui, unverified.as_deref(), factors)
             }
             Err(e) => {
                 return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
@@ -128,6 +135,7 @@ fn signed_in(
     sessions: &[SessionView],
     ui: Ui,
     unverified: Option<&str>,
+    factors: SecondFactors,
 ) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
@@ -161,6 +169,7 @@ fn signed_in(
                         dl.session-times {
                             dt { "Signed in" } dd { (timestamp(s.created_at)) }
                             dt { "Last used" } dd { (timestamp(s.last_used_at)) }
+                            dt { "Signed in with" } dd.method { (method_text(s.method)) }
                         }
                         button type="button" data-action="end-session" data-id=(s.id)
                             data-current=[current.then_some("true")] disabled data-needs-script {
@@ -191,6 +200,15 @@ fn signed_in(
                 p.hint { "Your other devices will be signed out." }
             }
         }
+        (second_factor::card(factors, ui))
         @if ui.mail { (recovery::change_email_card()) }
+    }
+}
+
+/// How a session began, for people.
+fn method_text(method: SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::Password => "Password",
+        SignInMethod::PasswordAndOtp => "Password and a one-time code",
     }
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::visitor::Visitor;
-use crate::auth::SignInAttempt;
+use crate::auth::{SignInAttempt, SignInResult};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
@@ -105,6 +105,13 @@ pub fn safe_next(next: &str) -> Option<&str> {
     ok.then_some(next)
 }
 
+/// `next=…` for a page's query string, encoded.
+pub fn next_query(next: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next)
+        .finish()
+}
+
 /// `GET /login`.
 pub async fn page(
     State(state): State<Context>,
@@ -165,10 +172,19 @@ pub async fn submit(
         device: presented.device.as_deref(),
     };
     match state.auth.login(attempt, &client).await {
-        Ok(signed_in) => cookies::attach(
+        Ok(SignInResult::SignedIn(signed_in)) => cookies::attach(
             Redirect::to(next).into_response(),
             state.cookies.sign_in(&signed_in),
         ),
+        Ok(SignInResult::SecondFactor(pending)) => {
+            let step = format!("/login/verify?{}", next_query(next));
+            cookies::attach(
+                Redirect::to(&step).into_response(),
+                [state
+                    .cookies
+                    .mfa_pending(&pending.token.encode(), pending.lifetime)],
+            )
+        }
         Err(e) => {
             let problem = Problem::from(e);
             let page = LoginView::failed(&form.username, next, &problem).page(

@@ -32,6 +32,7 @@ mod changes;
 mod email;
 mod key_revocation;
 mod keys;
+mod mfa;
 mod sessions;
 mod users;
 
@@ -89,6 +90,7 @@ pub async fn add_session_at(
             token_hash: &[tag; 32],
             user_agent: Some("test-agent"),
             client_addr: Some("127.0.0.1"),
+            method: portcullis::domain::SignInMethod::Password,
         })
         .await
         .expect("session inserted");
