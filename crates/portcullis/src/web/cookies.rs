@@ -25,18 +25,20 @@ pub struct CookiePolicy {
     secure: bool,
 }
 
-/// The cookie values a request carried; either may be absent.
+/// The cookie values a request carried; either may be absent. They borrow
+/// from the request's headers: a proxied request reads them on every call,
+/// and copying a token there only to drop it again costs an allocation.
 #[derive(Debug, Default)]
-pub struct Presented {
+pub struct Presented<'h> {
     /// The access token.
-    pub access: Option<String>,
+    pub access: Option<&'h str>,
     /// The refresh token.
-    pub refresh: Option<String>,
+    pub refresh: Option<&'h str>,
     /// The device cookie.
-    pub device: Option<String>,
+    pub device: Option<&'h str>,
 }
 
-impl Presented {
+impl Presented<'_> {
     /// Whether the request carried either session cookie.
     pub fn any(&self) -> bool {
         self.access.is_some() || self.refresh.is_some()
@@ -85,29 +87,29 @@ impl CookiePolicy {
 
     /// Reads our cookies from every `Cookie` header. When a name appears
     /// twice, the first wins, as browsers send the most specific cookie first.
-    pub fn read(&self, headers: &HeaderMap) -> Presented {
+    pub fn read<'h>(&self, headers: &'h HeaderMap) -> Presented<'h> {
         let mut presented = Presented::default();
         for value in headers.get_all(header::COOKIE) {
             let Ok(text) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(text).flatten() {
-                let slot = match cookie.name() {
+            for (name, value) in pairs(text) {
+                let slot = match name {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
                     n if n == self.device_name() => &mut presented.device,
                     _ => continue,
                 };
-                if slot.is_none() && !cookie.value().is_empty() {
-                    *slot = Some(cookie.value().to_owned());
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value);
                 }
             }
         }
         presented
     }
 
-    /// The `Cookie` header with Portcullis's own cookies removed, for
-    /// forwarding; `None` when nothing else is left.
-    pub fn strip(&self, headers: &HeaderMap) -> Option<HeaderValue> {
-        let kept: Vec<&str> = headers
+    /// The pairs of every `Cookie` header that are not Portcullis's own, for
+    /// forwarding, trimmed, in order; headers that are not text are left out.
+    pub fn foreign_pairs<'h>(&self, headers: &'h HeaderMap) -> impl Iterator<Item = &'h str> {
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -117,7 +119,12 @@ impl CookiePolicy {
                 let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
                 !pair.is_empty() && !self.is_ours(name)
             })
-            .collect();
+    }
+
+    /// The `Cookie` header with Portcullis's own cookies removed, for
+    /// forwarding; `None` when nothing else is left.
+    pub fn strip(&self, headers: &HeaderMap) -> Option<HeaderValue> {
+        let kept: Vec<&str> = self.foreign_pairs(headers).collect();
         if kept.is_empty() {
             return None;
         }
@@ -127,6 +134,9 @@ impl CookiePolicy {
     /// Removes every `Set-Cookie` for Portcullis's own cookie names from a
     /// proxied answer: only Portcullis may set or clear them, never an upstream.
     pub fn remove_set_cookies_of_ours(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key(header::SET_COOKIE) {
+            return;
+        }
         let theirs: Vec<HeaderValue> = headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -201,6 +211,18 @@ impl CookiePolicy {
         HeaderValue::from_str(&cookie.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
     }
+}
+
+/// The `name=value` pairs of a `Cookie` header as the `cookie` crate's
+/// `split_parse` reads them (which this replaces on the request path, where
+/// it built a full cookie per pair): split on `;`, a pair without `=` or with
+/// an empty name skipped, name and value trimmed, quotes kept.
+fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split(';').filter_map(|piece| {
+        let (name, value) = piece.split_once('=')?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| (name, value.trim()))
+    })
 }
 
 /// Attaches `Set-Cookie` headers to a response and, since they carry
@@ -280,12 +302,14 @@ mod tests {
 
     #[test]
     fn reading_takes_the_first_of_duplicate_names_and_ignores_others() {
-        let p = CookiePolicy::new(true).read(&headers(
+        let h = headers(
             "theme=dark; __Host-access_token=a1; __Host-access_token=a2; __Host-refresh_token=r",
-        ));
+        );
+        let p = CookiePolicy::new(true).read(&h);
         assert_eq!(p.access.as_deref(), Some("a1"));
         assert_eq!(p.refresh.as_deref(), Some("r"));
-        let none = CookiePolicy::new(true).read(&headers("access_token=x"));
+        let h = headers("access_token=x");
+        let none = CookiePolicy::new(true).read(&h);
         assert!(!none.any());
     }
 
@@ -300,6 +324,18 @@ mod tests {
     }
 
     proptest::proptest! {
+        #[test]
+        fn pairs_are_read_as_the_cookie_crate_reads_them(raw in "[ -~\t]{0,200}") {
+            let ours: Vec<(&str, &str)> = pairs(&raw).collect();
+            let theirs: Vec<(String, String)> = Cookie::split_parse(raw.as_str())
+                .flatten()
+                .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                .collect();
+            let theirs: Vec<(&str, &str)> =
+                theirs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
+
         #[test]
         fn reading_and_stripping_any_cookie_header_is_safe(raw in "[ -~]{0,300}") {
             let policy = CookiePolicy::new(true);
