@@ -280,9 +280,10 @@ struct SessionBody {
 )]
 pub async fn session(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.current_session(&signed_in.claims).await {
-        Ok((user, session)) => {
+        Ok(current) => {
+            let (user, session) = (&current.user, &current.session);
             let body = Json(SessionEnvelope {
-                user: (&user).into(),
+                user: user.into(),
                 session: SessionBody {
                     id: session.id.to_string(),
                     created_at: session.created_at,

@@ -137,8 +137,7 @@ pub async fn authenticate(
             clear: presented.any(),
         });
     }
-    match context.auth.refresh(presented.refresh, &client()).await
-    {
+    match context.auth.refresh(presented.refresh, &client()).await {
         Ok(signed_in) => Ok(Authenticated {
             renewed: Some(context.cookies.issue(&signed_in)),
             token: signed_in.access.token,
