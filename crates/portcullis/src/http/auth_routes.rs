@@ -134,7 +134,7 @@ pub async fn login(
     let attempt = SignInAttempt {
         login: &body.username,
         password: &body.password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     let session = state.auth.login(attempt, &client).await?;
     Ok(signed_in(&state, &session))
@@ -161,11 +161,7 @@ pub async fn refresh(
     headers: HeaderMap,
 ) -> Response {
     let presented = state.cookies.read(&headers);
-    match state
-        .auth
-        .refresh(presented.refresh.as_deref(), &client)
-        .await
-    {
+    match state.auth.refresh(presented.refresh, &client).await {
         Ok(session) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.issue(&session),
@@ -202,11 +198,7 @@ pub async fn logout(
     let presented = state.cookies.read(&headers);
     state
         .auth
-        .logout(
-            presented.access.as_deref(),
-            presented.refresh.as_deref(),
-            &client,
-        )
+        .logout(presented.access, presented.refresh, &client)
         .await?;
     Ok(cookies::attach(
         StatusCode::NO_CONTENT.into_response(),
@@ -423,7 +415,7 @@ pub async fn change_password(
     let change = PasswordChange {
         current: &body.current_password,
         new: &body.new_password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     let result = state
         .auth
