@@ -179,7 +179,7 @@ const BEARER: &str = "Bearer ";
 /// value (`theme=x accessToken=…`, `theme=x,accessToken=…`) and a pair
 /// without `=` at all. It may catch an innocent cookie whose value happens
 /// to spell `accessToken=`; that cookie is lost, which is the lesser harm.
-/// (Bytes outside ASCII never get this far: [`CookiePolicy::strip`] drops a
+/// (Bytes outside ASCII never get this far: [`CookiePolicy::foreign_pairs`] drops a
 /// `Cookie` header that is not plain text, so whitespace that only Unicode-
 /// aware trimming would remove cannot hide a name either.)
 fn could_name(pair: &str, name: &str) -> bool {
