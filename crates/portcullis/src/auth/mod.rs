@@ -23,6 +23,7 @@ mod recovery;
 mod retention;
 pub mod revocation;
 pub mod rotation;
+pub mod session_views;
 mod session_watch;
 mod sessions;
 mod sign_in;
@@ -64,6 +65,7 @@ use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
 use revocation::RevocationSet;
 use rotation::RefreshDenial;
+use session_views::SessionViews;
 use tokens::{AccessDenial, AccessTokens};
 
 /// What the browser told us about itself, recorded with a new session.
@@ -229,6 +231,9 @@ pub struct Auth {
     metrics: Metrics,
     /// Whether `revoked` is known to be current; checked before trusting a token.
     freshness: Freshness,
+    /// What `GET /api/auth/session` shows of each session, until its user
+    /// changes.
+    session_views: Arc<SessionViews>,
     /// Per-client-address rate limits of this instance.
     limits: Arc<AddressLimits>,
     /// Signs and checks device cookies; the key is shared by every instance.
@@ -297,6 +302,7 @@ impl Auth {
             revoked,
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
+            session_views: Arc::new(SessionViews::new(session_views::CAPACITY)),
             limits: Arc::new(AddressLimits::new(
                 config.address_rates,
                 config.address_ipv6_prefix,
@@ -398,6 +404,15 @@ impl Auth {
     pub async fn sync_revocations(&self, since: OffsetDateTime) -> Result<(), StoreError> {
         let revoked = self.store.revoked_since(since).await?;
         self.revoked.extend(revoked);
+        Ok(())
+    }
+
+    /// Forgets what `GET /api/auth/session` remembers of users written
+    /// since `since` (by another instance or an admin command, say).
+    pub async fn sync_user_changes(&self, since: OffsetDateTime) -> Result<(), StoreError> {
+        for user in self.store.users_changed_since(since).await? {
+            self.session_views.forget_user(user);
+        }
         Ok(())
     }
 

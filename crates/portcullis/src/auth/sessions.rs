@@ -12,6 +12,7 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::devices::DeviceToken;
 use super::rotation::{self, Decision, RefreshDenial};
+use super::session_views::CurrentSession;
 use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, SignInMethod, UserId};
@@ -281,13 +282,29 @@ impl Auth {
             .map_err(AuthError::Unauthenticated)
     }
 
-    /// The user and session behind valid claims, re-checked in the database.
-    pub async fn current_session(
-        &self,
-        claims: &Claims,
-    ) -> Result<(UserView, SessionView), AuthError> {
+    /// The user and session behind valid claims: checked in the database
+    /// the first time, then remembered until the user changes (see
+    /// [`super::session_views`]).
+    pub async fn current_session(&self, claims: &Claims) -> Result<Arc<CurrentSession>, AuthError> {
+        let gone = || AuthError::Unauthenticated(AccessDenial::Revoked);
+        let id: SessionId = claims.sid.parse().map_err(|_| gone())?;
+        if let Some(view) = self.session_views.get(id) {
+            return Ok(view);
+        }
+        let ticket = self.session_views.ticket();
         let (user, session) = self.current_records(claims).await?;
-        Ok((user.into(), session.into()))
+        let view = Arc::new(CurrentSession {
+            user: user.into(),
+            session: session.into(),
+        });
+        self.session_views.remember(ticket, view.clone());
+        Ok(view)
+    }
+
+    /// Forgets what `GET /api/auth/session` remembers of `user`, once a
+    /// change to it has committed.
+    pub(super) fn user_changed(&self, user: UserId) {
+        self.session_views.forget_user(user);
     }
 
     /// [`Auth::current_session`] as stored, password hash included.

@@ -136,7 +136,7 @@ pub async fn login(
     let attempt = SignInAttempt {
         login: &body.username,
         password: &body.password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     match state.auth.login(attempt, &client).await? {
         SignInResult::SignedIn(session) => Ok(signed_in(&state, &session)),
@@ -186,11 +186,7 @@ pub async fn refresh(
     headers: HeaderMap,
 ) -> Response {
     let presented = state.cookies.read(&headers);
-    match state
-        .auth
-        .refresh(presented.refresh.as_deref(), &client)
-        .await
-    {
+    match state.auth.refresh(presented.refresh, &client).await {
         Ok(session) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.issue(&session),
@@ -227,11 +223,7 @@ pub async fn logout(
     let presented = state.cookies.read(&headers);
     state
         .auth
-        .logout(
-            presented.access.as_deref(),
-            presented.refresh.as_deref(),
-            &client,
-        )
+        .logout(presented.access, presented.refresh, &client)
         .await?;
     Ok(cookies::attach(
         StatusCode::NO_CONTENT.into_response(),
@@ -305,9 +297,10 @@ struct SessionBody {
 )]
 pub async fn session(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.current_session(&signed_in.claims).await {
-        Ok((user, session)) => {
+        Ok(current) => {
+            let (user, session) = (&current.user, &current.session);
             let body = Json(SessionEnvelope {
-                user: (&user).into(),
+                user: user.into(),
                 session: SessionBody {
                     id: session.id.to_string(),
                     created_at: session.created_at,
@@ -451,7 +444,7 @@ pub async fn change_password(
     let change = PasswordChange {
         current: &body.current_password,
         new: &body.new_password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     let result = state
         .auth

@@ -59,9 +59,9 @@ pub async fn verify(
     let result = state
         .auth
         .complete_sign_in(
-            presented.mfa_pending.as_deref(),
+            presented.mfa_pending,
             factor,
-            presented.device.as_deref(),
+            presented.device,
             &client,
         )
         .await;
@@ -311,7 +311,7 @@ pub async fn reauthenticate(
         .reauthenticate(
             &signed_in.claims,
             proof,
-            presented.device.as_deref(),
+            presented.device,
             &client,
         )
         .await

@@ -95,7 +95,9 @@ pub async fn account(
                 // since it was issued.
                 let unverified = match ui.mail {
                     true => match state.auth.current_session(claims).await {
-                        Ok((user, _)) => (!user.email_verified).then_some(user.email),
+                        Ok(current) => {
+                            (!current.user.email_verified).then(|| current.user.email.clone())
+                        }
                         Err(e) => {
                             return failure::attach(
                                 Failure::of(e),

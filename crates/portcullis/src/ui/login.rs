@@ -169,7 +169,7 @@ pub async fn submit(
     let attempt = SignInAttempt {
         login: &form.username,
         password: &form.password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     match state.auth.login(attempt, &client).await {
         Ok(SignInResult::SignedIn(signed_in)) => cookies::attach(
@@ -208,11 +208,7 @@ pub async fn logout(
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .logout(
-            presented.access.as_deref(),
-            presented.refresh.as_deref(),
-            &client,
-        )
+        .logout(presented.access, presented.refresh, &client)
         .await
     {
         Ok(()) => cookies::attach(

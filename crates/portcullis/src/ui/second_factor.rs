@@ -85,9 +85,9 @@ pub async fn submit(
     let result = state
         .auth
         .complete_sign_in(
-            presented.mfa_pending.as_deref(),
+            presented.mfa_pending,
             factor,
-            presented.device.as_deref(),
+            presented.device,
             &client,
         )
         .await;

@@ -25,20 +25,22 @@ pub struct CookiePolicy {
     secure: bool,
 }
 
-/// The cookie values a request carried; either may be absent.
+/// The cookie values a request carried; either may be absent. They borrow
+/// from the request's headers: a proxied request reads them on every call,
+/// and copying a token there only to drop it again costs an allocation.
 #[derive(Debug, Default)]
-pub struct Presented {
+pub struct Presented<'h> {
     /// The access token.
-    pub access: Option<String>,
+    pub access: Option<&'h str>,
     /// The refresh token.
-    pub refresh: Option<String>,
+    pub refresh: Option<&'h str>,
     /// The device cookie.
-    pub device: Option<String>,
+    pub device: Option<&'h str>,
     /// The cookie of a sign-in waiting for its second factor.
-    pub mfa_pending: Option<String>,
+    pub mfa_pending: Option<&'h str>,
 }
 
-impl Presented {
+impl Presented<'_> {
     /// Whether the request carried either session cookie.
     pub fn any(&self) -> bool {
         self.access.is_some() || self.refresh.is_some()
@@ -99,30 +101,30 @@ impl CookiePolicy {
 
     /// Reads our cookies from every `Cookie` header. When a name appears
     /// twice, the first wins, as browsers send the most specific cookie first.
-    pub fn read(&self, headers: &HeaderMap) -> Presented {
+    pub fn read<'h>(&self, headers: &'h HeaderMap) -> Presented<'h> {
         let mut presented = Presented::default();
         for value in headers.get_all(header::COOKIE) {
             let Ok(text) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(text).flatten() {
-                let slot = match cookie.name() {
+            for (name, value) in pairs(text) {
+                let slot = match name {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
                     n if n == self.device_name() => &mut presented.device,
                     n if n == self.mfa_pending_name() => &mut presented.mfa_pending,
                     _ => continue,
                 };
-                if slot.is_none() && !cookie.value().is_empty() {
-                    *slot = Some(cookie.value().to_owned());
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value);
                 }
             }
         }
         presented
     }
 
-    /// The `Cookie` header with Portcullis's own cookies removed, for
-    /// forwarding; `None` when nothing else is left.
-    pub fn strip(&self, headers: &HeaderMap) -> Option<HeaderValue> {
-        let kept: Vec<&str> = headers
+    /// The pairs of every `Cookie` header that are not Portcullis's own, for
+    /// forwarding, trimmed, in order; headers that are not text are left out.
+    pub fn foreign_pairs<'h>(&self, headers: &'h HeaderMap) -> impl Iterator<Item = &'h str> {
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -132,16 +134,14 @@ impl CookiePolicy {
                 let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
                 !pair.is_empty() && !self.is_ours(name)
             })
-            .collect();
-        if kept.is_empty() {
-            return None;
-        }
-        HeaderValue::from_str(&kept.join("; ")).ok()
     }
 
     /// Removes every `Set-Cookie` for Portcullis's own cookie names from a
     /// proxied answer: only Portcullis may set or clear them, never an upstream.
     pub fn remove_set_cookies_of_ours(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key(header::SET_COOKIE) {
+            return;
+        }
         let theirs: Vec<HeaderValue> = headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -230,6 +230,18 @@ impl CookiePolicy {
     }
 }
 
+/// The `name=value` pairs of a `Cookie` header as the `cookie` crate's
+/// `split_parse` reads them (which this replaces on the request path, where
+/// it built a full cookie per pair): split on `;`, a pair without `=` or with
+/// an empty name skipped, name and value trimmed, quotes kept.
+fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split(';').filter_map(|piece| {
+        let (name, value) = piece.split_once('=')?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| (name, value.trim()))
+    })
+}
+
 /// Attaches `Set-Cookie` headers to a response and, since they carry
 /// credentials, forbids caching it.
 pub fn attach(mut response: Response, cookies: impl IntoIterator<Item = HeaderValue>) -> Response {
@@ -244,6 +256,12 @@ pub fn attach(mut response: Response, cookies: impl IntoIterator<Item = HeaderVa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the gateway forwards of a `Cookie` header: the app's pairs, rejoined.
+    fn stripped(policy: &CookiePolicy, headers: &HeaderMap) -> Option<String> {
+        let kept: Vec<&str> = policy.foreign_pairs(headers).collect();
+        (!kept.is_empty()).then(|| kept.join("; "))
+    }
 
     fn headers(cookie: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -283,9 +301,9 @@ mod tests {
     fn the_device_cookie_is_read_stripped_and_never_passed_on() {
         let policy = CookiePolicy::new(true);
         let h = headers("a=1; __Host-device=d1; __Host-device=d2");
-        assert_eq!(policy.read(&h).device.as_deref(), Some("d1"));
+        assert_eq!(policy.read(&h).device, Some("d1"));
         assert!(!policy.read(&h).any(), "no session for all that");
-        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1"));
         let mut answer = HeaderMap::new();
         answer.append(
             header::SET_COOKIE,
@@ -316,8 +334,8 @@ mod tests {
         }
         assert!(text.starts_with("__Host-mfa_pending=t"), "{text}");
         let h = headers("a=1; __Host-mfa_pending=p");
-        assert_eq!(policy.read(&h).mfa_pending.as_deref(), Some("p"));
-        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
+        assert_eq!(policy.read(&h).mfa_pending, Some("p"));
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1"));
     }
 
     #[test]
@@ -330,26 +348,38 @@ mod tests {
 
     #[test]
     fn reading_takes_the_first_of_duplicate_names_and_ignores_others() {
-        let p = CookiePolicy::new(true).read(&headers(
+        let h = headers(
             "theme=dark; __Host-access_token=a1; __Host-access_token=a2; __Host-refresh_token=r",
-        ));
-        assert_eq!(p.access.as_deref(), Some("a1"));
-        assert_eq!(p.refresh.as_deref(), Some("r"));
-        let none = CookiePolicy::new(true).read(&headers("access_token=x"));
+        );
+        let p = CookiePolicy::new(true).read(&h);
+        assert_eq!(p.access, Some("a1"));
+        assert_eq!(p.refresh, Some("r"));
+        let h = headers("access_token=x");
+        let none = CookiePolicy::new(true).read(&h);
         assert!(!none.any());
     }
 
     #[test]
     fn stripping_keeps_only_the_apps_cookies() {
         let policy = CookiePolicy::new(true);
-        let kept = policy.strip(&headers(
-            "a=1; __Host-access_token=x;b=2; __Host-refresh_token=y",
-        ));
-        assert_eq!(kept, Some(HeaderValue::from_static("a=1; b=2")));
-        assert_eq!(policy.strip(&headers("__Host-access_token=x")), None);
+        let h = headers("a=1; __Host-access_token=x;b=2; __Host-refresh_token=y");
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1; b=2"));
+        assert_eq!(stripped(&policy, &headers("__Host-access_token=x")), None);
     }
 
     proptest::proptest! {
+        #[test]
+        fn pairs_are_read_as_the_cookie_crate_reads_them(raw in "[ -~\t]{0,200}") {
+            let ours: Vec<(&str, &str)> = pairs(&raw).collect();
+            let theirs: Vec<(String, String)> = Cookie::split_parse(raw.as_str())
+                .flatten()
+                .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                .collect();
+            let theirs: Vec<(&str, &str)> =
+                theirs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
+
         #[test]
         fn reading_and_stripping_any_cookie_header_is_safe(raw in "[ -~]{0,300}") {
             let policy = CookiePolicy::new(true);
@@ -357,8 +387,7 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(header::COOKIE, value);
             let _ = policy.read(&h);
-            if let Some(kept) = policy.strip(&h) {
-                let kept = kept.to_str().expect("ascii in, ascii out").to_owned();
+            if let Some(kept) = stripped(&policy, &h) {
                 for pair in kept.split("; ") {
                     let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
                     proptest::prop_assert!(name != policy.access_name() && name != policy.refresh_name());

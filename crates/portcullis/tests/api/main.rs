@@ -55,5 +55,6 @@ mod gateway_attacks;
 mod instances;
 mod notes_api;
 mod request_id;
+mod session_answers;
 mod store;
 mod tls;

@@ -459,6 +459,10 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
     let none = Jar::default();
     let mut ada = app.signed_in("ada").await;
     let own = own_session(&app, &mut ada).await;
+    // A second session whose answer has never been read: `own_session`'s
+    // is remembered, and served without the database.
+    let mut unread = Jar::default();
+    assert_eq!(app.login(&mut unread, "ada", PASSWORD).await.status(), 201);
     // With only the refresh cookie, a request must refresh in place, which
     // needs the database.
     let refreshing = Jar::with(&[(REFRESH, ada.refresh().expect("refresh cookie"))]);
@@ -479,7 +483,7 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
         (calls.post("/api/auth/refresh", &ada), "503"),
         (calls.post("/api/auth/logout", &ada), "503"),
         (calls.post("/api/auth/logout-all", &ada), "503"),
-        (calls.get("/api/auth/session", &ada), "503"),
+        (calls.get("/api/auth/session", &unread), "503"),
         (calls.get("/api/auth/sessions", &ada), "503"),
         (calls.delete(&own, &ada), "503"),
         (change, "503"),
