@@ -58,12 +58,7 @@ pub async fn verify(
     let presented = state.cookies.read(&headers);
     let result = state
         .auth
-        .complete_sign_in(
-            presented.mfa_pending,
-            factor,
-            presented.device,
-            &client,
-        )
+        .complete_sign_in(presented.mfa_pending, factor, presented.device, &client)
         .await;
     match result {
         Ok(session) => cookies::attach(
@@ -308,12 +303,7 @@ pub async fn reauthenticate(
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .reauthenticate(
-            &signed_in.claims,
-            proof,
-            presented.device,
-            &client,
-        )
+        .reauthenticate(&signed_in.claims, proof, presented.device, &client)
         .await
     {
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),

@@ -84,12 +84,7 @@ pub async fn submit(
     let presented = state.cookies.read(&headers);
     let result = state
         .auth
-        .complete_sign_in(
-            presented.mfa_pending,
-            factor,
-            presented.device,
-            &client,
-        )
+        .complete_sign_in(presented.mfa_pending, factor, presented.device, &client)
         .await;
     match result {
         Ok(signed_in) => {
