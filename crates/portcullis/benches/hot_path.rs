@@ -39,6 +39,7 @@ fn claims() -> Claims {
         email: "ada@example.com".into(),
         email_verified: None,
         legacy_id: None,
+        idp: None,
     }
 }
 

@@ -57,6 +57,11 @@ pub enum AuditKind {
     /// A sign-in with the right password was refused: the address is not
     /// verified (`require_verified_email`).
     SignInUnverified,
+    /// An identity at another provider was linked to an account (the detail
+    /// names the provider).
+    IdentityLinked,
+    /// An identity at another provider was unlinked from an account.
+    IdentityUnlinked,
 }
 
 impl AuditKind {
@@ -85,6 +90,8 @@ impl AuditKind {
             AuditKind::EmailChangeThrottled => "email_change_throttled",
             AuditKind::EmailChanged => "email_changed",
             AuditKind::SignInUnverified => "sign_in_unverified",
+            AuditKind::IdentityLinked => "identity_linked",
+            AuditKind::IdentityUnlinked => "identity_unlinked",
         }
     }
 

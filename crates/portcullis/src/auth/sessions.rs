@@ -12,7 +12,7 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::devices::DeviceToken;
 use super::rotation::{self, Decision, RefreshDenial};
-use super::tokens::{AccessDenial, IssuedAccess};
+use super::tokens::{AccessDenial, IssuedAccess, SignInMethod};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, UserId};
 use crate::store::{NewMail, NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
@@ -50,9 +50,16 @@ pub(super) struct Opening {
     expires_at: OffsetDateTime,
     user_agent: Option<String>,
     addr: Option<String>,
+    /// The identity provider signed in with; `None`: a password.
+    pub(super) idp: Option<String>,
 }
 
 impl Opening {
+    /// The session's id.
+    pub(super) fn id(&self) -> SessionId {
+        self.id
+    }
+
     /// The row to insert for `user`.
     pub(super) fn record(&self, user: UserId) -> NewSession<'_> {
         NewSession {
@@ -63,6 +70,7 @@ impl Opening {
             token_hash: &self.token_hash,
             user_agent: self.user_agent.as_deref(),
             client_addr: self.addr.as_deref(),
+            idp: self.idp.as_deref(),
         }
     }
 }
@@ -102,6 +110,7 @@ impl Auth {
             expires_at: rotation::absolute_end(now, &self.policy),
             user_agent: client.user_agent.clone(),
             addr: client.addr.map(|a| a.to_string()),
+            idp: None,
         })
     }
 
@@ -112,10 +121,14 @@ impl Auth {
             refresh,
             now,
             expires_at,
+            idp,
             ..
         } = opening;
+        let method = SignInMethod {
+            idp: idp.as_deref(),
+        };
         SignedIn {
-            access: self.tokens.issue(&user, id, expires_at, now),
+            access: self.tokens.issue(&user, id, expires_at, now, method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
             user: user.into(),
             session_id: id,
@@ -248,7 +261,9 @@ impl Auth {
         SignedIn {
             access: self
                 .tokens
-                .issue(&user, session.id, session.expires_at, now),
+                .issue(&user, session.id, session.expires_at, now, SignInMethod {
+                    idp: session.idp.as_deref(),
+                }),
             refresh_lifetime: rotation::refresh_cookie_lifetime(
                 session.expires_at,
                 now,

@@ -156,7 +156,13 @@ impl Auth {
         self.admit_key(&key, began)
             .await?
             .map_err(LoginFailure::Throttled)?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        // An account made with a provider has no password (an empty hash):
+        // it is checked against the dummy hash, like an unknown name, so
+        // that it fails in the same time and the same way.
+        let stored = user
+            .as_ref()
+            .filter(|u| !u.password_hash.is_empty())
+            .map(|u| u.password_hash.clone());
         let password = Password::candidate(attempt.password.expose_secret());
         let verified = self.passwords.verify(password, stored).await?;
         let (user, hash) = match (user, verified) {

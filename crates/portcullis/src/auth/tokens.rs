@@ -60,6 +60,15 @@ pub enum AccessDenial {
     Revoked,
 }
 
+/// How a session was signed in, as each of its tokens states it: the one
+/// place that turns the session's record into claims about its sign-in (an
+/// `amr` for federated sessions belongs here too).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SignInMethod<'a> {
+    /// The identity provider's id; `None`: a password.
+    pub idp: Option<&'a str>,
+}
+
 /// Issues and checks access tokens.
 #[derive(Clone)]
 pub struct AccessTokens {
@@ -111,6 +120,7 @@ impl AccessTokens {
         session: SessionId,
         session_expires_at: OffsetDateTime,
         now: OffsetDateTime,
+        method: SignInMethod<'_>,
     ) -> IssuedAccess {
         let iat = unix_seconds(now);
         let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
@@ -128,6 +138,7 @@ impl AccessTokens {
             username: user.username.clone(),
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
+            idp: method.idp.map(str::to_owned),
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

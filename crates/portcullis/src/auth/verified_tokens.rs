@@ -100,6 +100,7 @@ mod tests {
                 email: "e@x.io".into(),
                 email_verified: None,
                 legacy_id: None,
+                idp: None,
             }),
             session: sid,
             kid: "k".into(),

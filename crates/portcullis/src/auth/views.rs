@@ -54,6 +54,8 @@ pub struct SessionView {
     pub expires_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in.
     pub user_agent: Option<String>,
+    /// The identity provider signed in with; `None`: a password.
+    pub idp: Option<String>,
 }
 
 impl From<SessionRecord> for SessionView {
@@ -64,6 +66,7 @@ impl From<SessionRecord> for SessionView {
             last_used_at: s.refreshed_at,
             expires_at: s.expires_at,
             user_agent: s.user_agent,
+            idp: s.idp,
         }
     }
 }

@@ -15,6 +15,7 @@
 mod checks;
 mod error;
 mod mail;
+mod providers;
 mod settings;
 mod sources;
 #[cfg(test)]
@@ -32,6 +33,7 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use url::Url;
 
 pub use error::ConfigError;
+pub use providers::{ProviderConfig, ProviderKind};
 pub use mail::{MailConfig, MailFrom, MailTransport, SmtpSecurity, SmtpServer, SmtpUrl};
 pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
 pub use sources::Sources;
@@ -197,6 +199,8 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     /// Whether sign-in refuses an account whose address is not verified.
     pub require_verified_email: bool,
+    /// The identity providers people may sign in with; empty: none.
+    pub oidc_providers: Vec<ProviderConfig>,
 }
 
 /// IPv6 clients are told apart by their /64 unless configured otherwise.
@@ -336,6 +340,7 @@ impl Config {
                 .map_or(Some(DEFAULT_AUDIT_RETENTION), |r| r.0),
             mail,
             require_verified_email,
+            oidc_providers: s.oidc_providers.unwrap_or_default().into_config()?,
         };
         checks::check(&config)?;
         Ok(config)

@@ -137,7 +137,20 @@ pub async fn login(
         device: presented.device.as_deref(),
     };
     let session = state.auth.login(attempt, &client).await?;
-    Ok(signed_in(&state, &session))
+    let response = signed_in(&state, &session);
+    // A sign-in at another provider found this account by its verified
+    // address and waits for its password: that is this sign-in, if it is
+    // to the same account.
+    match presented.link.as_deref() {
+        Some(link) => {
+            state
+                .auth
+                .complete_pending_link(link, session.user.id, &client)
+                .await?;
+            Ok(cookies::attach(response, [state.cookies.clear_link()]))
+        }
+        None => Ok(response),
+    }
 }
 
 /// `POST /api/auth/refresh`.
@@ -309,6 +322,9 @@ struct SessionListEntry {
     last_used_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in.
     user_agent: Option<String>,
+    /// The identity provider the session was signed in with (its configured
+    /// id); `null` when it was signed in with a password.
+    idp: Option<String>,
     /// Whether this is the session making the request.
     current: bool,
 }
@@ -344,6 +360,7 @@ pub async fn sessions(State(state): State<Context>, signed_in: Authenticated) ->
                     created_at: s.created_at,
                     last_used_at: s.last_used_at,
                     user_agent: s.user_agent,
+                    idp: s.idp,
                 })
                 .collect();
             signed_in.respond(Json(SessionList { sessions }))

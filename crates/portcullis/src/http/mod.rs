@@ -11,10 +11,12 @@ mod discovery;
 mod health;
 mod json;
 mod metrics;
+mod oidc_routes;
 pub mod openapi;
 mod recovery_routes;
 
 use axum::extract::FromRef;
+use axum::routing::{get, post};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -44,6 +46,17 @@ where
         .routes(routes!(recovery_routes::resend_verification))
         .routes(routes!(recovery_routes::change_email))
         .routes(routes!(openapi::document))
+        // Sign-in with other providers: browser navigations more than API
+        // calls (see `oidc_routes`), described in the README rather than in
+        // the OpenAPI document.
+        .route("/oidc/providers", get(oidc_routes::providers))
+        .route("/oidc/{provider}/start", get(oidc_routes::start))
+        .route("/oidc/{provider}/callback", get(oidc_routes::callback))
+        .route(
+            "/oidc/{provider}/link",
+            post(oidc_routes::link).delete(oidc_routes::unlink),
+        )
+        .route("/identities", get(oidc_routes::identities))
 }
 
 /// The operations routes, at the root, in the document that also holds what

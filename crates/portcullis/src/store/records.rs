@@ -101,6 +101,9 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// The client's address at sign-in.
     pub client_addr: Option<String>,
+    /// The identity provider the session was signed in with; `None`: a
+    /// password.
+    pub idp: Option<String>,
 }
 
 /// A session to start.
@@ -120,6 +123,8 @@ pub struct NewSession<'a> {
     pub user_agent: Option<&'a str>,
     /// The client's address.
     pub client_addr: Option<&'a str>,
+    /// The identity provider signed in with; `None`: a password.
+    pub idp: Option<&'a str>,
 }
 
 /// One refresh-token rotation.
@@ -255,6 +260,7 @@ pub(super) struct SessionRow {
     revoked_at: Option<i64>,
     user_agent: Option<String>,
     client_addr: Option<String>,
+    idp: Option<String>,
 }
 
 impl TryFrom<SessionRow> for SessionRecord {
@@ -278,6 +284,7 @@ impl TryFrom<SessionRow> for SessionRecord {
             revoked_at: r.revoked_at.map(from_unix_millis),
             user_agent: r.user_agent,
             client_addr: r.client_addr,
+            idp: r.idp,
         })
     }
 }

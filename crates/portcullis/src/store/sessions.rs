@@ -13,7 +13,7 @@ use crate::domain::{SessionId, UserId};
 
 /// The columns of a [`SessionRow`].
 const SESSION_COLUMNS: &str = "id, user_id, created_at, refreshed_at, expires_at, generation, \
-     successor_seal, revoked_at, user_agent, client_addr";
+     successor_seal, revoked_at, user_agent, client_addr, idp";
 
 impl Store {
     /// Starts a session with its first refresh token.
@@ -265,7 +265,7 @@ pub(super) async fn insert_session_rows(conn: Conn<'_>, s: &NewSession<'_>) -> S
     each_backend!(conn, |conn| {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, \
-             generation, user_agent, client_addr) VALUES ($1, $2, $3, $3, $4, 0, $5, $6)",
+             generation, user_agent, client_addr, idp) VALUES ($1, $2, $3, $3, $4, 0, $5, $6, $7)",
         )
         .bind(s.id.to_string())
         .bind(s.user_id.to_string())
@@ -273,6 +273,7 @@ pub(super) async fn insert_session_rows(conn: Conn<'_>, s: &NewSession<'_>) -> S
         .bind(unix_millis(s.expires_at))
         .bind(s.user_agent)
         .bind(s.client_addr)
+        .bind(s.idp)
         .execute(&mut *conn)
         .await?;
         sqlx::query(

@@ -15,6 +15,7 @@ use maud::{Markup, html};
 use secrecy::SecretString;
 use serde::Deserialize;
 
+use crate::web::next::safe_next;
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::visitor::Visitor;
@@ -92,18 +93,6 @@ impl PageQuery {
     }
 }
 
-/// `next` when it is a path on this site, else `None`. A redirect target from
-/// a URL would otherwise let any site send a freshly signed-in visitor to a
-/// page of its choosing (`//evil.test`, `/\evil.test` are other hosts to a
-/// browser).
-pub fn safe_next(next: &str) -> Option<&str> {
-    let mut chars = next.chars();
-    let ok = chars.next() == Some('/')
-        && !matches!(chars.next(), Some('/' | '\\'))
-        && next.len() <= 512
-        && !next.chars().any(|c| c.is_control() || c == '\\');
-    ok.then_some(next)
-}
 
 /// `GET /login`.
 pub async fn page(

@@ -13,7 +13,8 @@ use serde::Deserialize;
 
 use super::Ui;
 use super::layout::{Field, Page, Problem, SessionMark, sentence};
-use super::login::{PageQuery, safe_next};
+use super::login::PageQuery;
+use crate::web::next::safe_next;
 use super::visitor::Visitor;
 use crate::auth::{NewAccount, Registered};
 use crate::domain::{PasswordError, UsernameError};

@@ -7,6 +7,14 @@
 //! the device cookie of a browser that has signed in before (see
 //! [`crate::auth::devices`]), has the same attributes and a long life, and
 //! outlives sign-out.
+//!
+//! Two more carry a sign-in with another provider: the flow cookie, which
+//! binds a flow to the browser that began it, and the pending-link cookie,
+//! which carries an identity to the password sign-in that may link it.
+//! They are `SameSite=Lax`: the provider's redirect back is a cross-site
+//! top-level navigation, on which a `Strict` cookie would not be sent. Both
+//! are `HttpOnly`, `Secure`, `__Host-`, ten minutes long, and opaque: the
+//! database holds only their hashes.
 
 use std::time::Duration;
 
@@ -14,7 +22,8 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
-use crate::auth::SignedIn;
+use crate::auth::{FLOW_LIFETIME, PENDING_LINK_LIFETIME, SignedIn};
+use crate::domain::LinkToken;
 use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
 
 /// Cookie names and attributes for this deployment.
@@ -34,6 +43,10 @@ pub struct Presented {
     pub refresh: Option<String>,
     /// The device cookie.
     pub device: Option<String>,
+    /// The flow cookie of a sign-in at another provider.
+    pub flow: Option<String>,
+    /// The pending-link cookie.
+    pub link: Option<String>,
 }
 
 impl Presented {
@@ -79,8 +92,30 @@ impl CookiePolicy {
         }
     }
 
+    /// The flow cookie's name.
+    pub fn flow_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_flow"
+        } else {
+            "oidc_flow"
+        }
+    }
+
+    /// The pending-link cookie's name.
+    pub fn link_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_link"
+        } else {
+            "oidc_link"
+        }
+    }
+
     fn is_ours(&self, name: &str) -> bool {
-        name == self.access_name() || name == self.refresh_name() || name == self.device_name()
+        name == self.access_name()
+            || name == self.refresh_name()
+            || name == self.device_name()
+            || name == self.flow_name()
+            || name == self.link_name()
     }
 
     /// Reads our cookies from every `Cookie` header. When a name appears
@@ -94,6 +129,8 @@ impl CookiePolicy {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
                     n if n == self.device_name() => &mut presented.device,
+                    n if n == self.flow_name() => &mut presented.flow,
+                    n if n == self.link_name() => &mut presented.link,
                     _ => continue,
                 };
                 if slot.is_none() && !cookie.value().is_empty() {
@@ -186,13 +223,48 @@ impl CookiePolicy {
         ]
     }
 
+    /// The flow cookie of a sign-in just begun at a provider.
+    pub fn flow(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(self.flow_name(), &token.encode(), FLOW_LIFETIME, SameSite::Lax)
+    }
+
+    /// Deletes the flow cookie: a flow is good for one callback.
+    pub fn clear_flow(&self) -> HeaderValue {
+        self.build_with(self.flow_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
+    /// The pending-link cookie.
+    pub fn link(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(
+            self.link_name(),
+            &token.encode(),
+            PENDING_LINK_LIFETIME,
+            SameSite::Lax,
+        )
+    }
+
+    /// Deletes the pending-link cookie.
+    pub fn clear_link(&self) -> HeaderValue {
+        self.build_with(self.link_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
     fn build(&self, name: &'static str, value: &str, max_age: Duration) -> HeaderValue {
+        self.build_with(name, value, max_age, SameSite::Strict)
+    }
+
+    fn build_with(
+        &self,
+        name: &'static str,
+        value: &str,
+        max_age: Duration,
+        same_site: SameSite,
+    ) -> HeaderValue {
         let max_age =
             cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         let cookie = Cookie::build((name, value))
             .http_only(true)
             .secure(self.secure)
-            .same_site(SameSite::Strict)
+            .same_site(same_site)
             .path("/")
             .max_age(max_age)
             .build();

@@ -89,6 +89,7 @@ pub async fn add_session_at(
             token_hash: &[tag; 32],
             user_agent: Some("test-agent"),
             client_addr: Some("127.0.0.1"),
+            idp: None,
         })
         .await
         .expect("session inserted");

@@ -252,6 +252,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                         token_hash: &[token; 32],
                         user_agent: None,
                         client_addr: None,
+                        idp: None,
                     },
                     None,
                 )
@@ -301,6 +302,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                 token_hash: &[3; 32],
                 user_agent: None,
                 client_addr: None,
+                idp: None,
             },
             None,
         )

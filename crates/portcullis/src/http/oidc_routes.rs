@@ -1,0 +1,347 @@
+//! Sign-in with other providers: `/api/auth/oidc/*` and
+//! `/api/auth/identities`.
+//!
+//! The start and the callback are browser navigations, not API calls, so
+//! they answer pages when the browser asks for HTML: the callback ends on a
+//! small page of our own that continues to `next`, with a meta refresh and a
+//! link (no script: the pages' CSP forbids inline script). That step is
+//! needed: the callback is reached by a redirect chain that began on the
+//! provider's site, and browsers withhold `SameSite=Strict` cookies from
+//! every request of such a chain — a plain redirect to `next` would arrive
+//! without the session just set. A navigation that our own page starts is
+//! same-site, and carries them.
+
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use maud::{DOCTYPE, Markup, html};
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::auth::{AuthError, Callback, CallbackOutcome};
+use crate::domain::UserId;
+use crate::web::Context;
+use crate::web::client::SessionClient;
+use crate::web::cookies;
+use crate::web::failure::{Failure, attach};
+use crate::web::next::safe_next;
+use crate::web::problem::ApiError;
+use crate::web::session::Authenticated;
+
+/// Where a browser goes when `next` is not given.
+const DEFAULT_NEXT: &str = "/";
+
+/// The query parameters of a URL, the first of each name; a malformed
+/// query yields what it can.
+fn query_params(raw: Option<&str>) -> Vec<(String, String)> {
+    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
+        .unwrap_or_default()
+}
+
+fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+/// Whether the client asked for a page rather than JSON.
+fn wants_html(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"))
+}
+
+/// A small page of our own, with the headers every such page carries.
+fn page(status: StatusCode, title: &str, body: Markup, refresh_to: Option<&str>) -> Response {
+    let markup = html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="referrer" content="no-referrer";
+                @if let Some(to) = refresh_to {
+                    meta http-equiv="refresh" content={ "0;url=" (to) };
+                }
+                title { (title) " · Portcullis" }
+            }
+            body { main { h1 { (title) } (body) } }
+        }
+    };
+    let mut response = (status, axum::response::Html(markup.into_string())).into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
+        ),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// The page that continues to `next` from our own origin.
+fn continue_page(title: &str, next: &str) -> Response {
+    page(
+        StatusCode::OK,
+        title,
+        html! { p { a href=(next) { "Continue" } } },
+        Some(next),
+    )
+}
+
+/// An error as a page (for a browser) or a problem; the flow cookie is
+/// cleared either way, since the flow is over.
+fn refusal(state: &Context, headers: &HeaderMap, error: AuthError) -> Response {
+    let problem = ApiError::from(&error);
+    let response = if wants_html(headers) {
+        let (status, code) = problem.status_and_code();
+        let text = match &error {
+            AuthError::UnknownProvider => "There is no such sign-in provider.",
+            AuthError::ProviderUnavailable(_) => {
+                "The sign-in provider cannot be reached just now. Try again in a moment."
+            }
+            AuthError::ProviderDenied(_) => "The sign-in provider did not sign you in.",
+            AuthError::InvalidIdToken(_) => "The sign-in provider's answer could not be trusted.",
+            AuthError::InvalidFlow(_) => {
+                "This sign-in was not started in this browser, has expired, or was used already. Start again."
+            }
+            AuthError::AccountExists => {
+                "An account with this e-mail address exists. Sign in with its password, then link the provider on the account page."
+            }
+            AuthError::RegistrationClosed => "Registration is closed.",
+            AuthError::EmailRequired => {
+                "The sign-in provider did not share an e-mail address, which an account needs."
+            }
+            AuthError::IdentityInUse => {
+                "This account at the provider is linked to another Portcullis account."
+            }
+            AuthError::EmailNotVerified => "Verify your e-mail address before signing in.",
+            AuthError::InvalidCredentials => "This account cannot sign in.",
+            _ => "Signing in did not work. Try again later.",
+        };
+        page(
+            status,
+            "Sign-in failed",
+            html! {
+                p { (text) }
+                p { small { "Error code: " code { (code) } } }
+                p { a href="/login" { "Back to sign-in" } }
+            },
+            None,
+        )
+    } else {
+        problem.into_response()
+    };
+    let response = attach(Failure::of(error), response);
+    cookies::attach(response, [state.cookies.clear_flow()])
+}
+
+/// `GET /api/auth/oidc/{provider}/start?next=/path`: 302 to the provider,
+/// with the flow cookie.
+pub async fn start(
+    State(state): State<Context>,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params = query_params(query.as_deref());
+    let next = match param(&params, "next") {
+        None | Some("") => DEFAULT_NEXT,
+        Some(next) => match safe_next(next) {
+            Some(next) => next,
+            None => {
+                return ApiError::RefusedRequest("next must be a path on this site")
+                    .into_response();
+            }
+        },
+    };
+    match state.auth.begin_external(&provider, next, None).await {
+        Ok(flow) => redirect_to_provider(&state, flow, StatusCode::FOUND),
+        Err(e) => refusal(&state, &headers, e),
+    }
+}
+
+fn redirect_to_provider(state: &Context, flow: crate::auth::FlowStart, status: StatusCode) -> Response {
+    let mut response = status.into_response();
+    match HeaderValue::from_str(flow.location.as_str()) {
+        Ok(location) => {
+            response.headers_mut().insert(header::LOCATION, location);
+            cookies::attach(response, [state.cookies.flow(&flow.cookie)])
+        }
+        // A URL is always a valid header value; kept as an error, not a panic.
+        Err(_) => ApiError::Internal.into_response(),
+    }
+}
+
+/// `GET /api/auth/oidc/{provider}/callback`: where the provider sends the
+/// browser back.
+pub async fn callback(
+    State(state): State<Context>,
+    Path(provider): Path<String>,
+    SessionClient(client): SessionClient,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let params = query_params(query.as_deref());
+    let presented = state.cookies.read(&headers);
+    let callback = Callback {
+        provider: &provider,
+        code: param(&params, "code"),
+        state: param(&params, "state"),
+        error: param(&params, "error"),
+        iss: param(&params, "iss"),
+        flow_cookie: presented.flow.as_deref(),
+    };
+    let outcome = match state.auth.complete_external(callback, &client).await {
+        Ok(outcome) => outcome,
+        Err(e) => return refusal(&state, &headers, e),
+    };
+    let clear_flow = state.cookies.clear_flow();
+    match outcome {
+        CallbackOutcome::SignedIn { session, next } => {
+            let mut set = state.cookies.sign_in(&session);
+            set.push(clear_flow);
+            cookies::attach(continue_page("Signed in", &next), set)
+        }
+        CallbackOutcome::Linked { next } => {
+            cookies::attach(continue_page("Linked", &next), [clear_flow])
+        }
+        CallbackOutcome::ConfirmWithPassword { cookie, next } => {
+            let login = format!(
+                "/login?notice=link-provider&next={}",
+                url::form_urlencoded::byte_serialize(next.as_bytes()).collect::<String>()
+            );
+            let response = page(
+                StatusCode::OK,
+                "Sign in to link",
+                html! {
+                    p { "An account with this e-mail address exists. Sign in to it with its password to link the provider; from then on, either signs you in." }
+                    p { a href=(login) { "Sign in" } }
+                },
+                Some(&login),
+            );
+            cookies::attach(response, [clear_flow, state.cookies.link(&cookie)])
+        }
+    }
+}
+
+/// `POST /api/auth/oidc/{provider}/link?next=/path`: a signed-in user links
+/// a provider; 303 to the provider, as a form's navigation follows it.
+pub async fn link(
+    State(state): State<Context>,
+    Path(provider): Path<String>,
+    RawQuery(query): RawQuery,
+    signed_in: Authenticated,
+    headers: HeaderMap,
+) -> Response {
+    let params = query_params(query.as_deref());
+    let next = match param(&params, "next") {
+        None | Some("") => "/account",
+        Some(next) => match safe_next(next) {
+            Some(next) => next,
+            None => {
+                return signed_in.respond(ApiError::RefusedRequest(
+                    "next must be a path on this site",
+                ));
+            }
+        },
+    };
+    let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
+        return signed_in.respond(ApiError::Unauthenticated);
+    };
+    match state.auth.begin_external(&provider, next, Some(user)).await {
+        Ok(flow) => signed_in.respond(redirect_to_provider(&state, flow, StatusCode::SEE_OTHER)),
+        Err(e) => signed_in.respond(refusal(&state, &headers, e)),
+    }
+}
+
+/// `DELETE /api/auth/oidc/{provider}/link`: unlinks; 409
+/// `last_sign_in_method` when it is the account's last way to sign in.
+pub async fn unlink(
+    State(state): State<Context>,
+    Path(provider): Path<String>,
+    SessionClient(client): SessionClient,
+    signed_in: Authenticated,
+) -> Response {
+    let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
+        return signed_in.respond(ApiError::Unauthenticated);
+    };
+    match state.auth.unlink(user, &provider, &client).await {
+        Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),
+        Err(e) => signed_in.respond(e),
+    }
+}
+
+#[derive(Serialize)]
+struct ProviderEntry {
+    id: String,
+    name: String,
+    /// Where a "Continue with …" link points.
+    start: String,
+}
+
+#[derive(Serialize)]
+struct ProviderList {
+    providers: Vec<ProviderEntry>,
+}
+
+/// `GET /api/auth/oidc/providers`: the configured providers, for a
+/// frontend's buttons.
+pub async fn providers(State(state): State<Context>) -> Response {
+    let providers = state
+        .auth
+        .providers()
+        .into_iter()
+        .map(|p| ProviderEntry {
+            start: format!("/api/auth/oidc/{}/start", p.id),
+            id: p.id,
+            name: p.name,
+        })
+        .collect();
+    Json(ProviderList { providers }).into_response()
+}
+
+#[derive(Serialize)]
+struct IdentityEntry {
+    provider: String,
+    name: String,
+    email: Option<String>,
+    #[serde(with = "time::serde::rfc3339")]
+    linked_at: OffsetDateTime,
+}
+
+#[derive(Serialize)]
+struct IdentityList {
+    identities: Vec<IdentityEntry>,
+}
+
+/// `GET /api/auth/identities`: the providers linked to the signed-in
+/// account.
+pub async fn identities(State(state): State<Context>, signed_in: Authenticated) -> Response {
+    let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
+        return signed_in.respond(ApiError::Unauthenticated);
+    };
+    match state.auth.identities(user).await {
+        Ok(list) => {
+            let identities = list
+                .into_iter()
+                .map(|i| IdentityEntry {
+                    provider: i.provider,
+                    name: i.name,
+                    email: i.email,
+                    linked_at: i.linked_at,
+                })
+                .collect();
+            signed_in.respond(Json(IdentityList { identities }))
+        }
+        Err(e) => signed_in.respond(e),
+    }
+}
