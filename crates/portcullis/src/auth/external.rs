@@ -183,31 +183,40 @@ impl Auth {
         }
         // The flow is taken (deleted) first, whatever follows: a callback is
         // good for one try.
-        let cookie = callback
-            .flow_cookie
-            .and_then(LinkToken::parse)
-            .ok_or(AuthError::InvalidFlow("no sign-in in progress in this browser"))?;
+        let cookie =
+            callback
+                .flow_cookie
+                .and_then(LinkToken::parse)
+                .ok_or(AuthError::InvalidFlow(
+                    "no sign-in in progress in this browser",
+                ))?;
         let now = self.clock.now();
-        let flow = self
-            .store
-            .take_flow(&cookie.hash(), now)
-            .await?
-            .ok_or(AuthError::InvalidFlow("no sign-in in progress in this browser"))?;
-        let state_matches = callback
-            .state
-            .is_some_and(|s| bool::from(subtle::ConstantTimeEq::ct_eq(s.as_bytes(), flow.state.as_bytes())));
+        let flow =
+            self.store
+                .take_flow(&cookie.hash(), now)
+                .await?
+                .ok_or(AuthError::InvalidFlow(
+                    "no sign-in in progress in this browser",
+                ))?;
+        let state_matches = callback.state.is_some_and(|s| {
+            bool::from(subtle::ConstantTimeEq::ct_eq(
+                s.as_bytes(),
+                flow.state.as_bytes(),
+            ))
+        });
         if flow.provider != callback.provider || !state_matches {
-            return Err(AuthError::InvalidFlow("the answer is not for the sign-in this browser began"));
+            return Err(AuthError::InvalidFlow(
+                "the answer is not for the sign-in this browser began",
+            ));
         }
-        // RFC 9207: an `iss` other than this provider's means the answer
-        // comes from another provider (a mix-up attack).
+        // RFC 9207: an `iss` other than this provider's (compared as
+        // strings) means the answer comes from another provider (a mix-up).
         if let (Some(iss), Some(expected)) = (
             callback.iss,
-            self.federation.expected_iss(callback.provider).await,
-        ) {
-            if iss.trim_end_matches('/') != expected.trim_end_matches('/') {
-                return Err(AuthError::InvalidFlow("the answer names another issuer"));
-            }
+            self.federation.expected_iss(callback.provider),
+        ) && iss != expected
+        {
+            return Err(AuthError::InvalidFlow("the answer names another issuer"));
         }
         if let Some(error) = callback.error {
             let error: String = error.chars().take(MAX_ERROR_CHARS).collect();
@@ -223,7 +232,8 @@ impl Auth {
             .await?;
         match flow.link_user {
             Some(user) => {
-                self.link(user, callback.provider, &identity, client).await?;
+                self.link(user, callback.provider, &identity, client)
+                    .await?;
                 Ok(CallbackOutcome::Linked { next: flow.next })
             }
             None => self.sign_in_external(&flow, &identity, client).await,
@@ -244,7 +254,9 @@ impl Auth {
             .user_by_identity(provider, &identity.subject)
             .await?
         {
-            let session = self.start_external_session(user, provider, client, began).await?;
+            let session = self
+                .start_external_session(user, provider, client, began)
+                .await?;
             return Ok(CallbackOutcome::SignedIn {
                 session: Box::new(session),
                 next: flow.next.clone(),
@@ -303,13 +315,25 @@ impl Auth {
         began: OffsetDateTime,
     ) -> Result<SignedIn, AuthError> {
         if user.disabled {
-            self.audit_external(AuditKind::SignInFailed, Some(user.id), None, client, provider)
-                .await;
+            self.audit_external(
+                AuditKind::SignInFailed,
+                Some(user.id),
+                None,
+                client,
+                provider,
+            )
+            .await;
             return Err(AuthError::InvalidCredentials);
         }
         if self.require_verified_email && !user.email_verified {
-            self.audit_external(AuditKind::SignInUnverified, Some(user.id), None, client, provider)
-                .await;
+            self.audit_external(
+                AuditKind::SignInUnverified,
+                Some(user.id),
+                None,
+                client,
+                provider,
+            )
+            .await;
             return Err(AuthError::EmailNotVerified);
         }
         let mut opening = self.open_session(client, began)?;
@@ -374,8 +398,14 @@ impl Auth {
                 Ok(Some(user)) => {
                     tracing::info!(user = %user.id, provider, "account created with a provider");
                     let session = opening.id();
-                    self.audit_external(AuditKind::Registered, Some(id), Some(session), client, provider)
-                        .await;
+                    self.audit_external(
+                        AuditKind::Registered,
+                        Some(id),
+                        Some(session),
+                        client,
+                        provider,
+                    )
+                    .await;
                     return Ok(self.opened(user, opening));
                 }
                 // Two first sign-ins at once: the other created the account.
@@ -411,8 +441,14 @@ impl Auth {
         if !linked {
             return Err(AuthError::IdentityInUse);
         }
-        self.audit_external(AuditKind::IdentityLinked, Some(user), None, client, provider)
-            .await;
+        self.audit_external(
+            AuditKind::IdentityLinked,
+            Some(user),
+            None,
+            client,
+            provider,
+        )
+        .await;
         Ok(())
     }
 
@@ -484,8 +520,14 @@ impl Auth {
             .await?
         {
             Unlinked::Done => {
-                self.audit_external(AuditKind::IdentityUnlinked, Some(user), None, client, provider)
-                    .await;
+                self.audit_external(
+                    AuditKind::IdentityUnlinked,
+                    Some(user),
+                    None,
+                    client,
+                    provider,
+                )
+                .await;
                 Ok(())
             }
             Unlinked::NotLinked => Err(AuthError::NotLinked),
@@ -534,7 +576,10 @@ fn username_candidates(names: &[String]) -> Vec<Username> {
     if bases.is_empty() {
         bases.push("user".to_owned());
     }
-    let mut out: Vec<Username> = bases.iter().filter_map(|b| Username::parse(b).ok()).collect();
+    let mut out: Vec<Username> = bases
+        .iter()
+        .filter_map(|b| Username::parse(b).ok())
+        .collect();
     let first = bases[0].chars().take(24).collect::<String>();
     out.extend((2..=9).filter_map(|n| Username::parse(&format!("{first}-{n}")).ok()));
     for _ in 0..3 {

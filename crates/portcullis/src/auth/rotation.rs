@@ -143,6 +143,7 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             client_addr: None,
+            idp: None,
         }
     }
 

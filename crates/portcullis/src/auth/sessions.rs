@@ -259,11 +259,15 @@ impl Auth {
     ) -> SignedIn {
         let now = self.clock.now();
         SignedIn {
-            access: self
-                .tokens
-                .issue(&user, session.id, session.expires_at, now, SignInMethod {
+            access: self.tokens.issue(
+                &user,
+                session.id,
+                session.expires_at,
+                now,
+                SignInMethod {
                     idp: session.idp.as_deref(),
-                }),
+                },
+            ),
             refresh_lifetime: rotation::refresh_cookie_lifetime(
                 session.expires_at,
                 now,

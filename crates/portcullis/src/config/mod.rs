@@ -33,8 +33,8 @@ use secrecy::{ExposeSecret, SecretSlice, SecretString};
 use url::Url;
 
 pub use error::ConfigError;
-pub use providers::{ProviderConfig, ProviderKind};
 pub use mail::{MailConfig, MailFrom, MailTransport, SmtpSecurity, SmtpServer, SmtpUrl};
+pub use providers::{ProviderConfig, ProviderKind};
 pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
 pub use sources::Sources;
 pub use values::{

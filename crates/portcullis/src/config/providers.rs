@@ -43,8 +43,10 @@ pub struct ProviderConfig {
 pub enum ProviderKind {
     /// OpenID Connect: the issuer's discovery document names every endpoint.
     Oidc {
-        /// The issuer, exactly as the provider's ID tokens name it.
-        issuer: Url,
+        /// The issuer, exactly as written: it must equal, byte for byte,
+        /// the `iss` of the provider's discovery document and ID tokens
+        /// (a bare host stays without the `/` a URL type would add).
+        issuer: String,
     },
     /// GitHub: OAuth 2.0 and its REST API for who the user is.
     Github {
@@ -78,8 +80,7 @@ pub(super) struct RawProvider {
 }
 
 impl SettingValue for RawProviders {
-    const EXPECTED: &'static str =
-        "a TOML array of tables such as [{ id = \"google\", name = \"Google\", issuer = \"https://accounts.google.com\", client_id = \"…\", client_secret_file = \"/run/secrets/google\" }]";
+    const EXPECTED: &'static str = "a TOML array of tables such as [{ id = \"google\", name = \"Google\", issuer = \"https://accounts.google.com\", client_id = \"…\", client_secret_file = \"/run/secrets/google\" }]";
 
     fn parse(text: &str) -> Option<Self> {
         #[derive(Deserialize)]
@@ -138,14 +139,17 @@ impl RawProvider {
         }
         let issuer = self
             .issuer
-            .map(|text| provider_url(&id, &text))
+            .map(|text| provider_url(&id, &text).map(|url| (text, url)))
             .transpose()?;
         let (kind, default_scopes): (_, &[&str]) = match self.kind.as_deref() {
             None | Some("oidc") => {
                 let issuer = issuer.ok_or_else(|| {
                     inconsistent(&id, "issuer is required (or kind = \"github\")")
                 })?;
-                (ProviderKind::Oidc { issuer }, &["openid", "email", "profile"])
+                (
+                    ProviderKind::Oidc { issuer: issuer.0 },
+                    &["openid", "email", "profile"],
+                )
             }
             Some("github") => {
                 let (web, api) = match issuer {
@@ -153,17 +157,18 @@ impl RawProvider {
                         Url::parse("https://github.com").map_err(|_| unreachable_url())?,
                         Url::parse("https://api.github.com").map_err(|_| unreachable_url())?,
                     ),
-                    Some(web) => {
+                    Some((_, web)) => {
                         // GitHub Enterprise Server serves its API under the site.
-                        let api = Url::parse(&format!(
-                            "{}/api/v3",
-                            web.as_str().trim_end_matches('/')
-                        ))
-                        .map_err(|_| inconsistent(&id, "issuer is not a URL"))?;
+                        let api =
+                            Url::parse(&format!("{}/api/v3", web.as_str().trim_end_matches('/')))
+                                .map_err(|_| inconsistent(&id, "issuer is not a URL"))?;
                         (web, api)
                     }
                 };
-                (ProviderKind::Github { web, api }, &["read:user", "user:email"])
+                (
+                    ProviderKind::Github { web, api },
+                    &["read:user", "user:email"],
+                )
             }
             Some(_) => {
                 return Err(inconsistent(
@@ -179,7 +184,10 @@ impl RawProvider {
             // Without it the provider answers plain OAuth 2.0: no ID token.
             scopes.insert(0, "openid".to_owned());
         }
-        if scopes.iter().any(|s| s.is_empty() || s.contains(char::is_whitespace)) {
+        if scopes
+            .iter()
+            .any(|s| s.is_empty() || s.contains(char::is_whitespace))
+        {
             return Err(inconsistent(&id, "a scope is empty or holds a space"));
         }
         let client_secret = read_client_secret(&id, &self.client_secret_file)?;

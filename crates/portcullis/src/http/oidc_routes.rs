@@ -11,10 +11,10 @@
 //! without the session just set. A navigation that our own page starts is
 //! same-site, and carries them.
 
+use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
 use time::OffsetDateTime;
@@ -35,8 +35,12 @@ const DEFAULT_NEXT: &str = "/";
 /// The query parameters of a URL, the first of each name; a malformed
 /// query yields what it can.
 fn query_params(raw: Option<&str>) -> Vec<(String, String)> {
-    raw.map(|q| url::form_urlencoded::parse(q.as_bytes()).into_owned().collect())
-        .unwrap_or_default()
+    raw.map(|q| {
+        url::form_urlencoded::parse(q.as_bytes())
+            .into_owned()
+            .collect()
+    })
+    .unwrap_or_default()
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -169,7 +173,11 @@ pub async fn start(
     }
 }
 
-fn redirect_to_provider(state: &Context, flow: crate::auth::FlowStart, status: StatusCode) -> Response {
+fn redirect_to_provider(
+    state: &Context,
+    flow: crate::auth::FlowStart,
+    status: StatusCode,
+) -> Response {
     let mut response = status.into_response();
     match HeaderValue::from_str(flow.location.as_str()) {
         Ok(location) => {
@@ -248,9 +256,8 @@ pub async fn link(
         Some(next) => match safe_next(next) {
             Some(next) => next,
             None => {
-                return signed_in.respond(ApiError::RefusedRequest(
-                    "next must be a path on this site",
-                ));
+                return signed_in
+                    .respond(ApiError::RefusedRequest("next must be a path on this site"));
             }
         },
     };

@@ -5,8 +5,8 @@
 use time::OffsetDateTime;
 
 use super::records::UserRow;
-use super::{Backend, Dialect, NewSession, Store, StoreError, StoreResult, UserRecord};
 use super::sessions::insert_session_rows;
+use super::{Backend, Dialect, NewSession, Store, StoreError, StoreResult, UserRecord};
 use crate::clock::{from_unix_millis, unix_millis};
 use crate::domain::UserId;
 
@@ -113,7 +113,10 @@ impl TryFrom<IdentityRow> for IdentityRecord {
         Ok(IdentityRecord {
             provider: r.provider,
             subject: r.subject,
-            user_id: r.user_id.parse().map_err(|_| StoreError::Corrupt("user id"))?,
+            user_id: r
+                .user_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("user id"))?,
             email: r.email,
             created_at: from_unix_millis(r.created_at),
         })
@@ -167,7 +170,10 @@ impl TryFrom<PendingRow> for PendingLink {
         Ok(PendingLink {
             provider: r.provider,
             subject: r.subject,
-            user_id: r.user_id.parse().map_err(|_| StoreError::Corrupt("user id"))?,
+            user_id: r
+                .user_id
+                .parse()
+                .map_err(|_| StoreError::Corrupt("user id"))?,
             email: r.email,
             expires_at: from_unix_millis(r.expires_at),
         })
@@ -361,13 +367,12 @@ impl Store {
             .fetch_optional(&mut *tx)
             .await?
             .unwrap_or((false, 0));
-            let deleted = sqlx::query(
-                "DELETE FROM external_identities WHERE user_id = $1 AND provider = $2",
-            )
-            .bind(user.to_string())
-            .bind(provider)
-            .execute(&mut *tx)
-            .await?;
+            let deleted =
+                sqlx::query("DELETE FROM external_identities WHERE user_id = $1 AND provider = $2")
+                    .bind(user.to_string())
+                    .bind(provider)
+                    .execute(&mut *tx)
+                    .await?;
             if deleted.rows_affected() == 0 {
                 return Ok(Unlinked::NotLinked);
             }

@@ -15,7 +15,6 @@ use maud::{Markup, html};
 use secrecy::SecretString;
 use serde::Deserialize;
 
-use crate::web::next::safe_next;
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::visitor::Visitor;
@@ -24,6 +23,7 @@ use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
 use crate::web::failure::Failure;
+use crate::web::next::safe_next;
 
 /// Where a visitor goes after signing in when the link did not say.
 pub const DEFAULT_NEXT: &str = "/account";
@@ -92,7 +92,6 @@ impl PageQuery {
         self.next.as_deref().unwrap_or(DEFAULT_NEXT)
     }
 }
-
 
 /// `GET /login`.
 pub async fn page(

@@ -14,13 +14,13 @@ use serde::Deserialize;
 use super::Ui;
 use super::layout::{Field, Page, Problem, SessionMark, sentence};
 use super::login::PageQuery;
-use crate::web::next::safe_next;
 use super::visitor::Visitor;
 use crate::auth::{NewAccount, Registered};
 use crate::domain::{PasswordError, UsernameError};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
+use crate::web::next::safe_next;
 
 /// `GET /register`.
 pub async fn page(

@@ -22,9 +22,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
+use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
 use crate::auth::{FLOW_LIFETIME, PENDING_LINK_LIFETIME, SignedIn};
 use crate::domain::LinkToken;
-use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
 
 /// Cookie names and attributes for this deployment.
 #[derive(Debug, Clone, Copy)]
@@ -225,7 +225,12 @@ impl CookiePolicy {
 
     /// The flow cookie of a sign-in just begun at a provider.
     pub fn flow(&self, token: &LinkToken) -> HeaderValue {
-        self.build_with(self.flow_name(), &token.encode(), FLOW_LIFETIME, SameSite::Lax)
+        self.build_with(
+            self.flow_name(),
+            &token.encode(),
+            FLOW_LIFETIME,
+            SameSite::Lax,
+        )
     }
 
     /// Deletes the flow cookie: a flow is good for one callback.

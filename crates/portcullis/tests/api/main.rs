@@ -31,6 +31,7 @@ mod logout;
 mod malformed;
 mod metrics;
 mod node_jose;
+mod oidc;
 mod openapi;
 mod openapi_email;
 mod openapi_statuses;

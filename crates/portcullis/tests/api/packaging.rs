@@ -50,10 +50,13 @@ fn the_sample_configuration_lists_every_setting_and_parses_when_uncommented() {
     // Every example value is a valid value, and they are valid together.
     let uncommented = dir.path().join("uncommented.toml");
     // The secret files are read at start, and the sample's paths do not
-    // exist here; smtp_url_file is the other way to give smtp_url.
+    // exist here (oidc_providers names client secret files); smtp_url_file
+    // is the other way to give smtp_url.
     let body: Vec<&str> = settings
         .iter()
-        .filter(|(key, _)| !["hs256_secret_file", "smtp_url_file"].contains(&key.as_str()))
+        .filter(|(key, _)| {
+            !["hs256_secret_file", "smtp_url_file", "oidc_providers"].contains(&key.as_str())
+        })
         .map(|(_, line)| line.as_str())
         .collect();
     std::fs::write(&uncommented, body.join("\n")).expect("write");

@@ -211,7 +211,7 @@ impl Federation {
 
     /// The issuer whose `iss` an authorization response must carry when it
     /// carries one (RFC 9207), against mix-up; `None` for GitHub.
-    pub async fn expected_iss(&self, provider: &str) -> Option<String> {
+    pub fn expected_iss(&self, provider: &str) -> Option<String> {
         match &self.find(provider).ok()?.backend {
             Backend::Oidc(oidc) => Some(oidc.issuer().to_owned()),
             Backend::Github(_) => None,

@@ -45,7 +45,7 @@ const ID_TOKEN_MAX_AGE: Duration = Duration::from_secs(10 * 60);
 
 /// The client's registration with the provider.
 pub(super) struct OidcClient {
-    pub(super) issuer: Url,
+    pub(super) issuer: String,
     pub(super) client_id: String,
     pub(super) client_secret: SecretString,
     pub(super) redirect: Url,
@@ -91,7 +91,7 @@ impl Oidc {
 
     /// The configured issuer, as its tokens and responses name it.
     pub(super) fn issuer(&self) -> &str {
-        self.client.issuer.as_str()
+        &self.client.issuer
     }
 
     /// The discovery document: the cached one while it is young enough (or
@@ -100,10 +100,11 @@ impl Oidc {
     async fn metadata(&self, force: bool) -> Result<Arc<Discovered>, FederationError> {
         let now = self.clock.now();
         let young = |d: &Discovered, max: Duration| now - d.fetched_at < max;
-        if let Some(d) = self.discovered.load_full() {
-            if !force && young(&d, DISCOVERY_MAX_AGE) {
-                return Ok(d);
-            }
+        if let Some(d) = self.discovered.load_full()
+            && !force
+            && young(&d, DISCOVERY_MAX_AGE)
+        {
+            return Ok(d);
         }
         let _one_at_a_time = self.fetching.lock().await;
         // Another request may have fetched it while this one waited.
@@ -138,7 +139,8 @@ impl Oidc {
     }
 
     async fn discover(&self) -> Result<CoreProviderMetadata, FederationError> {
-        let issuer = IssuerUrl::from_url(self.client.issuer.clone());
+        let issuer = IssuerUrl::new(self.client.issuer.clone())
+            .map_err(|e| FederationError::Unavailable(Box::new(e)))?;
         // `discover_async` fetches the document, checks that its `issuer` is
         // the one configured, and fetches its JWKS.
         CoreProviderMetadata::discover_async(issuer, &self.http)
@@ -294,9 +296,7 @@ impl Oidc {
 
     /// Refuses an `iat` in the future (beyond the leeway) or from before
     /// the flow could have begun.
-    fn iat_check(
-        &self,
-    ) -> impl Fn(DateTime<Utc>) -> Result<(), String> + Send + Sync + 'static {
+    fn iat_check(&self) -> impl Fn(DateTime<Utc>) -> Result<(), String> + Send + Sync + 'static {
         let now = self.clock.now();
         let latest = chrono_time(now + self.leeway);
         let earliest = chrono_time(now - ID_TOKEN_MAX_AGE - self.leeway);

@@ -30,6 +30,7 @@ macro_rules! conformance {
 mod audit;
 mod changes;
 mod email;
+mod identities;
 mod key_revocation;
 mod keys;
 mod sessions;
