@@ -168,17 +168,19 @@ pub async fn start(
         },
     };
     match state.auth.begin_external(&provider, next, None).await {
-        Ok(flow) => redirect_to_provider(&state, flow, StatusCode::FOUND),
+        Ok(flow) => redirect_to_provider(&state, flow),
         Err(e) => refusal(&state, &headers, e),
     }
 }
 
-fn redirect_to_provider(
-    state: &Context,
-    flow: crate::auth::FlowStart,
-    status: StatusCode,
-) -> Response {
-    let mut response = status.into_response();
+/// Where a linking continues.
+#[derive(Serialize)]
+struct LinkStart {
+    location: String,
+}
+
+fn redirect_to_provider(state: &Context, flow: crate::auth::FlowStart) -> Response {
+    let mut response = StatusCode::FOUND.into_response();
     match HeaderValue::from_str(flow.location.as_str()) {
         Ok(location) => {
             response.headers_mut().insert(header::LOCATION, location);
@@ -242,7 +244,10 @@ pub async fn callback(
 }
 
 /// `POST /api/auth/oidc/{provider}/link?next=/path`: a signed-in user links
-/// a provider; 303 to the provider, as a form's navigation follows it.
+/// a provider. 200 `{"location"}` with the flow cookie, for the page's
+/// script to navigate to: a script's `fetch` cannot follow a redirect to
+/// another site, and the pages' CSP (`form-action 'self'`) would stop a
+/// form's redirect to one.
 pub async fn link(
     State(state): State<Context>,
     Path(provider): Path<String>,
@@ -265,7 +270,15 @@ pub async fn link(
         return signed_in.respond(ApiError::Unauthenticated);
     };
     match state.auth.begin_external(&provider, next, Some(user)).await {
-        Ok(flow) => signed_in.respond(redirect_to_provider(&state, flow, StatusCode::SEE_OTHER)),
+        Ok(flow) => {
+            let body = Json(LinkStart {
+                location: flow.location.to_string(),
+            });
+            signed_in.respond(cookies::attach(
+                body.into_response(),
+                [state.cookies.flow(&flow.cookie)],
+            ))
+        }
         Err(e) => signed_in.respond(refusal(&state, &headers, e)),
     }
 }

@@ -15,7 +15,7 @@ use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
 use super::recovery;
 use super::register::{FieldSpec, field};
 use super::visitor::Visitor;
-use crate::auth::SessionView;
+use crate::auth::{IdentityView, ProviderInfo, SessionView};
 use crate::domain::PasswordError;
 use crate::domain::device;
 use crate::web::Context;
@@ -104,7 +104,31 @@ pub async fn account(
                     },
                     false => None,
                 };
-                signed_in(claims, &sessions, ui, unverified.as_deref())
+                let providers = state.auth.providers();
+                let identities = match claims.sub.parse::<crate::domain::UserId>() {
+                    Ok(user) if !providers.is_empty() => {
+                        match state.auth.identities(user).await {
+                            Ok(list) => list,
+                            Err(e) => {
+                                return failure::attach(
+                                    Failure::of(e),
+                                    layout::unavailable(&visitor, ui),
+                                );
+                            }
+                        }
+                    }
+                    _ => Vec::new(),
+                };
+                signed_in(
+                    claims,
+                    &sessions,
+                    ui,
+                    unverified.as_deref(),
+                    &Linked {
+                        providers: &providers,
+                        identities: &identities,
+                    },
+                )
             }
             Err(e) => {
                 return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
@@ -123,11 +147,51 @@ pub async fn account(
     visitor.respond(&state, page)
 }
 
+/// The configured providers and those linked to the account.
+struct Linked<'a> {
+    providers: &'a [ProviderInfo],
+    identities: &'a [IdentityView],
+}
+
+impl Linked<'_> {
+    /// One row per provider, linked or not, with the button that changes
+    /// it: linking navigates to the provider, so both need script.
+    fn markup(&self) -> Markup {
+        html! {
+            @if !self.providers.is_empty() {
+                section.card aria-labelledby="providers-heading" {
+                    h2 #providers-heading { "Sign-in providers" }
+                    ul.identities #identities {
+                        @for p in self.providers {
+                            @let linked = self.identities.iter().find(|i| i.provider == p.id);
+                            li.identity data-provider=(p.id) data-linked=[linked.map(|_| "true")] {
+                                strong { (p.name) }
+                                @if let Some(i) = linked {
+                                    " " span.badge { "Linked" }
+                                    @if let Some(email) = &i.email { " " span.hint { (email) } }
+                                    " "
+                                    button type="button" data-action="unlink-provider" data-provider=(p.id)
+                                        disabled data-needs-script { "Unlink " (p.name) }
+                                } @else {
+                                    " "
+                                    button type="button" data-action="link-provider" data-provider=(p.id)
+                                        disabled data-needs-script { "Link " (p.name) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn signed_in(
     claims: &Claims,
     sessions: &[SessionView],
     ui: Ui,
     unverified: Option<&str>,
+    linked: &Linked<'_>,
 ) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
@@ -157,6 +221,10 @@ fn signed_in(
                         div.session-head {
                             strong.device title=[s.user_agent.as_deref()] { (name) }
                             @if current { " " span.badge { "This device" } }
+                            @if let Some(idp) = &s.idp {
+                                @let name = linked.providers.iter().find(|p| &p.id == idp).map_or(idp.as_str(), |p| p.name.as_str());
+                                " " span.badge.via data-idp=(idp) { "via " (name) }
+                            }
                         }
                         dl.session-times {
                             dt { "Signed in" } dd { (timestamp(s.created_at)) }
@@ -191,6 +259,7 @@ fn signed_in(
                 p.hint { "Your other devices will be signed out." }
             }
         }
+        (linked.markup())
         @if ui.mail { (recovery::change_email_card()) }
     }
 }

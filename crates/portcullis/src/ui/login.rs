@@ -16,7 +16,8 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Ui;
-use super::layout::{Page, Problem, SessionMark};
+use super::layout::{Page, Problem, SessionMark, continue_with};
+use crate::auth::ProviderInfo;
 use super::visitor::Visitor;
 use crate::auth::SignInAttempt;
 use crate::web::Context;
@@ -37,6 +38,7 @@ enum Notice {
     SessionEnded,
     PasswordReset,
     VerifyEmail,
+    LinkProvider,
 }
 
 impl Notice {
@@ -47,6 +49,7 @@ impl Notice {
             "session-ended" => Some(Notice::SessionEnded),
             "password-reset" => Some(Notice::PasswordReset),
             "verify-email" => Some(Notice::VerifyEmail),
+            "link-provider" => Some(Notice::LinkProvider),
             _ => None,
         }
     }
@@ -61,6 +64,9 @@ impl Notice {
             }
             Notice::VerifyEmail => {
                 "Your account is created. Open the link we mailed you to verify your address, then sign in."
+            }
+            Notice::LinkProvider => {
+                "An account here has the e-mail address you signed in with. Sign in to it with its password to link the two; from then on, either signs you in."
             }
         }
     }
@@ -106,11 +112,13 @@ pub async fn page(
     if matches!(visitor, Visitor::SignedIn { .. }) {
         return visitor.respond(&state, Redirect::to(query.next()));
     }
+    let providers = state.auth.providers();
     let view = LoginView {
         username: "",
         next: query.next(),
         notice: query.notice,
         problem: None,
+        providers: &providers,
     };
     let response = view.page(&visitor, ui, StatusCode::OK);
     visitor.respond(&state, response)
@@ -143,7 +151,11 @@ pub async fn submit(
     };
     let Ok(Form(form)) = form else {
         let problem = Problem::bad_form();
-        return LoginView::failed("", DEFAULT_NEXT, &problem).page(&anonymous, ui, problem.status);
+        return LoginView::failed("", DEFAULT_NEXT, &problem, &[]).page(
+            &anonymous,
+            ui,
+            problem.status,
+        );
     };
     let next = safe_next(&form.next).unwrap_or(DEFAULT_NEXT);
     let presented = state.cookies.read(&headers);
@@ -159,7 +171,8 @@ pub async fn submit(
         ),
         Err(e) => {
             let problem = Problem::from(e);
-            let page = LoginView::failed(&form.username, next, &problem).page(
+            let providers = state.auth.providers();
+            let page = LoginView::failed(&form.username, next, &problem, &providers).page(
                 &anonymous,
                 ui,
                 problem.status,
@@ -203,15 +216,23 @@ struct LoginView<'a> {
     next: &'a str,
     notice: Option<Notice>,
     problem: Option<&'a Problem>,
+    /// The identity providers to offer beside the form.
+    providers: &'a [ProviderInfo],
 }
 
 impl<'a> LoginView<'a> {
-    fn failed(username: &'a str, next: &'a str, problem: &'a Problem) -> Self {
+    fn failed(
+        username: &'a str,
+        next: &'a str,
+        problem: &'a Problem,
+        providers: &'a [ProviderInfo],
+    ) -> Self {
         Self {
             username,
             next,
             notice: None,
             problem: Some(problem),
+            providers,
         }
     }
 
@@ -250,6 +271,7 @@ impl<'a> LoginView<'a> {
                 }
                 button.primary type="submit" { "Sign in" }
             }
+            (continue_with(self.providers, self.next))
             @if ui.mail {
                 p { a href="/forgot-password" { "Forgot your password?" } }
             }

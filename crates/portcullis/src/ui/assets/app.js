@@ -13,6 +13,8 @@ const MESSAGES = {
   wrong_current_password: 'The current password is wrong.',
   email_not_verified: 'Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.',
   invalid_token: 'This link has expired, was already used, or a newer one was sent.',
+  last_sign_in_method: 'This is the only way to sign in to your account: set a password or link another provider first.',
+  provider_unavailable: 'The sign-in provider cannot be reached just now. Please try again in a moment.',
   link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
@@ -305,6 +307,23 @@ const ACTIONS = {
     if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
     await reloadPage();
     showStatus('That device has been signed out.');
+  },
+
+  async 'link-provider'(button) {
+    const id = encodeURIComponent(button.dataset.provider);
+    const result = await api('POST', `/api/auth/oidc/${id}/link?next=/account`);
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok || !result.data || !result.data.location) { showFormError(messageFor(result)); return; }
+    location.assign(result.data.location);
+  },
+
+  async 'unlink-provider'(button) {
+    const id = encodeURIComponent(button.dataset.provider);
+    const result = await api('DELETE', `/api/auth/oidc/${id}/link`);
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
+    await reloadPage();
+    showStatus('The provider has been unlinked.');
   },
 
   async 'logout-all'() {
