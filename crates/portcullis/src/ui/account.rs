@@ -106,17 +106,15 @@ pub async fn account(
                 };
                 let providers = state.auth.providers();
                 let identities = match claims.sub.parse::<crate::domain::UserId>() {
-                    Ok(user) if !providers.is_empty() => {
-                        match state.auth.identities(user).await {
-                            Ok(list) => list,
-                            Err(e) => {
-                                return failure::attach(
-                                    Failure::of(e),
-                                    layout::unavailable(&visitor, ui),
-                                );
-                            }
+                    Ok(user) if !providers.is_empty() => match state.auth.identities(user).await {
+                        Ok(list) => list,
+                        Err(e) => {
+                            return failure::attach(
+                                Failure::of(e),
+                                layout::unavailable(&visitor, ui),
+                            );
                         }
-                    }
+                    },
                     _ => Vec::new(),
                 };
                 signed_in(

@@ -17,8 +17,8 @@ use serde::Deserialize;
 
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark, continue_with};
-use crate::auth::ProviderInfo;
 use super::visitor::Visitor;
+use crate::auth::ProviderInfo;
 use crate::auth::SignInAttempt;
 use crate::web::Context;
 use crate::web::client::SessionClient;

@@ -2,11 +2,23 @@
 //! back signed in on the very first page, signing out and in again, and
 //! linking and unlinking from the account page.
 
+use portcullis::clock::{Clock, SystemClock};
+
 use crate::harness::*;
+
+/// Moves the server's clock up to the real time: the provider's ID tokens
+/// carry the real time, and the server's clock stands still in tests.
+fn catch_up(app: &App) {
+    let behind = SystemClock.now() - app.clock.now();
+    if behind.is_positive() {
+        app.advance(behind.unsigned_abs());
+    }
+}
 
 /// At the provider's page (or already back, when the provider remembers
 /// the person), signs in as `login` there.
-async fn sign_in_at_provider(tab: &Tab<'_>, login: &str) {
+async fn sign_in_at_provider(app: &App, tab: &Tab<'_>, login: &str) {
+    catch_up(app);
     tab.wait_until("!!document.querySelector('#op-login') || location.pathname === '/account'")
         .await;
     if tab.url().await.path().starts_with("/interaction/") {
@@ -25,12 +37,15 @@ async fn continue_with_a_provider_signs_in_and_the_first_page_already_sees_the_s
     let tab = browser.tab().await;
 
     tab.goto(&app.url("/login?next=/account")).await;
-    let button = tab.wait_text("a[data-provider=test]", "Continue with Test OP").await;
+    let button = tab
+        .wait_text("a[data-provider=test]", "Continue with Test OP")
+        .await;
     assert_eq!(button, "Continue with Test OP");
     tab.screenshot("sign-in-page").await;
     tab.click("a[data-provider=test]").await;
-    tab.wait_until(&format!("location.origin === '{}'", op.issuer)).await;
-    sign_in_at_provider(&tab, "alice").await;
+    tab.wait_until(&format!("location.origin === '{}'", op.issuer))
+        .await;
+    sign_in_at_provider(&app, &tab, "alice").await;
 
     // Back through the callback's own page to /account, which the server
     // renders signed in: without the session cookies on this very request it
@@ -38,8 +53,12 @@ async fn continue_with_a_provider_signs_in_and_the_first_page_already_sees_the_s
     tab.wait_for_path("/account").await;
     tab.wait_text("#profile-username", "alice").await;
     assert!(tab.cookie(ACCESS).await.is_some());
-    assert!(tab.cookie("__Host-oidc_flow").await.is_none(), "the flow cookie is spent");
-    tab.wait_text("#sessions .session[data-current]", "via Test OP").await;
+    assert!(
+        tab.cookie("__Host-oidc_flow").await.is_none(),
+        "the flow cookie is spent"
+    );
+    tab.wait_text("#sessions .session[data-current]", "via Test OP")
+        .await;
     tab.wait_text("#identities", "Linked").await;
     tab.screenshot("account").await;
 
@@ -49,10 +68,12 @@ async fn continue_with_a_provider_signs_in_and_the_first_page_already_sees_the_s
 
     // Again: the same account.
     tab.click("a[data-provider=test]").await;
-    sign_in_at_provider(&tab, "alice").await;
+    sign_in_at_provider(&app, &tab, "alice").await;
     tab.wait_for_path("/account").await;
     tab.wait_text("#profile-username", "alice").await;
-    let accounts = reqwest::get(app.url("/api/auth/oidc/providers")).await.expect("answered");
+    let accounts = reqwest::get(app.url("/api/auth/oidc/providers"))
+        .await
+        .expect("answered");
     assert!(accounts.status().is_success());
     tab.close().await;
 }
@@ -66,8 +87,9 @@ async fn a_provider_is_linked_and_unlinked_from_the_account_page() {
     sign_up(&tab, &app, "bob").await;
 
     tab.click("button[data-action=link-provider]").await;
-    tab.wait_until(&format!("location.origin === '{}'", op.issuer)).await;
-    sign_in_at_provider(&tab, "bobby").await;
+    tab.wait_until(&format!("location.origin === '{}'", op.issuer))
+        .await;
+    sign_in_at_provider(&app, &tab, "bobby").await;
     tab.wait_for_path("/account").await;
     tab.wait_text("#profile-username", "bob").await;
     tab.wait_text("#identities", "Linked").await;
@@ -76,14 +98,18 @@ async fn a_provider_is_linked_and_unlinked_from_the_account_page() {
 
     tab.click("button[data-action=unlink-provider]").await;
     tab.wait_text("#status", "unlinked").await;
-    tab.wait_text("#identities button[data-action=link-provider]", "Link Test OP").await;
+    tab.wait_text(
+        "#identities button[data-action=link-provider]",
+        "Link Test OP",
+    )
+    .await;
     tab.screenshot("unlinked").await;
 
     // Signing in as bobby now makes a new account, not bob.
     tab.click("form[data-form=logout] button").await;
     tab.wait_for_path("/login").await;
     tab.click("a[data-provider=test]").await;
-    sign_in_at_provider(&tab, "bobby").await;
+    sign_in_at_provider(&app, &tab, "bobby").await;
     tab.wait_for_path("/account").await;
     tab.wait_text("#profile-username", "bobby").await;
     tab.close().await;

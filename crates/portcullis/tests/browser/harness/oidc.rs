@@ -59,7 +59,9 @@ pub async fn app_with_provider() -> (App, NodeOp, tempfile::TempDir) {
         .expect("node starts: install Node.js");
     let mut stdout = BufReader::new(child.stdout.take().expect("stdout"));
     let mut line = String::new();
-    stdout.read_line(&mut line).expect("the provider prints its issuer");
+    stdout
+        .read_line(&mut line)
+        .expect("the provider prints its issuer");
     let ready: Value = serde_json::from_str(&line).expect("a JSON line");
     let op = NodeOp {
         issuer: ready["issuer"].as_str().expect("issuer").to_owned(),
