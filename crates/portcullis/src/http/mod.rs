@@ -16,7 +16,6 @@ pub mod openapi;
 mod recovery_routes;
 
 use axum::extract::FromRef;
-use axum::routing::{get, post};
 use utoipa::OpenApi as _;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -45,18 +44,12 @@ where
         .routes(routes!(recovery_routes::verify_email))
         .routes(routes!(recovery_routes::resend_verification))
         .routes(routes!(recovery_routes::change_email))
+        .routes(routes!(oidc_routes::providers))
+        .routes(routes!(oidc_routes::start))
+        .routes(routes!(oidc_routes::callback))
+        .routes(routes!(oidc_routes::link, oidc_routes::unlink))
+        .routes(routes!(oidc_routes::identities))
         .routes(routes!(openapi::document))
-        // Sign-in with other providers: browser navigations more than API
-        // calls (see `oidc_routes`), described in the README rather than in
-        // the OpenAPI document.
-        .route("/oidc/providers", get(oidc_routes::providers))
-        .route("/oidc/{provider}/start", get(oidc_routes::start))
-        .route("/oidc/{provider}/callback", get(oidc_routes::callback))
-        .route(
-            "/oidc/{provider}/link",
-            post(oidc_routes::link).delete(oidc_routes::unlink),
-        )
-        .route("/identities", get(oidc_routes::identities))
 }
 
 /// The operations routes, at the root, in the document that also holds what

@@ -18,7 +18,12 @@ use axum::response::{IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 use serde::Serialize;
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 
+use super::openapi::responses::{
+    CrossSite, DatabaseUnavailable, HeadersTooLarge, RefreshThrottled, SessionUnavailable,
+    Unauthenticated,
+};
 use crate::auth::{AuthError, Callback, CallbackOutcome};
 use crate::domain::UserId;
 use crate::web::Context;
@@ -26,7 +31,7 @@ use crate::web::client::SessionClient;
 use crate::web::cookies;
 use crate::web::failure::{Failure, attach};
 use crate::web::next::safe_next;
-use crate::web::problem::ApiError;
+use crate::web::problem::{ApiError, Problem};
 use crate::web::session::Authenticated;
 
 /// Where a browser goes when `next` is not given.
@@ -150,6 +155,23 @@ fn refusal(state: &Context, headers: &HeaderMap, error: AuthError) -> Response {
 
 /// `GET /api/auth/oidc/{provider}/start?next=/path`: 302 to the provider,
 /// with the flow cookie.
+#[utoipa::path(
+    get,
+    path = "/oidc/{provider}/start",
+    tag = "providers",
+    params(
+        ("provider" = String, Path, description = "A configured provider's `id`"),
+        ("next" = Option<String>, Query, description = "Where to go once signed in: a path on this site (default `/`)"),
+    ),
+    responses(
+        (status = 302, description = "To the provider's authorization endpoint (authorization code flow, PKCE S256, `state`, `nonce`), with the `__Host-oidc_flow` cookie (`SameSite=Lax`, 10 minutes)", headers(("Location" = String, description = "The provider's authorization URL"), ("Set-Cookie" = String, description = "`__Host-oidc_flow`"))),
+        (status = 400, description = "`invalid_request`: `next` is not a path on this site", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no provider has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 502, description = "`provider_unavailable`: the provider's discovery document or keys could not be fetched. With `Accept: text/html`, a page instead of a problem, for this and every refusal", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(DatabaseUnavailable)),
+    )
+)]
 pub async fn start(
     State(state): State<Context>,
     Path(provider): Path<String>,
@@ -174,8 +196,9 @@ pub async fn start(
 }
 
 /// Where a linking continues.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct LinkStart {
+    /// The provider's authorization URL, to navigate to.
     location: String,
 }
 
@@ -193,6 +216,30 @@ fn redirect_to_provider(state: &Context, flow: crate::auth::FlowStart) -> Respon
 
 /// `GET /api/auth/oidc/{provider}/callback`: where the provider sends the
 /// browser back.
+#[utoipa::path(
+    get,
+    path = "/oidc/{provider}/callback",
+    tag = "providers",
+    params(
+        ("provider" = String, Path, description = "A configured provider's `id`"),
+        ("code" = Option<String>, Query, description = "The authorization code"),
+        ("state" = Option<String>, Query, description = "The flow's `state`"),
+        ("error" = Option<String>, Query, description = "The provider's refusal"),
+        ("iss" = Option<String>, Query, description = "The issuer of the answer (RFC 9207)"),
+    ),
+    responses(
+        (status = 200, description = "A page of ours that continues to `next` (meta refresh and a link; same-origin, so the `SameSite=Strict` session cookies set here are sent on). Signed in (both session cookies), linked (no cookies), or, when the provider vouches for the address of an existing account, no session but `__Host-oidc_link`, continuing to `/login?notice=link-provider`: a password sign-in to that account in this browser links the identity. `__Host-oidc_flow` is cleared", content_type = "text/html"),
+        (status = 400, description = "`invalid_flow`: no sign-in of this browser waits for this answer (no, an unknown, a used or an expired `__Host-oidc_flow`; another `state` or `iss`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`provider_denied`: the provider refused (`detail` is its error code). `invalid_id_token`: the ID token failed a check. `invalid_credentials`: the account is disabled", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`registration_closed`: a new identity, and registration is closed. `email_required`: the provider gave no address for a new account. `email_not_verified`: `require_verified_email` and the account's address is not verified", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`not_found`: no provider has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`account_exists`: the address is an existing account's and the provider does not assert it is verified (never linked). `identity_in_use`: linking an identity linked to another account", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "`too_many_attempts`: a new account, and this client address has registered more often than `address_registrations` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until a registration is accepted again"))),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 502, description = "`provider_unavailable`: the provider's token endpoint, discovery or keys could not be reached or answered nonsense", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(DatabaseUnavailable)),
+    )
+)]
 pub async fn callback(
     State(state): State<Context>,
     Path(provider): Path<String>,
@@ -248,6 +295,27 @@ pub async fn callback(
 /// script to navigate to: a script's `fetch` cannot follow a redirect to
 /// another site, and the pages' CSP (`form-action 'self'`) would stop a
 /// form's redirect to one.
+#[utoipa::path(
+    post,
+    path = "/oidc/{provider}/link",
+    tag = "providers",
+    security(("access_token" = []), ("refresh_token" = [])),
+    params(
+        ("provider" = String, Path, description = "A configured provider's `id`"),
+        ("next" = Option<String>, Query, description = "Where to go once linked: a path on this site (default `/account`)"),
+    ),
+    responses(
+        (status = 200, description = "Where to send the browser to link the provider, with the `__Host-oidc_flow` cookie; the callback links the identity to this account", body = LinkStart, headers(("Set-Cookie" = String, description = "`__Host-oidc_flow`"))),
+        (status = 400, description = "`invalid_request`: `next` is not a path on this site", body = Problem, content_type = "application/problem+json"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, response = inline(CrossSite)),
+        (status = 404, description = "`not_found`: no provider has this id", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 502, description = "`provider_unavailable`: the provider's discovery document or keys could not be fetched", body = Problem, content_type = "application/problem+json"),
+        (status = 503, response = inline(SessionUnavailable)),
+    )
+)]
 pub async fn link(
     State(state): State<Context>,
     Path(provider): Path<String>,
@@ -285,6 +353,23 @@ pub async fn link(
 
 /// `DELETE /api/auth/oidc/{provider}/link`: unlinks; 409
 /// `last_sign_in_method` when it is the account's last way to sign in.
+#[utoipa::path(
+    delete,
+    path = "/oidc/{provider}/link",
+    tag = "providers",
+    security(("access_token" = []), ("refresh_token" = [])),
+    params(("provider" = String, Path, description = "A provider's `id`")),
+    responses(
+        (status = 204, description = "The identity at that provider is unlinked from this account"),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 403, response = inline(CrossSite)),
+        (status = 404, description = "`not_found`: this account has no identity at that provider", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_sign_in_method`: the account has no password and no other identity; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
+    )
+)]
 pub async fn unlink(
     State(state): State<Context>,
     Path(provider): Path<String>,
@@ -300,7 +385,7 @@ pub async fn unlink(
     }
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ProviderEntry {
     id: String,
     name: String,
@@ -308,13 +393,22 @@ struct ProviderEntry {
     start: String,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct ProviderList {
     providers: Vec<ProviderEntry>,
 }
 
 /// `GET /api/auth/oidc/providers`: the configured providers, for a
 /// frontend's buttons.
+#[utoipa::path(
+    get,
+    path = "/oidc/providers",
+    tag = "providers",
+    responses(
+        (status = 200, description = "The configured identity providers, in the configured order", body = ProviderList),
+        (status = 431, response = inline(HeadersTooLarge)),
+    )
+)]
 pub async fn providers(State(state): State<Context>) -> Response {
     let providers = state
         .auth
@@ -329,22 +423,39 @@ pub async fn providers(State(state): State<Context>) -> Response {
     Json(ProviderList { providers }).into_response()
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IdentityEntry {
+    /// The provider's `id`.
     provider: String,
+    /// Its display name.
     name: String,
+    /// The address the provider gave when it was linked.
     email: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     linked_at: OffsetDateTime,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 struct IdentityList {
     identities: Vec<IdentityEntry>,
 }
 
 /// `GET /api/auth/identities`: the providers linked to the signed-in
 /// account.
+#[utoipa::path(
+    get,
+    path = "/identities",
+    tag = "providers",
+    security(("access_token" = []), ("refresh_token" = [])),
+    responses(
+        (status = 200, description = "The identities at other providers linked to this account, oldest first", body = IdentityList),
+        (status = 401, response = inline(Unauthenticated)),
+        (status = 429, response = inline(RefreshThrottled)),
+        (status = 431, response = inline(HeadersTooLarge)),
+        (status = 503, response = inline(SessionUnavailable)),
+    )
+)]
 pub async fn identities(State(state): State<Context>, signed_in: Authenticated) -> Response {
     let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
         return signed_in.respond(ApiError::Unauthenticated);

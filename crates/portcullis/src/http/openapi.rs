@@ -94,6 +94,9 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
         (name = "auth", description = "Accounts, sessions and cookies"),
         (name = "email", description = "Password reset by mail, address verification and change; \
             every route answers 404 `not_found` while no mail transport is configured"),
+        (name = "providers", description = "Sign-in with other identity providers (OpenID \
+            Connect, GitHub): the start and callback are browser navigations; linking and \
+            unlinking need a session"),
         (name = "keys", description = "What resource servers need to verify access tokens"),
         (name = "gateway", description = "Requests forwarded to the upstream API"),
         (name = "operations", description = "Health and metrics"),

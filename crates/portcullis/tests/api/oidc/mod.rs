@@ -7,15 +7,17 @@
 //!   discovery, JWKS and a token endpoint) that signs whatever ID token a
 //!   test asks for, to prove that a wrong nonce, audience, issuer or expiry
 //!   is refused;
-//! - [`FakeGithub`], GitHub's OAuth and REST endpoints as a GitHub
-//!   Enterprise Server serves them.
+//! - a small GitHub (`github.rs`): its OAuth and REST endpoints as a
+//!   GitHub Enterprise Server serves them.
 //!
 //! The tests that need Node are `#[ignore = "needs node …"]`;
 //! `scripts/test.sh` installs the packages and runs them.
 
 mod flow;
 mod forged;
+mod github;
 mod linking;
+pub mod openapi;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
@@ -156,6 +158,17 @@ impl OidcApp {
     }
 
     pub async fn spawn_kind(port: u16, kind_and_issuer: &str, extra: &[(&str, &str)]) -> Self {
+        Self::spawn_on(port, kind_and_issuer, None, extra).await
+    }
+
+    /// As [`OidcApp::spawn_kind`], on the database at `database` (its
+    /// directory and URL) instead of a fresh SQLite file.
+    pub async fn spawn_on(
+        port: u16,
+        kind_and_issuer: &str,
+        database: Option<(tempfile::TempDir, String)>,
+        extra: &[(&str, &str)],
+    ) -> Self {
         let secret = tempfile::tempdir().expect("tempdir");
         let secret_file = secret.path().join("client_secret");
         std::fs::write(&secret_file, format!("{CLIENT_SECRET}\n")).expect("secret written");
@@ -168,8 +181,12 @@ impl OidcApp {
             ("PORTCULLIS_OIDC_PROVIDERS", providers.as_str()),
         ];
         vars.extend_from_slice(extra);
+        let app = match database {
+            Some((dir, url)) => TestApp::spawn_on(dir, url, &vars).await,
+            None => TestApp::spawn_with(&vars).await,
+        };
         Self {
-            app: TestApp::spawn_with(&vars).await,
+            app,
             _secret: secret,
         }
     }
@@ -275,6 +292,9 @@ struct FakeState {
     claims: Mutex<Value>,
     /// The `kid` in the next ID token's header.
     kid: Mutex<String>,
+    /// Whether the token endpoint fails (500, not JSON), as a provider in
+    /// trouble does.
+    broken: std::sync::atomic::AtomicBool,
 }
 
 impl FakeOp {
@@ -289,6 +309,7 @@ impl FakeOp {
             key: SigningKey::from_bytes(&[7; 32]),
             claims: Mutex::new(json!({})),
             kid: Mutex::new("k1".into()),
+            broken: std::sync::atomic::AtomicBool::new(false),
         });
         let router = Router::new()
             .route("/.well-known/openid-configuration", get(fake_discovery))
@@ -304,6 +325,13 @@ impl FakeOp {
     /// The next ID token carries these claims.
     pub fn will_sign(&self, claims: Value) {
         *self.state.claims.lock().expect("lock") = claims;
+    }
+
+    /// Makes the token endpoint fail.
+    pub fn break_token_endpoint(&self) {
+        self.state
+            .broken
+            .store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     /// The next ID token names this key id.
@@ -332,7 +360,10 @@ async fn fake_jwks(State(s): State<Arc<FakeState>>) -> impl IntoResponse {
     }]}))
 }
 
-async fn fake_token(State(s): State<Arc<FakeState>>) -> impl IntoResponse {
+async fn fake_token(State(s): State<Arc<FakeState>>) -> axum::response::Response {
+    if s.broken.load(std::sync::atomic::Ordering::SeqCst) {
+        return (StatusCode::INTERNAL_SERVER_ERROR, "upstream trouble").into_response();
+    }
     let header = json!({"alg": "EdDSA", "typ": "JWT", "kid": *s.kid.lock().expect("lock")});
     let claims = s.claims.lock().expect("lock").clone();
     let input = format!(
@@ -348,6 +379,7 @@ async fn fake_token(State(s): State<Arc<FakeState>>) -> impl IntoResponse {
         "expires_in": 60,
         "id_token": id_token,
     }))
+    .into_response()
 }
 
 /// Seconds since the Unix epoch on the server's clock.
