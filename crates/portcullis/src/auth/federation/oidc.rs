@@ -20,8 +20,8 @@ use openidconnect::core::{
 };
 use openidconnect::{
     AuthType, AuthorizationCode, ClaimsVerificationError, ClientId, ClientSecret, CsrfToken,
-    IssuerUrl, Nonce, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl, RequestTokenError, Scope,
-    SignatureVerificationError, TokenResponse,
+    IssuerUrl, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier, RedirectUrl,
+    RequestTokenError, Scope, SignatureVerificationError, TokenResponse,
 };
 use secrecy::{ExposeSecret, SecretString};
 use std::sync::Arc;
@@ -275,17 +275,60 @@ impl Oidc {
                 names,
             })
         };
-        match check(&discovered) {
-            Ok(identity) => Ok(identity),
+        let identity = match check(&discovered) {
+            Ok(identity) => identity,
             Err(ClaimsVerificationError::SignatureVerification(
                 SignatureVerificationError::NoMatchingKey,
             )) => {
                 // Perhaps the provider rotated its keys since we fetched them.
                 let refreshed = self.metadata(true).await?;
-                check(&refreshed).map_err(|e| FederationError::InvalidIdToken(e.to_string()))
+                check(&refreshed).map_err(|e| FederationError::InvalidIdToken(e.to_string()))?
             }
-            Err(e) => Err(FederationError::InvalidIdToken(e.to_string())),
+            Err(e) => return Err(FederationError::InvalidIdToken(e.to_string())),
+        };
+        if identity.email.is_some() {
+            return Ok(identity);
         }
+        self.with_userinfo(&client, response.access_token().clone(), identity)
+            .await
+    }
+
+    /// Fills in the address from the UserInfo endpoint, for providers that
+    /// keep it out of the ID token (as the specification has it when an
+    /// access token is issued). The answer must be about the ID token's
+    /// subject; without an endpoint, the identity stays as it is.
+    async fn with_userinfo(
+        &self,
+        client: &openidconnect::core::CoreClient<
+            openidconnect::EndpointSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointNotSet,
+            openidconnect::EndpointMaybeSet,
+            openidconnect::EndpointMaybeSet,
+        >,
+        access_token: openidconnect::AccessToken,
+        mut identity: ExternalIdentity,
+    ) -> Result<ExternalIdentity, FederationError> {
+        let subject = openidconnect::SubjectIdentifier::new(identity.subject.clone());
+        let Ok(request) = client.user_info(access_token, Some(subject)) else {
+            return Ok(identity);
+        };
+        let claims: openidconnect::core::CoreUserInfoClaims = request
+            .request_async(&self.http)
+            .await
+            .map_err(|e| FederationError::Unavailable(Box::new(e)))?;
+        identity.email = claims.email().map(|e| e.as_str().to_owned());
+        identity.email_verified = identity.email.is_some() && claims.email_verified() == Some(true);
+        if let Some(n) = claims.preferred_username() {
+            identity.names.insert(0, n.as_str().to_owned());
+        }
+        if let Some(e) = claims.email() {
+            identity
+                .names
+                .push(e.as_str().split('@').next().unwrap_or_default().to_owned());
+        }
+        Ok(identity)
     }
 
     /// The time `exp` is compared with: now, less the leeway.

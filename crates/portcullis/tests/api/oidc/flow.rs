@@ -358,3 +358,64 @@ async fn a_provider_that_is_down_does_not_stop_portcullis_and_answers_a_clear_pr
     assert_eq!(providers["providers"][0]["id"], PROVIDER);
     assert_eq!(providers["providers"][0]["name"], "Test OP");
 }
+
+#[tokio::test]
+#[ignore = "needs node and tests/node/oidc-provider's packages"]
+async fn an_address_kept_out_of_the_id_token_is_read_from_userinfo() {
+    let reserved = Reserved::new();
+    let port = reserved.port();
+    let (_, callback) = urls(port);
+    let _op = NodeOp::spawn_with(&[callback], &[("OP_CONFORM", "1")]);
+    drop(reserved);
+    let app = OidcApp::spawn(port, &_op.issuer, &[]).await;
+    let mut jar = Jar::default();
+    assert_eq!(
+        round_trip(&app, &mut jar, "alice").await.status(),
+        StatusCode::OK
+    );
+    let session: Value = app.session(&mut jar).await.json().await.expect("JSON");
+    assert_eq!(session["user"]["email"], "alice@example.com");
+    assert_eq!(session["user"]["email_verified"], true);
+    assert_eq!(session["user"]["username"], "alice");
+}
+
+#[tokio::test]
+async fn a_disabled_account_cannot_sign_in_with_its_provider() {
+    let op = FakeOp::spawn().await;
+    let app = OidcApp::spawn(free_port(), &op.issuer, &[]).await;
+    let sign_in = |jar: Jar| {
+        let app = &app;
+        let op = &op;
+        async move {
+            let mut jar = jar;
+            let authorization = app.start(&mut jar, "/").await;
+            let now = now_secs(app);
+            op.will_sign(serde_json::json!({
+                "iss": op.issuer, "sub": "s1", "aud": CLIENT_ID, "exp": now + 300, "iat": now,
+                "nonce": param(&authorization, "nonce"), "email": "dis@example.com",
+                "email_verified": true, "preferred_username": "dis",
+            }));
+            let state = param(&authorization, "state");
+            let response = app
+                .callback(&mut jar, &format!("code=c&state={state}"))
+                .await;
+            (response, jar)
+        }
+    };
+    let (response, mut jar) = sign_in(Jar::default()).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let id: portcullis::domain::UserId = app
+        .session(&mut jar)
+        .await
+        .json::<Value>()
+        .await
+        .expect("JSON")["user"]["id"]
+        .as_str()
+        .expect("id")
+        .parse()
+        .expect("a user id");
+    assert!(app.auth.disable_user(id).await.expect("disabled"));
+    let (response, jar) = sign_in(Jar::default()).await;
+    assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
+    assert!(jar.access().is_none());
+}

@@ -96,6 +96,11 @@ impl Drop for NodeOp {
 
 impl NodeOp {
     pub fn spawn(redirect_uris: &[String]) -> Self {
+        Self::spawn_with(redirect_uris, &[])
+    }
+
+    /// With extra environment for the provider (`OP_CONFORM`).
+    pub fn spawn_with(redirect_uris: &[String], env: &[(&str, &str)]) -> Self {
         let dir = op_dir();
         install_dependencies(&dir);
         let mut child = Command::new("node")
@@ -104,6 +109,7 @@ impl NodeOp {
             .env("OP_REDIRECT_URIS", redirect_uris.join(","))
             .env("OP_CLIENT_ID", CLIENT_ID)
             .env("OP_CLIENT_SECRET", CLIENT_SECRET)
+            .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::null())

@@ -7,6 +7,9 @@
 //   OP_REDIRECT_URIS   the client's redirect URIs, comma-separated
 //   OP_CLIENT_ID       default "portcullis"
 //   OP_CLIENT_SECRET   default "op-secret-for-tests"
+//   OP_CONFORM         "1": the scope's claims only from UserInfo, not in the
+//                      ID token (the specification's default; Portcullis
+//                      must then ask UserInfo)
 //
 // Sign-in at the provider is a minimal interaction of our own at
 // /interaction/:uid: a form with a login name (any password is accepted),
@@ -76,9 +79,9 @@ server.listen(0, '127.0.0.1', () => {
       email: ['email', 'email_verified'],
       profile: ['name', 'preferred_username'],
     },
-    // The scope's claims in the ID token itself, as Google, Microsoft,
-    // GitLab and Keycloak put them there.
-    conformIdTokenClaims: false,
+    // The scope's claims in the ID token itself, as Google, GitLab and
+    // Keycloak put them there, unless OP_CONFORM asks for UserInfo only.
+    conformIdTokenClaims: process.env.OP_CONFORM === '1',
     findAccount: async (ctx, id) => ({
       accountId: id,
       claims: async () => claimsOf(id),
