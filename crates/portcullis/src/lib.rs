@@ -34,7 +34,9 @@
 //!   rotation rules, access tokens, signing keys, the in-memory revocation
 //!   set, and the flows built on e-mail (password reset, address
 //!   verification, security notices) with the worker that empties the mail
-//!   outbox. It returns its own views of what is stored.
+//!   outbox, and sign-in with other providers (OpenID Connect discovery and
+//!   ID-token checks, GitHub, linking identities to accounts). It returns
+//!   its own views of what is stored.
 //! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
 //!   certificate when its files change; [`cli`] is the command line.
 //! - [`store`] is all persistence, with each database's SQL in its own file.
