@@ -278,6 +278,25 @@ pub fn sentence(why: &impl std::fmt::Display) -> String {
     }
 }
 
+/// "Continue with …" for each identity provider: plain links to the start
+/// route, which redirects to the provider, so they work without script.
+pub fn continue_with(providers: &[ProviderInfo], next: &str) -> Markup {
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    html! {
+        @if !providers.is_empty() {
+            section.providers aria-label="Other ways to sign in" {
+                p.divider { "or" }
+                @for p in providers {
+                    a.button.provider href={ "/api/auth/oidc/" (p.id) "/start?next=" (next) }
+                        data-provider=(p.id) {
+                        "Continue with " (p.name)
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,24 +327,5 @@ mod tests {
             timestamp(at).into_string(),
             r#"<time datetime="2027-01-15T08:00:00Z">2027-01-15 08:00 UTC</time>"#
         );
-    }
-}
-
-/// "Continue with …" for each identity provider: plain links to the start
-/// route, which redirects to the provider, so they work without script.
-pub fn continue_with(providers: &[ProviderInfo], next: &str) -> Markup {
-    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
-    html! {
-        @if !providers.is_empty() {
-            section.providers aria-label="Other ways to sign in" {
-                p.divider { "or" }
-                @for p in providers {
-                    a.button.provider href={ "/api/auth/oidc/" (p.id) "/start?next=" (next) }
-                        data-provider=(p.id) {
-                        "Continue with " (p.name)
-                    }
-                }
-            }
-        }
     }
 }

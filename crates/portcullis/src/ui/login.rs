@@ -165,10 +165,25 @@ pub async fn submit(
         device: presented.device.as_deref(),
     };
     match state.auth.login(attempt, &client).await {
-        Ok(signed_in) => cookies::attach(
-            Redirect::to(next).into_response(),
-            state.cookies.sign_in(&signed_in),
-        ),
+        Ok(signed_in) => {
+            let mut set = state.cookies.sign_in(&signed_in);
+            // As the API's sign-in does: a pending link to this account
+            // from a provider is completed by this password.
+            if let Some(link) = presented.link.as_deref() {
+                if let Err(e) = state
+                    .auth
+                    .complete_pending_link(link, signed_in.user.id, &client)
+                    .await
+                {
+                    return crate::web::failure::attach(
+                        Failure::of(e),
+                        super::layout::unavailable(&anonymous, ui),
+                    );
+                }
+                set.push(state.cookies.clear_link());
+            }
+            cookies::attach(Redirect::to(next).into_response(), set)
+        }
         Err(e) => {
             let problem = Problem::from(e);
             let providers = state.auth.providers();
