@@ -419,3 +419,48 @@ async fn a_disabled_account_cannot_sign_in_with_its_provider() {
     assert_problem(response, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
     assert!(jar.access().is_none());
 }
+
+#[tokio::test]
+async fn the_no_script_sign_in_form_completes_a_pending_link_too() {
+    let op = FakeOp::spawn().await;
+    let app = OidcApp::spawn(free_port(), &op.issuer, &[]).await;
+    let mut carol = app.signed_in("carol").await;
+    let mut jar = Jar::default();
+    let authorization = app.start(&mut jar, "/account").await;
+    let now = now_secs(&app);
+    op.will_sign(serde_json::json!({
+        "iss": op.issuer, "sub": "c1", "aud": CLIENT_ID, "exp": now + 300, "iat": now,
+        "nonce": param(&authorization, "nonce"), "email": "carol@example.com",
+        "email_verified": true,
+    }));
+    let state = param(&authorization, "state");
+    let response = app
+        .callback(&mut jar, &format!("code=c&state={state}"))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(jar.access().is_none());
+    let response = app
+        .client
+        .post(app.url("/login"))
+        .header("cookie", jar.header().expect("cookies"))
+        .form(&[
+            ("username", "carol"),
+            ("password", PASSWORD),
+            ("next", "/account"),
+        ])
+        .send()
+        .await
+        .expect("answered");
+    assert_eq!(response.status(), StatusCode::SEE_OTHER);
+    let cleared = set_cookies(response.headers())
+        .into_iter()
+        .any(|c| c.name == "__Host-oidc_link" && c.max_age == Some(0));
+    assert!(cleared, "the offer is spent");
+    let identities: Value = app
+        .get(&mut carol, "/api/auth/identities")
+        .await
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(identities["identities"][0]["provider"], PROVIDER);
+}
