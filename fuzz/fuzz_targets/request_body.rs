@@ -4,8 +4,10 @@
 
 use libfuzzer_sys::fuzz_target;
 use portcullis::domain::{Email, LinkToken, LoginName, Password, RefreshToken, Username};
+use portcullis::auth::one_time_codes::{TotpSecret, recovery_code_hash};
 use portcullis::http::bodies::{
-    EmailChangeBody, ForgotBody, LoginBody, PasswordBody, RegisterBody, ResetBody, VerifyBody,
+    EmailChangeBody, ForgotBody, LoginBody, MfaVerifyBody, PasswordBody, ReauthenticateBody,
+    RegisterBody, ResetBody, TotpConfirmBody, VerifyBody,
 };
 use secrecy::ExposeSecret;
 
@@ -38,7 +40,35 @@ fuzz_target!(|data: &[u8]| {
         let _ = Email::parse(&body.email);
         let _ = Password::candidate(body.current_password.expose_secret());
     }
+    // The second factors' codes, checked against a fixed secret at a fixed
+    // time: whatever was typed, an answer and no panic.
+    let secret = TotpSecret::from_base32("GEZDGNBVGY3TQOJQGEZDGNBVGY3TQOJQ");
+    let at = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    let code = |typed: &str| {
+        if let Some(secret) = &secret {
+            let _ = secret.matching_step(typed, at);
+        }
+        let _ = recovery_code_hash(typed);
+    };
+    if let Ok(body) = serde_json::from_slice::<MfaVerifyBody>(data) {
+        for typed in [&body.code, &body.recovery_code].into_iter().flatten() {
+            code(typed.expose_secret());
+        }
+    }
+    if let Ok(body) = serde_json::from_slice::<TotpConfirmBody>(data) {
+        code(body.code.expose_secret());
+    }
+    if let Ok(body) = serde_json::from_slice::<ReauthenticateBody>(data) {
+        if let Some(typed) = &body.code {
+            code(typed.expose_secret());
+        }
+        if let Some(password) = &body.password {
+            let _ = Password::candidate(password.expose_secret());
+        }
+    }
     if let Ok(text) = std::str::from_utf8(data) {
+        code(text);
+        let _ = TotpSecret::from_base32(text);
         if let Some(token) = RefreshToken::parse(text) {
             assert_eq!(token.encode(), text);
         }

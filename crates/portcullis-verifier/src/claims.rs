@@ -36,6 +36,13 @@ pub struct Claims {
     /// e-mail verification do not carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub email_verified: Option<bool>,
+    /// How the session began (RFC 8176 authentication method references):
+    /// `["pwd"]` for a password alone, `["pwd","otp","mfa"]` for a password
+    /// and a one-time code (TOTP or a recovery code). Demand `mfa` for
+    /// routes that need a second factor. Tokens of Portcullis versions
+    /// before second factors do not carry it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
     /// A copy of `sub` for backends written against the common NestJS pattern,
     /// which read `_id`; only present when Portcullis is configured to add it.
     #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]

@@ -76,6 +76,7 @@ mod tests {
             username: "n".into(),
             email: "e@x.io".into(),
             email_verified: None,
+            amr: None,
             legacy_id: None,
             idp: None,
         }

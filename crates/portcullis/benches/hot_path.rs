@@ -38,6 +38,7 @@ fn claims() -> Claims {
         username: "ada".into(),
         email: "ada@example.com".into(),
         email_verified: None,
+        amr: None,
         legacy_id: None,
         idp: None,
     }

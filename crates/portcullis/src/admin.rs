@@ -126,6 +126,17 @@ pub async fn user(config: &Config, command: UserCommand) -> Result<(), AdminErro
             })?;
             println!("{link}");
         }
+        UserCommand::MfaReset { username } => {
+            let user = find(&auth, &username).await?;
+            if auth.reset_second_factors(user.id).await? {
+                println!(
+                    "removed the second factors of {}: their password alone signs in",
+                    user.username
+                );
+            } else {
+                println!("{} had no second factor", user.username);
+            }
+        }
     }
     Ok(())
 }

@@ -124,6 +124,7 @@ impl Application {
             ui: config.frontend.is_none().then_some(Ui {
                 notes: config.notes_page,
                 mail: config.mail.is_some(),
+                totp: config.mfa_key.is_some(),
             }),
         };
         Ok(Self {
@@ -194,6 +195,9 @@ impl Application {
 fn warn_about_exposed_secrets(config: &Config) {
     if let Some(file) = &config.hs256_secret_file {
         private_files::warn_if_exposed(file, "the HS256 signing secret", Audience::Owner);
+    }
+    if let Some(file) = &config.mfa_key_file {
+        private_files::warn_if_exposed(file, "the key that seals TOTP secrets", Audience::Owner);
     }
     if let Some(tls) = &config.tls {
         private_files::warn_if_exposed(&tls.key, "the TLS private key", Audience::OwnerAndGroup);

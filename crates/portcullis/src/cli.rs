@@ -157,6 +157,12 @@ pub enum UserCommand {
         /// The username.
         username: String,
     },
+    /// Remove a user's second factors (TOTP and recovery codes), for one
+    /// who lost them; their password alone signs in again. Audited.
+    MfaReset {
+        /// The username.
+        username: String,
+    },
 }
 
 /// `portcullis keys …`

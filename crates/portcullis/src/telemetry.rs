@@ -41,6 +41,8 @@ pub enum SignInOutcome {
     Failed,
     /// Refused by the per-account back-off (429).
     Throttled,
+    /// The password was right; the sign-in waits for a second factor.
+    SecondFactor,
     /// Not decided: hashing at capacity or the database failed (503).
     Unavailable,
 }
@@ -51,6 +53,7 @@ impl SignInOutcome {
             SignInOutcome::Ok => "ok",
             SignInOutcome::Failed => "failed",
             SignInOutcome::Throttled => "throttled",
+            SignInOutcome::SecondFactor => "second_factor",
             SignInOutcome::Unavailable => "unavailable",
         }
     }

@@ -34,3 +34,9 @@ CREATE TABLE pending_links (
 CREATE INDEX pending_links_by_expiry ON pending_links (expires_at);
 
 ALTER TABLE sessions ADD COLUMN idp TEXT;
+
+-- What the first step of a sign-in waiting for its second factor proved
+-- (as `sessions.amr` and `sessions.idp`): a password, or a sign-in at a
+-- provider, which the code then completes.
+ALTER TABLE mfa_pending ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE mfa_pending ADD COLUMN idp TEXT;

@@ -46,3 +46,9 @@ CREATE INDEX pending_links_by_expiry ON pending_links (expires_at);
 
 -- The provider a session was signed in with; NULL: a password.
 ALTER TABLE sessions ADD COLUMN idp TEXT;
+
+-- What the first step of a sign-in waiting for its second factor proved
+-- (as `sessions.amr` and `sessions.idp`): a password, or a sign-in at a
+-- provider, which the code then completes.
+ALTER TABLE mfa_pending ADD COLUMN amr TEXT NOT NULL DEFAULT 'pwd';
+ALTER TABLE mfa_pending ADD COLUMN idp TEXT;

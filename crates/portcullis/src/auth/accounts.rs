@@ -10,7 +10,7 @@ use super::audit::{AuditKind, Event};
 use super::devices::DeviceToken;
 use super::{Auth, AuthError, ClientInfo, SignedIn, UserView};
 use crate::config::Registration;
-use crate::domain::{Email, LoginName, Password, SessionId, UserId, Username};
+use crate::domain::{Email, LoginName, Password, SessionId, SignInMethod, UserId, Username};
 use crate::mail::Kind;
 use crate::store::{NewUser, RevokeReason, StoreError};
 
@@ -86,7 +86,7 @@ impl Auth {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
         let checked = self.check_account(account).await?;
-        let opening = self.open_session(client, self.clock.now())?;
+        let opening = self.open_session(client, self.clock.now(), SignInMethod::Password)?;
         let id = UserId::random();
         let verify = self.outbox_row(Kind::VerifyEmail, Some(id), None, client, None);
         if self.require_verified_email {

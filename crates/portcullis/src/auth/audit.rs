@@ -62,6 +62,25 @@ pub enum AuditKind {
     IdentityLinked,
     /// An identity at another provider was unlinked from an account.
     IdentityUnlinked,
+    /// The password was right; the sign-in waits for a second factor.
+    SignInSecondFactorRequired,
+    /// A second factor was refused: a wrong, replayed or malformed code.
+    SecondFactorFailed,
+    /// A user turned TOTP on (and was given recovery codes).
+    TotpEnabled,
+    /// A user turned TOTP off; their recovery codes went with it.
+    TotpDisabled,
+    /// A user replaced their recovery codes.
+    RecoveryCodesRegenerated,
+    /// A session proved its user again (the recent-authentication check).
+    Reauthenticated,
+    /// A re-authentication was refused: a wrong password or code.
+    ReauthenticationFailed,
+    /// A re-authentication was refused by the limits on guessing.
+    ReauthenticationThrottled,
+    /// An administrator removed a user's second factors
+    /// (`portcullis user mfa-reset`).
+    SecondFactorsReset,
 }
 
 impl AuditKind {
@@ -92,6 +111,15 @@ impl AuditKind {
             AuditKind::SignInUnverified => "sign_in_unverified",
             AuditKind::IdentityLinked => "identity_linked",
             AuditKind::IdentityUnlinked => "identity_unlinked",
+            AuditKind::SignInSecondFactorRequired => "sign_in_second_factor_required",
+            AuditKind::SecondFactorFailed => "second_factor_failed",
+            AuditKind::TotpEnabled => "totp_enabled",
+            AuditKind::TotpDisabled => "totp_disabled",
+            AuditKind::RecoveryCodesRegenerated => "recovery_codes_regenerated",
+            AuditKind::Reauthenticated => "reauthenticated",
+            AuditKind::ReauthenticationFailed => "reauthentication_failed",
+            AuditKind::ReauthenticationThrottled => "reauthentication_throttled",
+            AuditKind::SecondFactorsReset => "second_factors_reset",
         }
     }
 

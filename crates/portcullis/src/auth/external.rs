@@ -26,9 +26,10 @@ use tracing::instrument;
 
 use super::audit::{AuditKind, Event};
 use super::federation::{ExternalIdentity, FederationError, FlowSecrets, ProviderInfo};
+use super::sign_in::{Admission, PendingSignIn, password_digest};
 use super::{Auth, AuthError, ClientInfo, SignedIn};
 use crate::config::Registration;
-use crate::domain::{Email, LinkToken, UserId, Username};
+use crate::domain::{Email, LinkToken, SignInMethod, UserId, Username};
 use crate::store::{
     FlowRecord, NewFlow, NewIdentity, NewUser, PendingLink, StoreError, Unlinked, UserRecord,
 };
@@ -64,6 +65,8 @@ pub struct Callback<'a> {
     pub iss: Option<&'a str>,
     /// The flow cookie's value.
     pub flow_cookie: Option<&'a str>,
+    /// The browser's device cookie, if it has one.
+    pub device: Option<&'a str>,
 }
 
 /// What a callback ended in.
@@ -74,6 +77,14 @@ pub enum CallbackOutcome {
         /// The session.
         session: Box<SignedIn>,
         /// Where to continue.
+        next: String,
+    },
+    /// The account has a second factor of ours: the sign-in waits for it
+    /// (boxed: the largest answer).
+    SecondFactor {
+        /// The `__Host-mfa_pending` cookie and how long it lasts.
+        pending: Box<PendingSignIn>,
+        /// Where to continue once the code is in.
         next: String,
     },
     /// The identity was linked to the signed-in account that asked.
@@ -236,7 +247,10 @@ impl Auth {
                     .await?;
                 Ok(CallbackOutcome::Linked { next: flow.next })
             }
-            None => self.sign_in_external(&flow, &identity, client).await,
+            None => {
+                self.sign_in_external(&flow, &identity, callback.device, client)
+                    .await
+            }
         }
     }
 
@@ -245,6 +259,7 @@ impl Auth {
         &self,
         flow: &FlowRecord,
         identity: &ExternalIdentity,
+        device: Option<&str>,
         client: &ClientInfo,
     ) -> Result<CallbackOutcome, AuthError> {
         let provider = flow.provider.as_str();
@@ -254,13 +269,19 @@ impl Auth {
             .user_by_identity(provider, &identity.subject)
             .await?
         {
-            let session = self
-                .start_external_session(user, provider, client, began)
-                .await?;
-            return Ok(CallbackOutcome::SignedIn {
-                session: Box::new(session),
-                next: flow.next.clone(),
-            });
+            let method = SignInMethod::federated(provider, &identity.amr, false);
+            let next = flow.next.clone();
+            return Ok(
+                match self
+                    .start_external_session(user, method, device, client, began)
+                    .await?
+                {
+                    Started::SignedIn(session) => CallbackOutcome::SignedIn { session, next },
+                    Started::SecondFactor(pending) => {
+                        CallbackOutcome::SecondFactor { pending, next }
+                    }
+                },
+            );
         }
         let email = identity
             .email
@@ -305,52 +326,58 @@ impl Auth {
         })
     }
 
-    /// A session for `user`, signed in at `provider`, when the account may
-    /// sign in.
+    /// A session for `user`, signed in at a provider, when the account may
+    /// sign in: through the same gate as every sign-in ([`Auth::admit`]),
+    /// after the account's own second factor if it has one.
     async fn start_external_session(
         &self,
         user: UserRecord,
-        provider: &str,
+        method: SignInMethod,
+        device: Option<&str>,
         client: &ClientInfo,
         began: OffsetDateTime,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<Started, AuthError> {
+        let provider = method.idp().unwrap_or_default().to_owned();
         if user.disabled {
+            self.metrics
+                .sign_in(crate::telemetry::SignInOutcome::Failed);
             self.audit_external(
                 AuditKind::SignInFailed,
                 Some(user.id),
                 None,
                 client,
-                provider,
+                &provider,
             )
             .await;
             return Err(AuthError::InvalidCredentials);
         }
-        if self.require_verified_email && !user.email_verified {
-            self.audit_external(
-                AuditKind::SignInUnverified,
-                Some(user.id),
-                None,
-                client,
-                provider,
-            )
-            .await;
-            return Err(AuthError::EmailNotVerified);
+        // The account's password (an empty hash when it has none) as it is
+        // now: a change before the session is stored voids the sign-in.
+        let digest = password_digest(&user.password_hash);
+        if self.has_second_factor(user.id).await? {
+            // The provider vouches for the person, not for the second factor
+            // the account's owner chose here: it is asked for as after a
+            // password.
+            let pending = self
+                .await_second_factor(&user, (began, digest), method, client)
+                .await?;
+            self.metrics
+                .sign_in(crate::telemetry::SignInOutcome::SecondFactor);
+            return Ok(Started::SecondFactor(Box::new(pending)));
         }
-        let mut opening = self.open_session(client, began)?;
-        opening.idp = Some(provider.to_owned());
-        self.store.insert_session(opening.record(user.id)).await?;
-        let signed_in = self.opened(user, opening);
-        self.metrics.sign_in(crate::telemetry::SignInOutcome::Ok);
-        self.audit_external(
-            AuditKind::SignInOk,
-            Some(signed_in.user.id),
-            Some(signed_in.session_id),
-            client,
-            provider,
-        )
-        .await;
+        let key = self.account_key(&user, device);
+        let admission = Admission {
+            user,
+            password_digest: digest,
+            key: &key,
+            began,
+            method,
+        };
+        let result = self.admit(admission, client).await;
+        let proof = format!("provider {provider}");
+        let signed_in = self.record_sign_in(result, Some(&proof), client).await?;
         tracing::info!(user = %signed_in.user.id, provider, "signed in with a provider");
-        Ok(signed_in)
+        Ok(Started::SignedIn(Box::new(signed_in)))
     }
 
     /// Creates an account for a new identity, with its first session.
@@ -369,8 +396,8 @@ impl Auth {
             return Err(AuthError::TooManyAttempts { retry_after });
         }
         let id = UserId::random();
-        let mut opening = self.open_session(client, began)?;
-        opening.idp = Some(provider.to_owned());
+        let method = SignInMethod::federated(provider, &identity.amr, false);
+        let opening = self.open_session(client, began, method)?;
         for username in username_candidates(&identity.names) {
             let created = self
                 .store
@@ -480,6 +507,7 @@ impl Auth {
             email: Some(link.email),
             email_verified: true,
             names: Vec::new(),
+            amr: Vec::new(),
         };
         match self.link(user, &link.provider, &identity, client).await {
             Ok(()) => Ok(true),
@@ -553,6 +581,12 @@ impl Auth {
         })
         .await;
     }
+}
+
+/// How a sign-in at a provider to an existing account went on.
+enum Started {
+    SignedIn(Box<SignedIn>),
+    SecondFactor(Box<PendingSignIn>),
 }
 
 fn secrets(flow: &FlowRecord) -> FlowSecrets<'_> {

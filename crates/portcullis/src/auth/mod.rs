@@ -16,6 +16,8 @@ pub mod key_revocation;
 pub mod key_rotation;
 pub mod keys;
 pub mod mailer;
+mod mfa;
+pub mod one_time_codes;
 mod password_change;
 pub mod passwords;
 pub mod propagation;
@@ -44,12 +46,13 @@ pub use external::{
     Callback, CallbackOutcome, FLOW_LIFETIME, FlowStart, IdentityView, PENDING_LINK_LIFETIME,
 };
 pub use federation::ProviderInfo;
+pub use mfa::{Reauthentication, SecondFactor, SecondFactors, TotpEnrolment};
 pub use password_change::PasswordChange;
 pub use recovery::PasswordReset;
 pub use retention::Purged;
 pub use session_watch::{SessionEnd, SessionWatch};
 pub use sessions::SignedIn;
-pub use sign_in::SignInAttempt;
+pub use sign_in::{PendingSignIn, SignInAttempt, SignInResult};
 pub use verification::EmailChange;
 pub use views::{AuditQuery, AuditView, KeyView, SessionView, UserView};
 
@@ -195,6 +198,29 @@ pub enum AuthError {
     /// Unlinking would leave the account with no way to sign in.
     #[error("the last way to sign in cannot be removed")]
     LastSignInMethod,
+    /// A second factor's code is wrong, was used before, or is no code.
+    #[error("invalid code")]
+    InvalidCode,
+    /// No sign-in waits for a second factor under the pending cookie: none
+    /// was sent, it expired, or it was completed.
+    #[error("no sign-in waits for a second factor")]
+    MfaExpired,
+    /// Changing the second factors needs a recent proof of identity.
+    #[error("re-authentication required")]
+    ReauthenticationRequired,
+    /// TOTP needs `mfa_key_file`, which is not configured (or no longer
+    /// opens the stored secrets).
+    #[error("TOTP is not available")]
+    TotpUnavailable,
+    /// TOTP is on already: turn it off first.
+    #[error("TOTP is already on")]
+    TotpAlreadyEnabled,
+    /// A confirmation without an enrolment begun.
+    #[error("no TOTP enrolment to confirm")]
+    NoTotpEnrolment,
+    /// The account has no second factor to remove or recover.
+    #[error("no second factor")]
+    NoSecondFactor,
 }
 
 impl From<HashError> for AuthError {
@@ -254,6 +280,12 @@ pub struct Auth {
     require_verified_email: bool,
     /// The identity providers people may sign in with.
     federation: federation::Federation,
+    /// Seals TOTP secrets; `None` without `mfa_key_file`, which turns TOTP off.
+    sealer: Option<one_time_codes::SecretSealer>,
+    /// The issuer authenticator apps show beside the account name.
+    totp_issuer: String,
+    /// How recent a proof of identity changing the factors needs.
+    reauthentication_window: Duration,
 }
 
 impl Auth {
@@ -324,6 +356,12 @@ impl Auth {
             require_verified_email: config.require_verified_email,
             federation: federation::Federation::default(),
             audit_retention: config.audit_retention,
+            sealer: config
+                .mfa_key
+                .as_ref()
+                .and_then(one_time_codes::SecretSealer::new),
+            totp_issuer: mfa::totp_issuer(config.public_url.as_ref()),
+            reauthentication_window: config.reauthentication_window,
             clock,
         };
         let mark = auth.freshness.mark();

@@ -50,6 +50,8 @@ pub(super) enum Proving {
     PasswordChange,
     /// `POST /api/auth/email`.
     EmailChange,
+    /// `POST /api/auth/reauthenticate`.
+    Reauthentication,
 }
 
 impl Proving {
@@ -57,6 +59,7 @@ impl Proving {
         match self {
             Proving::PasswordChange => AuditKind::PasswordChangeFailed,
             Proving::EmailChange => AuditKind::EmailChangeFailed,
+            Proving::Reauthentication => AuditKind::ReauthenticationFailed,
         }
     }
 
@@ -64,6 +67,7 @@ impl Proving {
         match self {
             Proving::PasswordChange => AuditKind::PasswordChangeThrottled,
             Proving::EmailChange => AuditKind::EmailChangeThrottled,
+            Proving::Reauthentication => AuditKind::ReauthenticationThrottled,
         }
     }
 }

@@ -21,6 +21,8 @@ pub struct Purged {
     /// Mailed links past their expiry, and request counters whose window is
     /// long over.
     pub email_state: u64,
+    /// Sign-ins that waited for a second factor until they expired.
+    pub mfa_pending: u64,
 }
 
 impl Auth {
@@ -46,10 +48,12 @@ impl Auth {
             .store
             .purge_email_state(now, now - counter_memory)
             .await?;
+        let mfa_pending = self.purge_mfa_pending(now).await?;
         Ok(Purged {
             login_failures,
             audit_events,
             email_state,
+            mfa_pending,
         })
     }
 }

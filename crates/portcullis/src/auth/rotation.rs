@@ -143,7 +143,8 @@ mod tests {
             revoked_at: None,
             user_agent: None,
             client_addr: None,
-            idp: None,
+            method: crate::domain::SignInMethod::Password,
+            reauthenticated_at: None,
         }
     }
 

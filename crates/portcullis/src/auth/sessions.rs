@@ -12,9 +12,9 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::devices::DeviceToken;
 use super::rotation::{self, Decision, RefreshDenial};
-use super::tokens::{AccessDenial, IssuedAccess, SignInMethod};
+use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
-use crate::domain::{RefreshToken, SessionId, UserId};
+use crate::domain::{RefreshToken, SessionId, SignInMethod, UserId};
 use crate::store::{NewMail, NewSession, RevokeReason, Rotation, SessionRecord, UserRecord};
 
 /// A signed-in session's fresh credentials: what the cookies will hold.
@@ -50,8 +50,7 @@ pub(super) struct Opening {
     expires_at: OffsetDateTime,
     user_agent: Option<String>,
     addr: Option<String>,
-    /// The identity provider signed in with; `None`: a password.
-    pub(super) idp: Option<String>,
+    method: SignInMethod,
 }
 
 impl Opening {
@@ -70,22 +69,23 @@ impl Opening {
             token_hash: &self.token_hash,
             user_agent: self.user_agent.as_deref(),
             client_addr: self.addr.as_deref(),
-            idp: self.idp.as_deref(),
+            method: &self.method,
         }
     }
 }
 
 impl Auth {
-    /// Starts a session for `user` that began at `began`, queueing `mail`
-    /// (a notice of the sign-in) in the same transaction.
+    /// Starts a session for `user` that began at `began`, proved by
+    /// `method`, queueing `mail` (a notice of the sign-in) in the same
+    /// transaction.
     pub(super) async fn start_session(
         &self,
         user: UserRecord,
         client: &ClientInfo,
-        began: OffsetDateTime,
+        (began, method): (OffsetDateTime, SignInMethod),
         mail: Option<&NewMail>,
     ) -> Result<SignedIn, AuthError> {
-        let opening = self.open_session(client, began)?;
+        let opening = self.open_session(client, began, method)?;
         let session = opening.record(user.id);
         match mail {
             Some(mail) => self.store.insert_session_with_mail(session, mail).await?,
@@ -95,11 +95,12 @@ impl Auth {
         Ok(self.opened(user, opening))
     }
 
-    /// Prepares a session beginning at `now`.
+    /// Prepares a session beginning at `now`, proved by `method`.
     pub(super) fn open_session(
         &self,
         client: &ClientInfo,
         now: OffsetDateTime,
+        method: SignInMethod,
     ) -> Result<Opening, AuthError> {
         let refresh = RefreshToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
         Ok(Opening {
@@ -110,7 +111,7 @@ impl Auth {
             expires_at: rotation::absolute_end(now, &self.policy),
             user_agent: client.user_agent.clone(),
             addr: client.addr.map(|a| a.to_string()),
-            idp: None,
+            method,
         })
     }
 
@@ -121,14 +122,11 @@ impl Auth {
             refresh,
             now,
             expires_at,
-            idp,
+            method,
             ..
         } = opening;
-        let method = SignInMethod {
-            idp: idp.as_deref(),
-        };
         SignedIn {
-            access: self.tokens.issue(&user, id, expires_at, now, method),
+            access: self.tokens.issue(&user, id, expires_at, now, &method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
             user: user.into(),
             session_id: id,
@@ -259,15 +257,9 @@ impl Auth {
     ) -> SignedIn {
         let now = self.clock.now();
         SignedIn {
-            access: self.tokens.issue(
-                &user,
-                session.id,
-                session.expires_at,
-                now,
-                SignInMethod {
-                    idp: session.idp.as_deref(),
-                },
-            ),
+            access: self
+                .tokens
+                .issue(&user, session.id, session.expires_at, now, &session.method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(
                 session.expires_at,
                 now,

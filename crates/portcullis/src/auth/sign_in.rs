@@ -2,11 +2,20 @@
 //! after the session is stored that no password change or disable slipped
 //! in between.
 //!
+//! Every way in — a password alone, a password and then a second factor
+//! (see [`super::mfa`]) — ends in [`Auth::admit`], so that each applies the
+//! same rules once its proofs are complete: the verified-address
+//! requirement, the account's failures forgotten, the new-device notice,
+//! the session stored and checked against a concurrent change, a new
+//! device cookie.
+//!
 //! A sign-in from a browser without a valid device cookie for the account
 //! is one from a new device: with `notify_new_device`, its notice is queued
 //! in the transaction that stores the session. The cookie is signed, so an
 //! intruder cannot pass for a browser the owner uses, as a copied
 //! `User-Agent` would.
+
+use std::time::Duration;
 
 use secrecy::{ExposeSecret, SecretString};
 use time::OffsetDateTime;
@@ -18,7 +27,7 @@ use super::guessing::Throttled;
 use super::passwords::Verified;
 use super::throttle::ThrottleKey;
 use super::{Auth, AuthError, ClientInfo, SignedIn};
-use crate::domain::{LoginName, Password, UserId};
+use crate::domain::{LinkToken, LoginName, Password, SignInMethod, UserId};
 use crate::mail::Kind;
 use crate::store::{RevokeReason, UserRecord};
 use crate::telemetry::SignInOutcome;
@@ -34,8 +43,32 @@ pub struct SignInAttempt<'a> {
     pub device: Option<&'a str>,
 }
 
+/// How a sign-in with the right password goes on.
+#[derive(Debug)]
+pub enum SignInResult {
+    /// Signed in (boxed: far larger than the other answer).
+    SignedIn(Box<SignedIn>),
+    /// The account has a second factor: the sign-in waits for it.
+    SecondFactor(PendingSignIn),
+}
+
+/// A sign-in whose password was right and that waits for a second factor.
+#[derive(Debug)]
+pub struct PendingSignIn {
+    /// The `__Host-mfa_pending` cookie's value; the database keeps its hash.
+    pub token: LinkToken,
+    /// How long it waits.
+    pub lifetime: Duration,
+    /// The second factors that can complete it: `totp`, `recovery_code`.
+    pub methods: &'static [&'static str],
+}
+
+/// How long a sign-in waits for its second factor: enough to find a phone,
+/// short enough that a pending cookie left behind is soon worthless.
+pub const PENDING_LIFETIME: Duration = Duration::from_secs(5 * 60);
+
 /// A refused sign-in, with what the audit log may record of it.
-enum LoginFailure {
+pub(super) enum LoginFailure {
     /// Wrong credentials; the account, when the name matched one; whether
     /// the attempt came from a device known to that account.
     Failed(Option<UserId>, &'static str),
@@ -47,6 +80,11 @@ enum LoginFailure {
     /// The password was right but the address must be verified first;
     /// the error is what to answer.
     Unverified(UserId, AuthError),
+    /// A second factor: the code was wrong, used before, or not a code.
+    WrongCode(UserId),
+    /// A second factor: no waiting sign-in for this cookie (none, expired,
+    /// completed, or its account changed since).
+    Expired,
     /// The database or the hasher failed.
     Error(AuthError),
 }
@@ -55,6 +93,8 @@ impl LoginFailure {
     fn into_error(self) -> AuthError {
         match self {
             LoginFailure::Failed(..) | LoginFailure::Superseded(_) => AuthError::InvalidCredentials,
+            LoginFailure::WrongCode(_) => AuthError::InvalidCode,
+            LoginFailure::Expired => AuthError::MfaExpired,
             LoginFailure::Throttled(t) => AuthError::TooManyAttempts {
                 retry_after: t.retry_after,
             },
@@ -69,6 +109,29 @@ impl<E: Into<AuthError>> From<E> for LoginFailure {
     }
 }
 
+/// A sign-in whose proofs are complete, on its way to a session.
+pub(super) struct Admission<'a> {
+    /// The account, as read when its password was checked.
+    pub(super) user: UserRecord,
+    /// The SHA-256 of the password hash that was checked: a session
+    /// stored after it changed is void.
+    pub(super) password_digest: [u8; 32],
+    /// What the attempt counted against: the account or the device.
+    pub(super) key: &'a ThrottleKey,
+    /// When the password was checked: the session begins then.
+    pub(super) began: OffsetDateTime,
+    /// What was proved.
+    pub(super) method: SignInMethod,
+}
+
+/// What a sign-in keeps of the password hash it checked, to tell later
+/// whether the password changed meanwhile: the PHC string's SHA-256, so
+/// that no copy of the hash itself is stored with a waiting sign-in.
+pub(super) fn password_digest(hash: &str) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    Sha256::digest(hash.as_bytes()).into()
+}
+
 impl Auth {
     /// Sign-in by username or e-mail address; every attempt is counted by
     /// outcome and written to the audit log. A success carries a new device
@@ -81,14 +144,39 @@ impl Auth {
         &self,
         attempt: SignInAttempt<'_>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, AuthError> {
+    ) -> Result<SignInResult, AuthError> {
         let result = self.check_login(&attempt, client).await;
+        match result {
+            Ok(SignInResult::SignedIn(signed_in)) => self
+                .record_sign_in(Ok(*signed_in), None, client)
+                .await
+                .map(|s| SignInResult::SignedIn(Box::new(s))),
+            Ok(SignInResult::SecondFactor(pending)) => {
+                // Audited when the password was checked, with the account.
+                self.metrics.sign_in(SignInOutcome::SecondFactor);
+                Ok(SignInResult::SecondFactor(pending))
+            }
+            Err(failure) => self
+                .record_sign_in(Err(failure), None, client)
+                .await
+                .map(|s| SignInResult::SignedIn(Box::new(s))),
+        }
+    }
+
+    /// Counts a sign-in's outcome and writes it to the audit log (`proof`:
+    /// the second factor that completed it); the error to answer.
+    pub(super) async fn record_sign_in(
+        &self,
+        result: Result<SignedIn, LoginFailure>,
+        proof: Option<&str>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, AuthError> {
         let (outcome, kind, user, detail) = match &result {
             Ok(s) => (
                 SignInOutcome::Ok,
                 AuditKind::SignInOk,
                 Some(s.user.id),
-                None,
+                proof,
             ),
             Err(LoginFailure::Failed(user, from)) => (
                 SignInOutcome::Failed,
@@ -114,6 +202,17 @@ impl Auth {
                 Some(*user),
                 None,
             ),
+            Err(LoginFailure::WrongCode(user)) => (
+                SignInOutcome::Failed,
+                AuditKind::SecondFactorFailed,
+                Some(*user),
+                None,
+            ),
+            Err(LoginFailure::Expired) => {
+                // Nothing to record: no account is known, no guess was made.
+                self.metrics.sign_in(SignInOutcome::Failed);
+                return result.map_err(LoginFailure::into_error);
+            }
             Err(LoginFailure::Error(_)) => {
                 self.metrics.sign_in(SignInOutcome::Unavailable);
                 return result.map_err(LoginFailure::into_error);
@@ -135,7 +234,7 @@ impl Auth {
         &self,
         attempt: &SignInAttempt<'_>,
         client: &ClientInfo,
-    ) -> Result<SignedIn, LoginFailure> {
+    ) -> Result<SignInResult, LoginFailure> {
         self.admit_address(client)
             .map_err(LoginFailure::Throttled)?;
         // Taken before the account is read: the session begins here, so that
@@ -180,10 +279,46 @@ impl Auth {
                 return Err(LoginFailure::Failed(user.map(|u| u.id), key.origin()));
             }
         };
-        self.guess_succeeded(&key).await?;
+        if self.has_second_factor(user.id).await? {
+            // The account's failures are not forgotten yet: a thief with the
+            // password would otherwise win a fresh budget of code guesses
+            // with each correct password.
+            // The hash just checked (after a rehash, the new one).
+            let checked = (began, password_digest(&hash));
+            let pending = self
+                .await_second_factor(&user, checked, SignInMethod::Password, client)
+                .await?;
+            return Ok(SignInResult::SecondFactor(pending));
+        }
+        let admission = Admission {
+            password_digest: password_digest(&hash),
+            user,
+            key: &key,
+            began,
+            method: SignInMethod::Password,
+        };
+        let signed_in = self.admit(admission, client).await?;
+        Ok(SignInResult::SignedIn(Box::new(signed_in)))
+    }
+
+    /// The one gate of every sign-in once its proofs are complete (see the
+    /// module's introduction).
+    pub(super) async fn admit(
+        &self,
+        admission: Admission<'_>,
+        client: &ClientInfo,
+    ) -> Result<SignedIn, LoginFailure> {
+        let Admission {
+            user,
+            password_digest,
+            key,
+            began,
+            method,
+        } = admission;
+        self.guess_succeeded(key).await?;
         if self.require_verified_email && !user.email_verified {
-            // Only now, after the right password: the refusal tells nothing
-            // to someone without it.
+            // Only now, after the right password (and second factor): the
+            // refusal tells nothing to someone without them.
             let refusal = self.refuse_unverified(&user, client).await;
             return Err(LoginFailure::Unverified(user.id, refusal));
         }
@@ -193,9 +328,9 @@ impl Auth {
             .then(|| self.notice(Kind::NewDevice, id, client))
             .flatten();
         let mut signed_in = self
-            .start_session(user, client, began, notice.as_ref())
+            .start_session(user, client, (began, method), notice.as_ref())
             .await?;
-        if !self.still_valid(id, &hash, began).await? {
+        if !self.still_valid(id, &password_digest, began).await? {
             // Stored, but after the account changed: end it before anyone
             // holds its tokens, on every instance.
             self.revoke(signed_in.session_id, None, RevokeReason::Superseded, client)
@@ -217,13 +352,13 @@ impl Auth {
     }
 
     /// Whether a session of `user` that began at `began`, after checking the
-    /// password against `hash`, may stand: read again once the session is
+    /// password against the hash of `digest`, may stand: read again once the session is
     /// stored. A password change or a disable that committed before the
     /// session did either finds it (and revokes it) or is seen here.
     async fn still_valid(
         &self,
         user: UserId,
-        hash: &str,
+        digest: &[u8; 32],
         began: OffsetDateTime,
     ) -> Result<bool, AuthError> {
         Ok(match self.store.user_by_id(user).await? {
@@ -232,7 +367,7 @@ impl Auth {
                 password_hash,
                 sessions_valid_after,
                 ..
-            }) => password_hash == hash && sessions_valid_after <= began,
+            }) => password_digest(&password_hash) == *digest && sessions_valid_after <= began,
             _ => false,
         })
     }

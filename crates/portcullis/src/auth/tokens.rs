@@ -13,7 +13,7 @@ use super::keys::KeyRing;
 use super::revocation::RevocationSet;
 use super::verified_tokens::{self, VerifiedToken, VerifiedTokens};
 use crate::clock::unix_seconds;
-use crate::domain::SessionId;
+use crate::domain::{SessionId, SignInMethod};
 use crate::store::UserRecord;
 
 /// A signed access token. `Debug` is redacted.
@@ -58,15 +58,6 @@ pub enum AccessDenial {
     Invalid(VerifyError),
     /// The token is genuine but its session has been revoked.
     Revoked,
-}
-
-/// How a session was signed in, as each of its tokens states it: the one
-/// place that turns the session's record into claims about its sign-in (an
-/// `amr` for federated sessions belongs here too).
-#[derive(Debug, Clone, Copy, Default)]
-pub struct SignInMethod<'a> {
-    /// The identity provider's id; `None`: a password.
-    pub idp: Option<&'a str>,
 }
 
 /// Issues and checks access tokens.
@@ -120,7 +111,7 @@ impl AccessTokens {
         session: SessionId,
         session_expires_at: OffsetDateTime,
         now: OffsetDateTime,
-        method: SignInMethod<'_>,
+        method: &SignInMethod,
     ) -> IssuedAccess {
         let iat = unix_seconds(now);
         let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
@@ -138,7 +129,11 @@ impl AccessTokens {
             username: user.username.clone(),
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
-            idp: method.idp.map(str::to_owned),
+            // Left out when nothing registered was proved (a provider that
+            // names no methods, and no code of ours): never a guess.
+            amr: Some(method.amr().iter().map(|v| (*v).to_owned()).collect())
+                .filter(|amr: &Vec<String>| !amr.is_empty()),
+            idp: method.idp().map(str::to_owned),
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

@@ -99,6 +99,7 @@ mod tests {
                 username: "u".into(),
                 email: "e@x.io".into(),
                 email_verified: None,
+                amr: None,
                 legacy_id: None,
                 idp: None,
             }),

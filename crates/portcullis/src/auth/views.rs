@@ -8,7 +8,7 @@
 
 use time::OffsetDateTime;
 
-use crate::domain::{SessionId, UserId};
+use crate::domain::{SessionId, SignInMethod, UserId};
 use crate::store::{AuditRecord, KeyRecord, SessionRecord, UserRecord};
 
 /// An account.
@@ -54,8 +54,8 @@ pub struct SessionView {
     pub expires_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in.
     pub user_agent: Option<String>,
-    /// The identity provider signed in with; `None`: a password.
-    pub idp: Option<String>,
+    /// How the sign-in was proved.
+    pub method: SignInMethod,
 }
 
 impl From<SessionRecord> for SessionView {
@@ -66,7 +66,7 @@ impl From<SessionRecord> for SessionView {
             last_used_at: s.refreshed_at,
             expires_at: s.expires_at,
             user_agent: s.user_agent,
-            idp: s.idp,
+            method: s.method,
         }
     }
 }

@@ -22,7 +22,8 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_database(config)?;
     check_notes_page(config)?;
     check_frontend_token(config)?;
-    check_providers(config)
+    check_providers(config)?;
+    check_reauthentication_window(config)
 }
 
 /// Sign-in with a provider needs the callback URL registered with it, which
@@ -33,6 +34,16 @@ fn check_providers(config: &Config) -> Result<(), ConfigError> {
         return fail(
             "oidc_providers need public_url: the callback URL registered with each provider is {public_url}/api/auth/oidc/{id}/callback",
         );
+    }
+    Ok(())
+}
+
+/// Under a minute, a person could not finish what they re-authenticated
+/// for; over a day, the check would mean nothing.
+fn check_reauthentication_window(config: &Config) -> Result<(), ConfigError> {
+    let w = config.reauthentication_window;
+    if w < Duration::from_secs(60) || w > Duration::from_secs(86_400) {
+        return fail("reauthentication_window must be between 1m and 1d");
     }
     Ok(())
 }
@@ -168,6 +179,33 @@ fn check_frontend_token(config: &Config) -> Result<(), ConfigError> {
 /// Reads the HS256 secret: the file's bytes less one trailing newline, so that
 /// `echo "$SECRET" > file` gives the same key as the string `$SECRET` handed to
 /// a NestJS `JwtModule`. Anything under 256 bits is refused (RFC 7518 §3.2).
+/// The shortest key file accepted: 256 bits, if they are random.
+const MIN_MFA_KEY_FILE_BYTES: usize = 32;
+
+/// Reads the key file of `mfa_key_file` and derives the 256-bit key that
+/// seals TOTP secrets from it (SHA-256 under a label), so that any text of
+/// at least 32 bytes will do, such as `openssl rand -base64 48`.
+pub(super) fn read_mfa_key(path: &Path) -> Result<SecretSlice<u8>, ConfigError> {
+    use sha2::{Digest, Sha256};
+    let fail = |reason: String| ConfigError::SecretFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = SecretSlice::from(std::fs::read(path).map_err(|e| fail(e.to_string()))?);
+    let text = bytes.expose_secret().trim_ascii_end();
+    if text.len() < MIN_MFA_KEY_FILE_BYTES {
+        return Err(fail(format!(
+            "the key file holds {} bytes; at least {MIN_MFA_KEY_FILE_BYTES} are required, e.g. `openssl rand -base64 48`",
+            text.len()
+        )));
+    }
+    let key = Sha256::new()
+        .chain_update(b"portcullis mfa key-encryption key v1\0")
+        .chain_update(text)
+        .finalize();
+    Ok(SecretSlice::from(key.to_vec()))
+}
+
 pub(super) fn read_hs256_secret(path: &Path) -> Result<SecretSlice<u8>, ConfigError> {
     let fail = |reason: String| ConfigError::SecretFile {
         path: path.to_owned(),

@@ -201,6 +201,15 @@ pub struct Config {
     pub require_verified_email: bool,
     /// The identity providers people may sign in with; empty: none.
     pub oidc_providers: Vec<ProviderConfig>,
+    /// The key that seals TOTP secrets in the database, derived from the
+    /// file `mfa_key_file`; `None` turns TOTP off.
+    pub mfa_key: Option<SecretSlice<u8>>,
+    /// The file `mfa_key` was read from, for the check at start that no one
+    /// else may read it.
+    pub mfa_key_file: Option<PathBuf>,
+    /// How recent a session's last proof of identity must be for it to
+    /// change its second factors.
+    pub reauthentication_window: Duration,
 }
 
 /// IPv6 clients are told apart by their /64 unless configured otherwise.
@@ -341,6 +350,13 @@ impl Config {
             mail,
             require_verified_email,
             oidc_providers: s.oidc_providers.unwrap_or_default().into_config()?,
+            mfa_key: s
+                .mfa_key_file
+                .as_deref()
+                .map(checks::read_mfa_key)
+                .transpose()?,
+            mfa_key_file: s.mfa_key_file,
+            reauthentication_window: s.reauthentication_window.unwrap_or(secs(10 * 60)),
         };
         checks::check(&config)?;
         Ok(config)

@@ -110,6 +110,8 @@ settings! {
     address_email_requests: OrOff<Rate>, "PORTCULLIS_ADDRESS_EMAIL_REQUESTS";
     account_email_requests: OrOff<Rate>, "PORTCULLIS_ACCOUNT_EMAIL_REQUESTS";
     oidc_providers: RawProviders, "PORTCULLIS_OIDC_PROVIDERS";
+    mfa_key_file: PathBuf, "PORTCULLIS_MFA_KEY_FILE";
+    reauthentication_window: Duration, "PORTCULLIS_REAUTHENTICATION_WINDOW";
 }
 
 /// Every setting, with its TOML key, environment variable and flag, in the

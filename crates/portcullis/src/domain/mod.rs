@@ -1,6 +1,7 @@
 //! The values the service reasons about, each parsed once at the edge so that
 //! code further in never holds an unchecked one.
 
+mod amr;
 pub mod device;
 mod email;
 mod ids;
@@ -9,6 +10,7 @@ mod password;
 mod refresh_token;
 mod username;
 
+pub use amr::SignInMethod;
 pub use email::{Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
 pub use link_token::LinkToken;

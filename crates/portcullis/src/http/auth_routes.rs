@@ -16,7 +16,8 @@ use super::openapi::responses::{
     RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
 use crate::auth::{
-    AuthError, NewAccount, PasswordChange, Registered, SignInAttempt, SignedIn, UserView,
+    AuthError, NewAccount, PasswordChange, Registered, SignInAttempt, SignInResult, SignedIn,
+    UserView,
 };
 use crate::web::Context;
 use crate::web::client::SessionClient;
@@ -48,13 +49,13 @@ impl<'a> From<&'a UserView> for UserBody<'a> {
 }
 
 #[derive(Serialize, ToSchema)]
-struct UserEnvelope<'a> {
+pub(super) struct UserEnvelope<'a> {
     user: UserBody<'a>,
 }
 
 /// 201 `{"user":…}` with the session's cookies and the device cookie; the
 /// tokens are only in the cookies.
-fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
+pub(super) fn signed_in(state: &Context, signed_in: &SignedIn) -> Response {
     let body = Json(UserEnvelope {
         user: (&signed_in.user).into(),
     });
@@ -113,6 +114,7 @@ pub async fn register(
     tag = "auth",
     request_body = LoginBody,
     responses(
+        (status = 200, description = "The password is right and the account has a second factor: no session yet. `POST /api/auth/mfa/verify` completes the sign-in within 5 minutes. Only someone with the password sees this answer", body = SecondFactorRequired, headers(("Set-Cookie" = String, description = "`__Host-mfa_pending` only: HttpOnly, Secure, SameSite=Strict, Path=/, 5 minutes"))),
         (status = 201, description = "Signed in", body = UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token` and a new `__Host-device`"))),
         (status = 400, description = "`malformed_json` or `invalid_request`", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`invalid_credentials`: unknown account, wrong password or disabled account, never distinguished", body = Problem, content_type = "application/problem+json"),
@@ -136,21 +138,48 @@ pub async fn login(
         password: &body.password,
         device: presented.device.as_deref(),
     };
-    let session = state.auth.login(attempt, &client).await?;
-    let response = signed_in(&state, &session);
-    // A sign-in at another provider found this account by its verified
-    // address and waits for its password: that is this sign-in, if it is
-    // to the same account.
-    match presented.link.as_deref() {
-        Some(link) => {
-            state
-                .auth
-                .complete_pending_link(link, session.user.id, &client)
-                .await?;
-            Ok(cookies::attach(response, [state.cookies.clear_link()]))
+    match state.auth.login(attempt, &client).await? {
+        SignInResult::SignedIn(session) => {
+            let response = signed_in(&state, &session);
+            // A sign-in at another provider found this account by its
+            // verified address and waits for its password: that is this
+            // sign-in, if it is to the same account.
+            match presented.link.as_deref() {
+                Some(link) => {
+                    state
+                        .auth
+                        .complete_pending_link(link, session.user.id, &client)
+                        .await?;
+                    Ok(cookies::attach(response, [state.cookies.clear_link()]))
+                }
+                None => Ok(response),
+            }
         }
-        None => Ok(response),
+        SignInResult::SecondFactor(pending) => {
+            // A pending link is left alone (its cookie too): it is
+            // completed by `POST /api/auth/mfa/verify`, once the sign-in is.
+            let body = Json(SecondFactorRequired {
+                mfa_required: true,
+                methods: pending.methods,
+            });
+            Ok(cookies::attach(
+                (StatusCode::OK, body).into_response(),
+                [state
+                    .cookies
+                    .mfa_pending(&pending.token.encode(), pending.lifetime)],
+            ))
+        }
     }
+}
+
+/// The answer to a right password on an account with a second factor.
+#[derive(Serialize, ToSchema)]
+struct SecondFactorRequired {
+    /// Always `true`.
+    mfa_required: bool,
+    /// What `POST /api/auth/mfa/verify` takes: `totp` (`{"code"}`),
+    /// `recovery_code` (`{"recovery_code"}`).
+    methods: &'static [&'static str],
 }
 
 /// `POST /api/auth/refresh`.
@@ -327,6 +356,11 @@ struct SessionListEntry {
     idp: Option<String>,
     /// Whether this is the session making the request.
     current: bool,
+    /// How the sign-in was proved (RFC 8176): `["pwd"]`, or with a second
+    /// factor `["pwd","otp","mfa"]`; at another provider, the registered
+    /// values its ID token named (maybe none) and `otp`, `mfa` after a code
+    /// of ours; the access token's `amr` claim (left out there when empty).
+    amr: Vec<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -360,7 +394,8 @@ pub async fn sessions(State(state): State<Context>, signed_in: Authenticated) ->
                     created_at: s.created_at,
                     last_used_at: s.last_used_at,
                     user_agent: s.user_agent,
-                    idp: s.idp,
+                    idp: s.method.idp().map(str::to_owned),
+                    amr: s.method.amr().to_vec(),
                 })
                 .collect();
             signed_in.respond(Json(SessionList { sessions }))

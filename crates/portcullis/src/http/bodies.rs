@@ -78,6 +78,41 @@ pub struct EmailChangeBody {
     pub current_password: SecretString,
 }
 
+/// `POST /api/auth/mfa/verify`: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct MfaVerifyBody {
+    /// A TOTP code: six digits.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub code: Option<SecretString>,
+    /// A recovery code (`abcd-efgh-ijkl-mnop`; case, spaces and dashes are
+    /// ignored).
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub recovery_code: Option<SecretString>,
+}
+
+/// `POST /api/auth/mfa/totp/confirm`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TotpConfirmBody {
+    /// The authenticator app's current code for the new secret.
+    #[schema(value_type = String)]
+    pub code: SecretString,
+}
+
+/// `POST /api/auth/reauthenticate`: exactly one of the two.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ReauthenticateBody {
+    /// The password (accounts without a second factor only).
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub password: Option<SecretString>,
+    /// A TOTP code.
+    #[schema(value_type = Option<String>)]
+    #[serde(default)]
+    pub code: Option<SecretString>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -107,7 +142,14 @@ mod tests {
             "email": "ada@example.com", "current_password": SECRET,
         }))
         .expect("parses");
+        let verify_code: MfaVerifyBody =
+            serde_json::from_value(serde_json::json!({"code": SECRET, "recovery_code": SECRET}))
+                .expect("parses");
+        let reauth: ReauthenticateBody =
+            serde_json::from_value(serde_json::json!({"password": SECRET, "code": SECRET}))
+                .expect("parses");
         for shown in [
+            format!("{verify_code:?}{reauth:?}"),
             format!("{register:?}"),
             format!("{login:?}"),
             format!("{change:?}"),

@@ -11,6 +11,7 @@ mod discovery;
 mod health;
 mod json;
 mod metrics;
+mod mfa_routes;
 mod oidc_routes;
 pub mod openapi;
 mod recovery_routes;
@@ -49,6 +50,12 @@ where
         .routes(routes!(oidc_routes::callback))
         .routes(routes!(oidc_routes::link, oidc_routes::unlink))
         .routes(routes!(oidc_routes::identities))
+        .routes(routes!(mfa_routes::verify))
+        .routes(routes!(mfa_routes::begin_totp, mfa_routes::remove_totp))
+        .routes(routes!(mfa_routes::confirm_totp))
+        .routes(routes!(mfa_routes::regenerate_recovery_codes))
+        .routes(routes!(mfa_routes::second_factors))
+        .routes(routes!(mfa_routes::reauthenticate))
         .routes(routes!(openapi::document))
 }
 

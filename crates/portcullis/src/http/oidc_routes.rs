@@ -21,8 +21,7 @@ use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use super::openapi::responses::{
-    CrossSite, DatabaseUnavailable, HeadersTooLarge, RefreshThrottled, SessionUnavailable,
-    Unauthenticated,
+    DatabaseUnavailable, HeadersTooLarge, RefreshThrottled, SessionUnavailable, Unauthenticated,
 };
 use crate::auth::{AuthError, Callback, CallbackOutcome};
 use crate::domain::UserId;
@@ -30,7 +29,7 @@ use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
 use crate::web::failure::{Failure, attach};
-use crate::web::next::safe_next;
+use crate::web::next::{next_query, safe_next};
 use crate::web::problem::{ApiError, Problem};
 use crate::web::session::Authenticated;
 
@@ -228,7 +227,7 @@ fn redirect_to_provider(state: &Context, flow: crate::auth::FlowStart) -> Respon
         ("iss" = Option<String>, Query, description = "The issuer of the answer (RFC 9207)"),
     ),
     responses(
-        (status = 200, description = "A page of ours that continues to `next` (meta refresh and a link; same-origin, so the `SameSite=Strict` session cookies set here are sent on). Signed in (both session cookies), linked (no cookies), or, when the provider vouches for the address of an existing account, no session but `__Host-oidc_link`, continuing to `/login?notice=link-provider`: a password sign-in to that account in this browser links the identity. `__Host-oidc_flow` is cleared", content_type = "text/html"),
+        (status = 200, description = "A page of ours that continues to `next` (meta refresh and a link; same-origin, so the `SameSite=Strict` session cookies set here are sent on). Signed in (both session cookies), linked (no cookies), on an account with a second factor no session but `__Host-mfa_pending`, continuing to `/login/verify?next=…` (`POST /api/auth/mfa/verify` completes it), or, when the provider vouches for the address of an existing account, no session but `__Host-oidc_link`, continuing to `/login?notice=link-provider`: a password sign-in to that account in this browser links the identity. `__Host-oidc_flow` is cleared", content_type = "text/html"),
         (status = 400, description = "`invalid_flow`: no sign-in of this browser waits for this answer (no, an unknown, a used or an expired `__Host-oidc_flow`; another `state` or `iss`)", body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "`provider_denied`: the provider refused (`detail` is its error code). `invalid_id_token`: the ID token failed a check. `invalid_credentials`: the account is disabled", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`registration_closed`: a new identity, and registration is closed. `email_required`: the provider gave no address for a new account. `email_not_verified`: `require_verified_email` and the account's address is not verified", body = Problem, content_type = "application/problem+json"),
@@ -256,6 +255,7 @@ pub async fn callback(
         error: param(&params, "error"),
         iss: param(&params, "iss"),
         flow_cookie: presented.flow.as_deref(),
+        device: presented.device.as_deref(),
     };
     let outcome = match state.auth.complete_external(callback, &client).await {
         Ok(outcome) => outcome,
@@ -267,6 +267,18 @@ pub async fn callback(
             let mut set = state.cookies.sign_in(&session);
             set.push(clear_flow);
             cookies::attach(continue_page("Signed in", &next), set)
+        }
+        CallbackOutcome::SecondFactor { pending, next } => {
+            // No session yet: the account's own second factor comes first,
+            // on the same page as after a password.
+            let step = format!("/login/verify?{}", next_query(&next));
+            let set = [
+                clear_flow,
+                state
+                    .cookies
+                    .mfa_pending(&pending.token.encode(), pending.lifetime),
+            ];
+            cookies::attach(continue_page("Enter your code", &step), set)
         }
         CallbackOutcome::Linked { next } => {
             cookies::attach(continue_page("Linked", &next), [clear_flow])
@@ -308,7 +320,7 @@ pub async fn callback(
         (status = 200, description = "Where to send the browser to link the provider, with the `__Host-oidc_flow` cookie; the callback links the identity to this account", body = LinkStart, headers(("Set-Cookie" = String, description = "`__Host-oidc_flow`"))),
         (status = 400, description = "`invalid_request`: `next` is not a path on this site", body = Problem, content_type = "application/problem+json"),
         (status = 401, response = inline(Unauthenticated)),
-        (status = 403, response = inline(CrossSite)),
+        (status = 403, description = "`reauthentication_required`: the session's sign-in or last re-authentication is older than `reauthentication_window`; see `POST /api/auth/reauthenticate`. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no provider has this id", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
         (status = 431, response = inline(HeadersTooLarge)),
@@ -337,6 +349,15 @@ pub async fn link(
     let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
         return signed_in.respond(ApiError::Unauthenticated);
     };
+    // A new way to sign in is a change to the sign-in methods, as a new
+    // factor is: a stolen session alone must not add its thief's.
+    if let Err(e) = state
+        .auth
+        .require_recent_authentication(&signed_in.claims)
+        .await
+    {
+        return signed_in.respond(e);
+    }
     match state.auth.begin_external(&provider, next, Some(user)).await {
         Ok(flow) => {
             let body = Json(LinkStart {
@@ -362,7 +383,7 @@ pub async fn link(
     responses(
         (status = 204, description = "The identity at that provider is unlinked from this account"),
         (status = 401, response = inline(Unauthenticated)),
-        (status = 403, response = inline(CrossSite)),
+        (status = 403, description = "`reauthentication_required`: the session's sign-in or last re-authentication is older than `reauthentication_window`; see `POST /api/auth/reauthenticate`. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: this account has no identity at that provider", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "`last_sign_in_method`: the account has no password and no other identity; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
@@ -379,6 +400,13 @@ pub async fn unlink(
     let Ok(user) = signed_in.claims.sub.parse::<UserId>() else {
         return signed_in.respond(ApiError::Unauthenticated);
     };
+    if let Err(e) = state
+        .auth
+        .require_recent_authentication(&signed_in.claims)
+        .await
+    {
+        return signed_in.respond(e);
+    }
     match state.auth.unlink(user, &provider, &client).await {
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),
         Err(e) => signed_in.respond(e),

@@ -64,6 +64,8 @@ use crate::web::problem::Problem;
 pub const ACCESS_SCHEME: &str = "access_token";
 /// The security scheme of the refresh-token cookie.
 pub const REFRESH_SCHEME: &str = "refresh_token";
+/// The security scheme of the cookie of a sign-in waiting for a second factor.
+pub const MFA_PENDING_SCHEME: &str = "mfa_pending";
 
 /// The parts of the document that belong to no single handler.
 #[derive(OpenApi)]
@@ -97,6 +99,9 @@ pub const REFRESH_SCHEME: &str = "refresh_token";
         (name = "providers", description = "Sign-in with other identity providers (OpenID \
             Connect, GitHub): the start and callback are browser navigations; linking and \
             unlinking need a session"),
+        (name = "mfa", description = "Second factors: completing a sign-in with a TOTP or \
+            recovery code, TOTP enrolment, recovery codes, and re-authentication before the \
+            factors change"),
         (name = "keys", description = "What resource servers need to verify access tokens"),
         (name = "gateway", description = "Requests forwarded to the upstream API"),
         (name = "operations", description = "Health and metrics"),
@@ -124,6 +129,14 @@ impl Modify for CookieSchemes {
             SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
                 "__Host-refresh_token",
                 "The opaque, single-use refresh token; HttpOnly, Secure, SameSite=Strict.",
+            ))),
+        );
+        components.add_security_scheme(
+            MFA_PENDING_SCHEME,
+            SecurityScheme::ApiKey(ApiKey::Cookie(ApiKeyValue::with_description(
+                "__Host-mfa_pending",
+                "A sign-in whose password was right and that waits for a second factor \
+                 (5 minutes); HttpOnly, Secure, SameSite=Strict. It opens nothing by itself.",
             ))),
         );
     }

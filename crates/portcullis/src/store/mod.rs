@@ -17,7 +17,8 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `email.rs`, `outbox.rs`, `secrets.rs`, `identities.rs`. Its body is passed to the
+//! `email.rs`, `mfa.rs`, `outbox.rs`, `secrets.rs`, `identities.rs`. Its body is passed
+//! to the
 //! `on_backend!` macro, which expands it once per backend, with that
 //! backend's concrete pool type, inside the store's time limit.
 //!
@@ -87,6 +88,7 @@ mod audit;
 mod email;
 mod identities;
 mod keys;
+mod mfa;
 mod outbox;
 mod secrets;
 mod sessions;
@@ -95,6 +97,7 @@ mod users;
 
 pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
 pub use identities::{FlowRecord, IdentityRecord, NewFlow, NewIdentity, PendingLink, Unlinked};
+pub use mfa::{PendingRecord, TotpRecord};
 pub use outbox::{MailRecord, NewMail};
 
 /// A failed store operation.

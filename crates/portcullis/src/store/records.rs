@@ -6,7 +6,7 @@ use secrecy::SecretSlice;
 use time::OffsetDateTime;
 
 use crate::clock::from_unix_millis;
-use crate::domain::{Email, SessionId, UserId, Username};
+use crate::domain::{Email, SessionId, SignInMethod, UserId, Username};
 
 use super::StoreError;
 
@@ -101,9 +101,19 @@ pub struct SessionRecord {
     pub user_agent: Option<String>,
     /// The client's address at sign-in.
     pub client_addr: Option<String>,
-    /// The identity provider the session was signed in with; `None`: a
-    /// password.
-    pub idp: Option<String>,
+    /// How the sign-in was proved.
+    pub method: SignInMethod,
+    /// The last fresh proof of identity after sign-in, if any.
+    pub reauthenticated_at: Option<OffsetDateTime>,
+}
+
+impl SessionRecord {
+    /// When the holder of this session last proved who they are: at sign-in
+    /// or since.
+    pub fn authenticated_at(&self) -> OffsetDateTime {
+        self.reauthenticated_at
+            .map_or(self.created_at, |t| t.max(self.created_at))
+    }
 }
 
 /// A session to start.
@@ -121,10 +131,10 @@ pub struct NewSession<'a> {
     pub token_hash: &'a [u8; 32],
     /// The browser's `User-Agent`.
     pub user_agent: Option<&'a str>,
+    /// How the sign-in was proved (and at which provider, if any).
+    pub method: &'a SignInMethod,
     /// The client's address.
     pub client_addr: Option<&'a str>,
-    /// The identity provider signed in with; `None`: a password.
-    pub idp: Option<&'a str>,
 }
 
 /// One refresh-token rotation.
@@ -260,6 +270,8 @@ pub(super) struct SessionRow {
     revoked_at: Option<i64>,
     user_agent: Option<String>,
     client_addr: Option<String>,
+    amr: String,
+    reauthenticated_at: Option<i64>,
     idp: Option<String>,
 }
 
@@ -284,7 +296,9 @@ impl TryFrom<SessionRow> for SessionRecord {
             revoked_at: r.revoked_at.map(from_unix_millis),
             user_agent: r.user_agent,
             client_addr: r.client_addr,
-            idp: r.idp,
+            method: SignInMethod::from_stored(&r.amr, r.idp.as_deref())
+                .ok_or(StoreError::Corrupt("session amr"))?,
+            reauthenticated_at: r.reauthenticated_at.map(from_unix_millis),
         })
     }
 }

@@ -14,10 +14,11 @@ use super::Ui;
 use super::layout::{self, Page, SessionMark, confirming, sentence, timestamp};
 use super::recovery;
 use super::register::{FieldSpec, field};
+use super::second_factor;
 use super::visitor::Visitor;
-use crate::auth::{IdentityView, ProviderInfo, SessionView};
-use crate::domain::PasswordError;
+use crate::auth::{IdentityView, ProviderInfo, SecondFactors, SessionView};
 use crate::domain::device;
+use crate::domain::{PasswordError, SignInMethod};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::failure::{self, Failure};
@@ -104,6 +105,12 @@ pub async fn account(
                     },
                     false => None,
                 };
+                let factors = match state.auth.second_factors(claims).await {
+                    Ok(factors) => factors,
+                    Err(e) => {
+                        return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
+                    }
+                };
                 let providers = state.auth.providers();
                 let identities = match claims.sub.parse::<crate::domain::UserId>() {
                     Ok(user) if !providers.is_empty() => match state.auth.identities(user).await {
@@ -126,6 +133,7 @@ pub async fn account(
                         providers: &providers,
                         identities: &identities,
                     },
+                    factors,
                 )
             }
             Err(e) => {
@@ -190,6 +198,7 @@ fn signed_in(
     ui: Ui,
     unverified: Option<&str>,
     linked: &Linked<'_>,
+    factors: SecondFactors,
 ) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
@@ -219,14 +228,15 @@ fn signed_in(
                         div.session-head {
                             strong.device title=[s.user_agent.as_deref()] { (name) }
                             @if current { " " span.badge { "This device" } }
-                            @if let Some(idp) = &s.idp {
-                                @let name = linked.providers.iter().find(|p| &p.id == idp).map_or(idp.as_str(), |p| p.name.as_str());
+                            @if let Some(idp) = s.method.idp() {
+                                @let name = linked.providers.iter().find(|p| p.id == idp).map_or(idp, |p| p.name.as_str());
                                 " " span.badge.via data-idp=(idp) { "via " (name) }
                             }
                         }
                         dl.session-times {
                             dt { "Signed in" } dd { (timestamp(s.created_at)) }
                             dt { "Last used" } dd { (timestamp(s.last_used_at)) }
+                            dt { "Signed in with" } dd.method { (method_text(&s.method)) }
                         }
                         button type="button" data-action="end-session" data-id=(s.id)
                             data-current=[current.then_some("true")] disabled data-needs-script {
@@ -258,6 +268,19 @@ fn signed_in(
             }
         }
         (linked.markup())
+        (second_factor::card(factors, ui))
         @if ui.mail { (recovery::change_email_card()) }
+    }
+}
+
+/// How a session began, for people.
+fn method_text(method: &SignInMethod) -> &'static str {
+    match method {
+        SignInMethod::Password => "Password",
+        SignInMethod::PasswordAndOtp => "Password and a one-time code",
+        SignInMethod::Federated { amr, .. } if amr.contains(&"otp") => {
+            "Another provider and a one-time code"
+        }
+        SignInMethod::Federated { .. } => "Another provider",
     }
 }

@@ -247,6 +247,21 @@ impl From<AuthError> for Problem {
                 "Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.".into(),
                 None,
             ),
+            AuthError::InvalidCode => (
+                None,
+                "That code is not right, or was used already. Try the next one your app shows.".into(),
+                None,
+            ),
+            AuthError::MfaExpired => (
+                None,
+                "This sign-in has expired. Please sign in again.".into(),
+                None,
+            ),
+            AuthError::TotpUnavailable => (
+                None,
+                "Authenticator codes are unavailable on this server right now; a recovery code still works.".into(),
+                Some(1),
+            ),
             AuthError::Overloaded(_) | AuthError::Store(_) => (None, UNAVAILABLE.into(), Some(1)),
             _ => (None, "Something went wrong. Please try again.".into(), None),
         };

@@ -19,12 +19,12 @@ use super::Ui;
 use super::layout::{Page, Problem, SessionMark, continue_with};
 use super::visitor::Visitor;
 use crate::auth::ProviderInfo;
-use crate::auth::SignInAttempt;
+use crate::auth::{SignInAttempt, SignInResult};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
 use crate::web::failure::Failure;
-use crate::web::next::safe_next;
+use crate::web::next::{next_query, safe_next};
 
 /// Where a visitor goes after signing in when the link did not say.
 pub const DEFAULT_NEXT: &str = "/account";
@@ -165,7 +165,7 @@ pub async fn submit(
         device: presented.device.as_deref(),
     };
     match state.auth.login(attempt, &client).await {
-        Ok(signed_in) => {
+        Ok(SignInResult::SignedIn(signed_in)) => {
             let mut set = state.cookies.sign_in(&signed_in);
             // As the API's sign-in does: a pending link to this account
             // from a provider is completed by this password.
@@ -183,6 +183,17 @@ pub async fn submit(
                 set.push(state.cookies.clear_link());
             }
             cookies::attach(Redirect::to(next).into_response(), set)
+        }
+        Ok(SignInResult::SecondFactor(pending)) => {
+            // A pending link waits, its cookie kept, for the second factor:
+            // the sign-in is not complete yet.
+            let step = format!("/login/verify?{}", next_query(next));
+            cookies::attach(
+                Redirect::to(&step).into_response(),
+                [state
+                    .cookies
+                    .mfa_pending(&pending.token.encode(), pending.lifetime)],
+            )
         }
         Err(e) => {
             let problem = Problem::from(e);

@@ -27,6 +27,7 @@ mod login;
 mod notes;
 mod recovery;
 mod register;
+mod second_factor;
 mod visitor;
 
 use axum::Router;
@@ -48,6 +49,9 @@ pub struct Ui {
     /// Whether e-mail is on: the reset and verification pages, the
     /// "Forgot your password?" link and the account's address controls.
     pub mail: bool,
+    /// Whether TOTP is available (`mfa_key_file`): the account page's
+    /// controls to set it up.
+    pub totp: bool,
 }
 
 /// Scripts, styles, images and fetches from our own origin only; no inline
@@ -68,6 +72,10 @@ where
         .route("/", get(account::home))
         .route("/account", get(account::account))
         .route("/login", get(login::page).post(login::submit))
+        .route(
+            "/login/verify",
+            get(second_factor::page).post(second_factor::submit),
+        )
         .route("/logout", post(login::logout))
         .route("/register", get(register::page).post(register::submit))
         .route("/assets/{name}", get(assets::serve));

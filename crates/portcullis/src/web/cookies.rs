@@ -47,6 +47,8 @@ pub struct Presented {
     pub flow: Option<String>,
     /// The pending-link cookie.
     pub link: Option<String>,
+    /// The cookie of a sign-in waiting for its second factor.
+    pub mfa_pending: Option<String>,
 }
 
 impl Presented {
@@ -110,12 +112,22 @@ impl CookiePolicy {
         }
     }
 
+    /// The name of the cookie of a sign-in waiting for its second factor.
+    pub fn mfa_pending_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-mfa_pending"
+        } else {
+            "mfa_pending"
+        }
+    }
+
     fn is_ours(&self, name: &str) -> bool {
         name == self.access_name()
             || name == self.refresh_name()
             || name == self.device_name()
             || name == self.flow_name()
             || name == self.link_name()
+            || name == self.mfa_pending_name()
     }
 
     /// Reads our cookies from every `Cookie` header. When a name appears
@@ -131,6 +143,7 @@ impl CookiePolicy {
                     n if n == self.device_name() => &mut presented.device,
                     n if n == self.flow_name() => &mut presented.flow,
                     n if n == self.link_name() => &mut presented.link,
+                    n if n == self.mfa_pending_name() => &mut presented.mfa_pending,
                     _ => continue,
                 };
                 if slot.is_none() && !cookie.value().is_empty() {
@@ -211,6 +224,18 @@ impl CookiePolicy {
     /// password.
     pub fn device(&self, token: &DeviceToken) -> HeaderValue {
         self.build(self.device_name(), token.expose(), DEVICE_COOKIE_LIFETIME)
+    }
+
+    /// The cookie of a sign-in whose password was right and that waits for
+    /// its second factor: it names the waiting sign-in and proves nothing
+    /// by itself, and lives as long as the sign-in waits.
+    pub fn mfa_pending(&self, token: &str, lifetime: Duration) -> HeaderValue {
+        self.build(self.mfa_pending_name(), token, lifetime)
+    }
+
+    /// Deletes the pending cookie: its sign-in is complete or gone.
+    pub fn clear_mfa_pending(&self) -> HeaderValue {
+        self.build(self.mfa_pending_name(), "", Duration::ZERO)
     }
 
     /// The cookies that delete the session's two: same names and attributes,
@@ -345,6 +370,29 @@ mod tests {
         policy.remove_set_cookies_of_ours(&mut answer);
         assert_eq!(answer.get_all(header::SET_COOKIE).iter().count(), 1);
         assert_eq!(CookiePolicy::new(false).device_name(), "device");
+    }
+
+    #[test]
+    fn the_pending_cookie_is_host_prefixed_strict_and_never_passed_on() {
+        let policy = CookiePolicy::new(true);
+        let set = policy.mfa_pending("t", Duration::from_secs(300));
+        let text = set.to_str().expect("ascii");
+        for attr in [
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+            "Max-Age=300",
+        ] {
+            assert!(
+                text.split("; ").any(|a| a == attr),
+                "{attr} missing in {text}"
+            );
+        }
+        assert!(text.starts_with("__Host-mfa_pending=t"), "{text}");
+        let h = headers("a=1; __Host-mfa_pending=p");
+        assert_eq!(policy.read(&h).mfa_pending.as_deref(), Some("p"));
+        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
     }
 
     #[test]

@@ -13,3 +13,10 @@ pub fn safe_next(next: &str) -> Option<&str> {
         && !next.chars().any(|c| c.is_control() || c == '\\');
     ok.then_some(next)
 }
+
+/// `next=…` for a page's query string, encoded.
+pub fn next_query(next: &str) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .append_pair("next", next)
+        .finish()
+}

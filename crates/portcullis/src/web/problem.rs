@@ -97,6 +97,24 @@ pub enum ApiError {
     /// 409 `last_sign_in_method`: unlinking would leave the account without
     /// a way to sign in.
     LastSignInMethod,
+    /// 401 `invalid_code`: a second factor's code is wrong, was used
+    /// before, or is no code.
+    InvalidCode,
+    /// 401 `mfa_expired`: no sign-in waits for a second factor under the
+    /// pending cookie (none, expired, completed, or its account changed).
+    MfaExpired,
+    /// 403 `reauthentication_required`: the change needs a recent proof of
+    /// identity (`POST /api/auth/reauthenticate`).
+    ReauthenticationRequired,
+    /// 503 `totp_unavailable`: no `mfa_key_file` is configured, or its key
+    /// does not open the stored secrets.
+    TotpUnavailable,
+    /// 409 `totp_already_enabled`.
+    TotpAlreadyEnabled,
+    /// 409 `no_totp_enrolment`: nothing to confirm; begin an enrolment first.
+    NoTotpEnrolment,
+    /// 409 `no_second_factor`: the account has no second factor.
+    NoSecondFactor,
 }
 
 /// Names, on a refused refresh, the machine-readable reason: the same
@@ -167,6 +185,13 @@ impl ApiError {
             EmailRequired => (StatusCode::FORBIDDEN, "email_required"),
             IdentityInUse => (StatusCode::CONFLICT, "identity_in_use"),
             LastSignInMethod => (StatusCode::CONFLICT, "last_sign_in_method"),
+            InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
+            MfaExpired => (StatusCode::UNAUTHORIZED, "mfa_expired"),
+            ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
+            TotpUnavailable => (StatusCode::SERVICE_UNAVAILABLE, "totp_unavailable"),
+            TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
+            NoTotpEnrolment => (StatusCode::CONFLICT, "no_totp_enrolment"),
+            NoSecondFactor => (StatusCode::CONFLICT, "no_second_factor"),
         }
     }
 
@@ -224,7 +249,10 @@ impl IntoResponse for ApiError {
                     HeaderValue::from_static(r#"Cookie realm="portcullis""#),
                 );
             }
-            ApiError::Unauthenticated | ApiError::InvalidCredentials => {
+            ApiError::Unauthenticated
+            | ApiError::InvalidCredentials
+            | ApiError::InvalidCode
+            | ApiError::MfaExpired => {
                 // RFC 9110 asks a 401 to name a scheme; the session lives in cookies.
                 headers.insert(
                     header::WWW_AUTHENTICATE,
@@ -268,6 +296,13 @@ impl From<&AuthError> for ApiError {
             AuthError::LastSignInMethod => ApiError::LastSignInMethod,
             AuthError::InvalidToken => ApiError::InvalidToken,
             AuthError::EmailNotVerified => ApiError::EmailNotVerified,
+            AuthError::InvalidCode => ApiError::InvalidCode,
+            AuthError::MfaExpired => ApiError::MfaExpired,
+            AuthError::ReauthenticationRequired => ApiError::ReauthenticationRequired,
+            AuthError::TotpUnavailable => ApiError::TotpUnavailable,
+            AuthError::TotpAlreadyEnabled => ApiError::TotpAlreadyEnabled,
+            AuthError::NoTotpEnrolment => ApiError::NoTotpEnrolment,
+            AuthError::NoSecondFactor => ApiError::NoSecondFactor,
             AuthError::Overloaded(_) | AuthError::Store(_) | AuthError::RevocationsUnverified => {
                 ApiError::Unavailable
             }

@@ -23,7 +23,7 @@ use crate::upstreams::{Recorder, closed_url};
 /// answer.
 const DOCUMENTED: &[&str] = &[
     "post /api/auth/register: 201 400 403 409 413 415 429 431 503",
-    "post /api/auth/login: 201 400 401 403 413 415 429 431 503",
+    "post /api/auth/login: 200 201 400 401 403 413 415 429 431 503",
     "post /api/auth/refresh: 204 401 403 429 431 503",
     "post /api/auth/logout: 204 403 431 503",
     "post /api/auth/logout-all: 204 401 403 429 431 503",
@@ -42,6 +42,13 @@ const DOCUMENTED: &[&str] = &[
     "post /api/auth/oidc/{provider}/link: 200 400 401 403 404 429 431 502 503",
     "delete /api/auth/oidc/{provider}/link: 204 401 403 404 409 429 431 503",
     "get /api/auth/identities: 200 401 429 431 503",
+    "post /api/auth/mfa/verify: 201 400 401 403 413 415 429 431 503",
+    "post /api/auth/mfa/totp: 200 401 403 409 429 431 503",
+    "delete /api/auth/mfa/totp: 204 401 403 409 429 431 503",
+    "post /api/auth/mfa/totp/confirm: 200 400 401 403 409 413 415 429 431 503",
+    "post /api/auth/mfa/recovery-codes: 200 401 403 409 429 431 503",
+    "get /api/auth/mfa: 200 401 429 431 503",
+    "post /api/auth/reauthenticate: 204 400 401 403 413 415 429 431 503",
     "get /api/auth/openapi.json: 200 431",
     "get /.well-known/jwks.json: 200 431",
     "get /.well-known/openid-configuration: 200 400 431",
@@ -230,7 +237,7 @@ impl Calls<'_> {
         self.call(Method::POST, path, jar)
     }
 
-    fn delete(&self, path: &str, jar: &Jar) -> RequestBuilder {
+    pub(crate) fn delete(&self, path: &str, jar: &Jar) -> RequestBuilder {
         self.call(Method::DELETE, path, jar)
     }
 }
@@ -249,6 +256,11 @@ fn session_operations() -> impl Iterator<Item = (Method, String)> {
         "password",
         "oidc/{provider}/link",
         "identities",
+        "mfa/totp",
+        "mfa/totp/confirm",
+        "mfa/recovery-codes",
+        "mfa",
+        "reauthenticate",
     ];
     operations()
         .filter(move |(_, path, _)| {
@@ -285,6 +297,7 @@ async fn every_documented_status_is_answered_for_real() {
     upstream_failures(&probe).await;
     crate::openapi_email::email_routes(&probe).await;
     crate::oidc::openapi::provider_routes(&probe).await;
+    crate::openapi_mfa::mfa_routes(&probe).await;
 
     let seen = probe.seen.into_inner().expect("lock");
     let never: Vec<_> = table().difference(&seen).cloned().collect();
@@ -513,6 +526,34 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
             "503",
         ),
         (calls.post("/api/auth/email/resend", &ada), "503"),
+        (
+            calls
+                .post(
+                    "/api/auth/mfa/verify",
+                    &Jar::with(&[(crate::mfa::PENDING, &token)]),
+                )
+                .json(&json!({"code": "123456"})),
+            "503",
+        ),
+        (calls.post("/api/auth/mfa/totp", &ada), "503"),
+        (
+            calls.call(Method::DELETE, "/api/auth/mfa/totp", &ada),
+            "503",
+        ),
+        (
+            calls
+                .post("/api/auth/mfa/totp/confirm", &ada)
+                .json(&json!({"code": "123456"})),
+            "503",
+        ),
+        (calls.post("/api/auth/mfa/recovery-codes", &ada), "503"),
+        (calls.get("/api/auth/mfa", &ada), "503"),
+        (
+            calls
+                .post("/api/auth/reauthenticate", &ada)
+                .json(&json!({"password": PASSWORD})),
+            "503",
+        ),
         (
             calls.post("/api/auth/email", &ada).json(&new_address),
             "503",

@@ -30,3 +30,4 @@ mod pages;
 mod recovery;
 mod sessions;
 mod sign_in;
+mod two_step;

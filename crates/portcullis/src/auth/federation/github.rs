@@ -120,6 +120,7 @@ impl Github {
             email_verified: primary.as_ref().is_some_and(|e| e.verified),
             email: primary.map(|e| e.email),
             names,
+            amr: Vec::new(),
         })
     }
 

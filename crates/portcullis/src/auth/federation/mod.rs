@@ -64,6 +64,9 @@ pub struct ExternalIdentity {
     pub email_verified: bool,
     /// Names to derive a username from, best first.
     pub names: Vec<String>,
+    /// The ID token's `amr` values, as the provider wrote them (none from
+    /// GitHub); the session keeps only the registered ones.
+    pub amr: Vec<String>,
 }
 
 /// One configured provider, ready to use.

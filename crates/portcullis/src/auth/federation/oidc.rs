@@ -273,6 +273,10 @@ impl Oidc {
                 email: claims.email().map(|e| e.as_str().to_owned()),
                 email_verified: claims.email_verified() == Some(true),
                 names,
+                amr: claims
+                    .auth_method_refs()
+                    .map(|values| values.iter().map(|v| v.as_str().to_owned()).collect())
+                    .unwrap_or_default(),
             })
         };
         let identity = match check(&discovered) {

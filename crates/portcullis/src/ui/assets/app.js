@@ -15,6 +15,10 @@ const MESSAGES = {
   invalid_token: 'This link has expired, was already used, or a newer one was sent.',
   last_sign_in_method: 'This is the only way to sign in to your account: set a password or link another provider first.',
   provider_unavailable: 'The sign-in provider cannot be reached just now. Please try again in a moment.',
+  invalid_code: 'That code is not right, or was used already. Try the next one your app shows.',
+  mfa_expired: 'This sign-in has expired. Please sign in again.',
+  totp_unavailable: 'Authenticator codes are unavailable on this server right now.',
+  reauthentication_required: 'Please confirm it is you first.',
   link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
@@ -183,10 +187,47 @@ const FORMS = {
       username: value(form, 'username'),
       password: value(form, 'password'),
     });
-    if (result.ok) { location.assign(form.dataset.next || '/account'); return; }
+    const next = form.dataset.next || '/account';
+    if (result.ok && result.data && result.data.mfa_required) {
+      location.assign(`/login/verify?next=${encodeURIComponent(next)}`);
+      return;
+    }
+    if (result.ok) { location.assign(next); return; }
     showFormError(messageFor(result));
     if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
     if (result.code === 'invalid_credentials') form.elements.namedItem('password').select();
+  },
+
+  mfa(form, button) { return secondFactor(form, button, { code: value(form, 'code') }); },
+
+  'mfa-recovery'(form, button) {
+    return secondFactor(form, button, { recovery_code: value(form, 'recovery_code') });
+  },
+
+  async 'totp-confirm'(form) {
+    const result = await api('POST', '/api/auth/mfa/totp/confirm', { code: value(form, 'totp_code') });
+    if (result.status === 401 && result.code !== 'invalid_code') { signedOut(); return; }
+    if (!result.ok) { showFieldError('totp_code', messageFor(result)); return; }
+    document.getElementById('totp-enrol').hidden = true;
+    showRecoveryCodes(result.data.recovery_codes);
+    showStatus('Two-step verification is on.');
+  },
+
+  async reauth(form) {
+    const secret = value(form, 'reauth_secret');
+    const body = form.dataset.with === 'code' ? { code: secret } : { password: secret };
+    const result = await api('POST', '/api/auth/reauthenticate', body);
+    if (result.status === 401 && result.code !== 'invalid_code') { signedOut(); return; }
+    if (!result.ok) {
+      showFieldError('reauth_secret', result.code === 'invalid_credentials' ? MESSAGES.wrong_current_password : messageFor(result));
+      return;
+    }
+    form.reset();
+    form.hidden = true;
+    // Carry on with what asked for the confirmation.
+    const pending = afterReauth;
+    afterReauth = null;
+    if (pending) await pending();
   },
 
   async register(form, button) {
@@ -282,6 +323,64 @@ const FORMS = {
   },
 };
 
+// ---- two-step verification ------------------------------------------------
+
+async function secondFactor(form, button, body) {
+  const result = await api('POST', '/api/auth/mfa/verify', body);
+  if (result.ok) { location.assign(form.dataset.next || '/account'); return; }
+  if (result.code === 'mfa_expired') {
+    location.assign(`/login?next=${encodeURIComponent(form.dataset.next || '/account')}`);
+    return;
+  }
+  showFormError(messageFor(result));
+  if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+}
+
+// What to do once the re-authentication form has been answered.
+let afterReauth = null;
+
+// Runs `call`; when the server wants a fresh proof of identity first, shows
+// the re-authentication form and runs `call` again once it is answered.
+async function withRecentSignIn(call) {
+  const result = await call();
+  if (result && result.code === 'reauthentication_required') {
+    afterReauth = call;
+    const form = document.getElementById('reauth');
+    form.hidden = false;
+    document.getElementById('reauth_secret').focus();
+  }
+}
+
+function showRecoveryCodes(codes) {
+  const list = document.getElementById('recovery-code-list');
+  list.replaceChildren(...codes.map((code) => {
+    const item = document.createElement('li');
+    item.textContent = String(code);
+    return item;
+  }));
+  document.getElementById('recovery-codes').hidden = false;
+}
+
+// The QR code comes as an SVG document from our own server; it is parsed as
+// SVG, never as HTML, so that nothing in it could run.
+function showQr(svgText) {
+  const doc = new DOMParser().parseFromString(svgText, 'image/svg+xml');
+  const svg = doc.documentElement;
+  const box = document.getElementById('totp-qr');
+  if (svg && svg.nodeName === 'svg') {
+    svg.setAttribute('role', 'img');
+    svg.setAttribute('aria-label', 'QR code for your authenticator app');
+    box.replaceChildren(document.importNode(svg, true));
+  }
+}
+
+function handled(result) {
+  if (result.ok || result.code === 'reauthentication_required') return result;
+  if (result.status === 401) { signedOut(); return result; }
+  showFormError(messageFor(result));
+  return result;
+}
+
 document.addEventListener('submit', (event) => {
   const form = event.target;
   const handler = FORMS[form.dataset.form];
@@ -300,6 +399,39 @@ document.addEventListener('submit', (event) => {
 // ---- buttons ---------------------------------------------------------------
 
 const ACTIONS = {
+  async 'totp-begin'() {
+    await withRecentSignIn(async () => {
+      const result = handled(await api('POST', '/api/auth/mfa/totp'));
+      if (!result.ok) return result;
+      document.getElementById('totp-secret').textContent = result.data.secret;
+      showQr(result.data.qr_svg);
+      document.querySelector('[data-action="totp-begin"]').hidden = true;
+      document.getElementById('totp-enrol').hidden = false;
+      document.getElementById('totp_code').focus();
+      return result;
+    });
+  },
+
+  async 'totp-off'() {
+    await withRecentSignIn(async () => {
+      const result = handled(await api('DELETE', '/api/auth/mfa/totp'));
+      if (result.ok) { await reloadPage(); showStatus('Two-step verification is off.'); }
+      return result;
+    });
+  },
+
+  async 'recovery-codes'() {
+    await withRecentSignIn(async () => {
+      const result = handled(await api('POST', '/api/auth/mfa/recovery-codes'));
+      if (result.ok) showRecoveryCodes(result.data.recovery_codes);
+      return result;
+    });
+  },
+
+  async reload() {
+    await reloadPage();
+  },
+
   async 'end-session'(button) {
     const result = await api('DELETE', `/api/auth/sessions/${encodeURIComponent(button.dataset.id)}`);
     if (result.ok && button.dataset.current) { location.assign('/login?notice=signed-out'); return; }

@@ -2,7 +2,7 @@
 //! unique per provider and per account, the last way to sign in kept, and
 //! the provider recorded on the session.
 
-use portcullis::domain::{Email, SessionId, UserId, Username};
+use portcullis::domain::{Email, SessionId, SignInMethod, UserId, Username};
 use portcullis::store::{
     FlowRecord, NewFlow, NewIdentity, NewSession, NewUser, PendingLink, Store, Unlinked,
 };
@@ -173,7 +173,7 @@ async fn an_account_made_with_a_provider_has_its_identity_session_and_no_passwor
                 token_hash: &[5; 32],
                 user_agent: None,
                 client_addr: None,
-                idp: Some("test"),
+                method: &SignInMethod::federated("test", &[], false),
             },
         )
         .await
@@ -182,7 +182,7 @@ async fn an_account_made_with_a_provider_has_its_identity_session_and_no_passwor
     assert!(created.password_hash.is_empty());
     assert!(created.email_verified);
     let stored = store.session(session).await.expect("read").expect("found");
-    assert_eq!(stored.idp.as_deref(), Some("test"));
+    assert_eq!(stored.method.idp(), Some("test"));
     // The same identity again (a second first sign-in at once): no account.
     let other = UserId::random();
     let username = Username::parse("newbie2").expect("valid");
@@ -206,7 +206,7 @@ async fn an_account_made_with_a_provider_has_its_identity_session_and_no_passwor
                 token_hash: &[6; 32],
                 user_agent: None,
                 client_addr: None,
-                idp: Some("test"),
+                method: &SignInMethod::federated("test", &[], false),
             },
         )
         .await
@@ -241,7 +241,7 @@ async fn the_last_way_to_sign_in_is_not_unlinked(store: &Store) {
                 token_hash: &[7; 32],
                 user_agent: None,
                 client_addr: None,
-                idp: Some("test"),
+                method: &SignInMethod::federated("test", &[], false),
             },
         )
         .await

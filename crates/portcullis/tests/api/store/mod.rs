@@ -33,6 +33,7 @@ mod email;
 mod identities;
 mod key_revocation;
 mod keys;
+mod mfa;
 mod sessions;
 mod users;
 
@@ -90,7 +91,7 @@ pub async fn add_session_at(
             token_hash: &[tag; 32],
             user_agent: Some("test-agent"),
             client_addr: Some("127.0.0.1"),
-            idp: None,
+            method: &portcullis::domain::SignInMethod::Password,
         })
         .await
         .expect("session inserted");
