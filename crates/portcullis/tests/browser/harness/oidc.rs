@@ -76,12 +76,21 @@ pub async fn app_with_provider() -> (App, NodeOp, tempfile::TempDir) {
         op.issuer,
         secret.display()
     );
+    // TOTP on too, for the sign-in that still needs an account's code.
+    let mfa_key = secrets.path().join("mfa.key");
+    std::fs::write(
+        &mfa_key,
+        "a key file of at least thirty-two bytes, for tests",
+    )
+    .expect("key");
+    let mfa_key = mfa_key.display().to_string();
     let bind = format!("127.0.0.1:{port}");
     drop(reserved);
     let app = App::spawn(&[
         ("PORTCULLIS_BIND", &bind),
         ("PORTCULLIS_PUBLIC_URL", &public),
         ("PORTCULLIS_OIDC_PROVIDERS", &providers),
+        ("PORTCULLIS_MFA_KEY_FILE", &mfa_key),
     ])
     .await;
     (app, op, secrets)
