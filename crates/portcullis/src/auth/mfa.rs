@@ -89,6 +89,7 @@ impl Auth {
         &self,
         user: &UserRecord,
         (began, password_digest): (OffsetDateTime, [u8; 32]),
+        method: SignInMethod,
         client: &ClientInfo,
     ) -> Result<PendingSignIn, AuthError> {
         let token = LinkToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
@@ -96,6 +97,7 @@ impl Auth {
             user_id: user.id,
             created_at: began,
             password_digest,
+            method,
         };
         self.store
             .insert_mfa_pending(&token.hash(), pending, began + PENDING_LIFETIME)
@@ -191,7 +193,9 @@ impl Auth {
             user,
             key: &key,
             began: pending.created_at,
-            method: SignInMethod::PasswordAndOtp,
+            // What the first step proved (a password, or a provider), and
+            // now a code of ours.
+            method: pending.method.with_second_factor(),
         };
         self.admit(admission, client).await
     }
@@ -239,6 +243,14 @@ impl Auth {
             Some(step) => Ok(self.store.accept_totp_step(user, step, None, now).await?),
             None => Ok(false),
         }
+    }
+
+    /// Refuses a change to the ways of signing in (linking or unlinking a
+    /// provider) unless the session's user proved who they are within
+    /// `reauthentication_window`, as [`Auth::begin_totp`] does.
+    pub async fn require_recent_authentication(&self, claims: &Claims) -> Result<(), AuthError> {
+        let (_, session) = self.current_records(claims).await?;
+        self.require_recent(&session)
     }
 
     /// Refuses a change to the factors unless the session's user proved who

@@ -8,6 +8,8 @@ mod accounts;
 pub mod address_limits;
 pub mod audit;
 pub mod devices;
+mod external;
+pub mod federation;
 pub mod freshness;
 mod guessing;
 pub mod key_revocation;
@@ -41,6 +43,10 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::{NewAccount, Registered};
+pub use external::{
+    Callback, CallbackOutcome, FLOW_LIFETIME, FlowStart, IdentityView, PENDING_LINK_LIFETIME,
+};
+pub use federation::ProviderInfo;
 pub use mfa::{Reauthentication, SecondFactor, SecondFactors, TotpEnrolment};
 pub use password_change::PasswordChange;
 pub use recovery::PasswordReset;
@@ -164,6 +170,36 @@ pub enum AuthError {
     /// verified first (`require_verified_email`).
     #[error("the e-mail address is not verified")]
     EmailNotVerified,
+    /// No identity provider has this id.
+    #[error("no such provider")]
+    UnknownProvider,
+    /// The identity provider could not be reached or answered nonsense.
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The identity provider (or the person, there) refused: the reason is
+    /// the provider's error code.
+    #[error("the identity provider refused: {0}")]
+    ProviderDenied(String),
+    /// The provider's ID token failed a check; the reason says which.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(String),
+    /// A callback that no flow of this browser is waiting for: no or an
+    /// unknown flow cookie, a used or expired flow, another `state`.
+    #[error("invalid sign-in flow: {0}")]
+    InvalidFlow(&'static str),
+    /// The provider gave no usable e-mail address for a new account.
+    #[error("the identity provider gave no e-mail address")]
+    EmailRequired,
+    /// The identity is linked to another account already, or this account
+    /// has one of that provider already.
+    #[error("the identity is linked already")]
+    IdentityInUse,
+    /// The account has no identity at that provider.
+    #[error("no identity at that provider")]
+    NotLinked,
+    /// Unlinking would leave the account with no way to sign in.
+    #[error("the last way to sign in cannot be removed")]
+    LastSignInMethod,
     /// A second factor's code is wrong, was used before, or is no code.
     #[error("invalid code")]
     InvalidCode,
@@ -210,6 +246,9 @@ pub enum OpenError {
     /// E-mail is configured but cannot be set up (a template, the CA file).
     #[error("cannot set up e-mail")]
     Mail(#[source] MailError),
+    /// The HTTP client for identity providers could not be made.
+    #[error("cannot set up sign-in with other providers")]
+    Providers(#[source] reqwest::Error),
 }
 
 /// The auth service. Cheap to clone: every field is a handle.
@@ -244,6 +283,8 @@ pub struct Auth {
     mail: Option<Arc<mailer::Mailing>>,
     /// Whether sign-in refuses an account whose address is not verified.
     require_verified_email: bool,
+    /// The identity providers people may sign in with.
+    federation: federation::Federation,
     /// Seals TOTP secrets; `None` without `mfa_key_file`, which turns TOTP off.
     sealer: Option<one_time_codes::SecretSealer>,
     /// The issuer authenticator apps show beside the account name.
@@ -265,9 +306,17 @@ impl Auth {
         let store = Store::connect(&config.database)
             .await
             .map_err(OpenError::Database)?;
-        let auth = Self::load(config, store, clock)
+        let federation = federation::Federation::new(
+            &config.oidc_providers,
+            config.public_url.as_ref(),
+            clock.clone(),
+            config.clock_leeway,
+        )
+        .map_err(OpenError::Providers)?;
+        let mut auth = Self::load(config, store, clock)
             .await
             .map_err(OpenError::Keys)?;
+        auth.federation = federation;
         Ok(match mailer {
             Some((mailer, mail)) => auth.with_mailer(mailer, mail),
             None => auth,
@@ -311,6 +360,7 @@ impl Auth {
             devices,
             mail: None,
             require_verified_email: config.require_verified_email,
+            federation: federation::Federation::default(),
             audit_retention: config.audit_retention,
             sealer: config
                 .mfa_key

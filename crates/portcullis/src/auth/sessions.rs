@@ -55,6 +55,11 @@ pub(super) struct Opening {
 }
 
 impl Opening {
+    /// The session's id.
+    pub(super) fn id(&self) -> SessionId {
+        self.id
+    }
+
     /// The row to insert for `user`.
     pub(super) fn record(&self, user: UserId) -> NewSession<'_> {
         NewSession {
@@ -65,7 +70,7 @@ impl Opening {
             token_hash: &self.token_hash,
             user_agent: self.user_agent.as_deref(),
             client_addr: self.addr.as_deref(),
-            method: self.method,
+            method: &self.method,
         }
     }
 }
@@ -122,7 +127,7 @@ impl Auth {
             ..
         } = opening;
         SignedIn {
-            access: self.tokens.issue(&user, id, expires_at, now, method),
+            access: self.tokens.issue(&user, id, expires_at, now, &method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
             user: user.into(),
             session_id: id,
@@ -255,7 +260,7 @@ impl Auth {
         SignedIn {
             access: self
                 .tokens
-                .issue(&user, session.id, session.expires_at, now, session.method),
+                .issue(&user, session.id, session.expires_at, now, &session.method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(
                 session.expires_at,
                 now,

@@ -139,8 +139,25 @@ pub async fn login(
         device: presented.device,
     };
     match state.auth.login(attempt, &client).await? {
-        SignInResult::SignedIn(session) => Ok(signed_in(&state, &session)),
+        SignInResult::SignedIn(session) => {
+            let response = signed_in(&state, &session);
+            // A sign-in at another provider found this account by its
+            // verified address and waits for its password: that is this
+            // sign-in, if it is to the same account.
+            match presented.link {
+                Some(link) => {
+                    state
+                        .auth
+                        .complete_pending_link(link, session.user.id, &client)
+                        .await?;
+                    Ok(cookies::attach(response, [state.cookies.clear_link()]))
+                }
+                None => Ok(response),
+            }
+        }
         SignInResult::SecondFactor(pending) => {
+            // A pending link is left alone (its cookie too): it is
+            // completed by `POST /api/auth/mfa/verify`, once the sign-in is.
             let body = Json(SecondFactorRequired {
                 mfa_required: true,
                 methods: pending.methods,
@@ -327,11 +344,16 @@ struct SessionListEntry {
     last_used_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in.
     user_agent: Option<String>,
+    /// The identity provider the session was signed in with (its configured
+    /// id); `null` when it was signed in with a password.
+    idp: Option<String>,
     /// Whether this is the session making the request.
     current: bool,
     /// How the sign-in was proved (RFC 8176): `["pwd"]`, or with a second
-    /// factor `["pwd","otp","mfa"]`; the access token's `amr` claim.
-    amr: &'static [&'static str],
+    /// factor `["pwd","otp","mfa"]`; at another provider, the registered
+    /// values its ID token named (maybe none) and `otp`, `mfa` after a code
+    /// of ours; the access token's `amr` claim (left out there when empty).
+    amr: Vec<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -365,7 +387,8 @@ pub async fn sessions(State(state): State<Context>, signed_in: Authenticated) ->
                     created_at: s.created_at,
                     last_used_at: s.last_used_at,
                     user_agent: s.user_agent,
-                    amr: s.method.amr(),
+                    idp: s.method.idp().map(str::to_owned),
+                    amr: s.method.amr().to_vec(),
                 })
                 .collect();
             signed_in.respond(Json(SessionList { sessions }))

@@ -10,7 +10,7 @@ use crate::clock::unix_millis;
 use crate::domain::{LoginName, SessionId, UserId};
 
 /// The columns of a [`UserRow`].
-const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
+pub(super) const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
      sessions_valid_after, sessions_valid_after_spares";
 
 impl Store {

@@ -7,6 +7,14 @@
 //! the device cookie of a browser that has signed in before (see
 //! [`crate::auth::devices`]), has the same attributes and a long life, and
 //! outlives sign-out.
+//!
+//! Two more carry a sign-in with another provider: the flow cookie, which
+//! binds a flow to the browser that began it, and the pending-link cookie,
+//! which carries an identity to the password sign-in that may link it.
+//! They are `SameSite=Lax`: the provider's redirect back is a cross-site
+//! top-level navigation, on which a `Strict` cookie would not be sent. Both
+//! are `HttpOnly`, `Secure`, `__Host-`, ten minutes long, and opaque: the
+//! database holds only their hashes.
 
 use std::time::Duration;
 
@@ -14,8 +22,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
-use crate::auth::SignedIn;
 use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
+use crate::auth::{FLOW_LIFETIME, PENDING_LINK_LIFETIME, SignedIn};
+use crate::domain::LinkToken;
 
 /// Cookie names and attributes for this deployment.
 #[derive(Debug, Clone, Copy)]
@@ -36,6 +45,10 @@ pub struct Presented<'h> {
     pub refresh: Option<&'h str>,
     /// The device cookie.
     pub device: Option<&'h str>,
+    /// The flow cookie of a sign-in at another provider.
+    pub flow: Option<&'h str>,
+    /// The pending-link cookie.
+    pub link: Option<&'h str>,
     /// The cookie of a sign-in waiting for its second factor.
     pub mfa_pending: Option<&'h str>,
 }
@@ -83,6 +96,24 @@ impl CookiePolicy {
         }
     }
 
+    /// The flow cookie's name.
+    pub fn flow_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_flow"
+        } else {
+            "oidc_flow"
+        }
+    }
+
+    /// The pending-link cookie's name.
+    pub fn link_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_link"
+        } else {
+            "oidc_link"
+        }
+    }
+
     /// The name of the cookie of a sign-in waiting for its second factor.
     pub fn mfa_pending_name(&self) -> &'static str {
         if self.secure {
@@ -96,6 +127,8 @@ impl CookiePolicy {
         name == self.access_name()
             || name == self.refresh_name()
             || name == self.device_name()
+            || name == self.flow_name()
+            || name == self.link_name()
             || name == self.mfa_pending_name()
     }
 
@@ -110,6 +143,8 @@ impl CookiePolicy {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
                     n if n == self.device_name() => &mut presented.device,
+                    n if n == self.flow_name() => &mut presented.flow,
+                    n if n == self.link_name() => &mut presented.link,
                     n if n == self.mfa_pending_name() => &mut presented.mfa_pending,
                     _ => continue,
                 };
@@ -213,13 +248,53 @@ impl CookiePolicy {
         ]
     }
 
+    /// The flow cookie of a sign-in just begun at a provider.
+    pub fn flow(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(
+            self.flow_name(),
+            &token.encode(),
+            FLOW_LIFETIME,
+            SameSite::Lax,
+        )
+    }
+
+    /// Deletes the flow cookie: a flow is good for one callback.
+    pub fn clear_flow(&self) -> HeaderValue {
+        self.build_with(self.flow_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
+    /// The pending-link cookie.
+    pub fn link(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(
+            self.link_name(),
+            &token.encode(),
+            PENDING_LINK_LIFETIME,
+            SameSite::Lax,
+        )
+    }
+
+    /// Deletes the pending-link cookie.
+    pub fn clear_link(&self) -> HeaderValue {
+        self.build_with(self.link_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
     fn build(&self, name: &'static str, value: &str, max_age: Duration) -> HeaderValue {
+        self.build_with(name, value, max_age, SameSite::Strict)
+    }
+
+    fn build_with(
+        &self,
+        name: &'static str,
+        value: &str,
+        max_age: Duration,
+        same_site: SameSite,
+    ) -> HeaderValue {
         let max_age =
             cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         let cookie = Cookie::build((name, value))
             .http_only(true)
             .secure(self.secure)
-            .same_site(SameSite::Strict)
+            .same_site(same_site)
             .path("/")
             .max_age(max_age)
             .build();

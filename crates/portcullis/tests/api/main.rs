@@ -32,6 +32,7 @@ mod malformed;
 mod metrics;
 mod mfa;
 mod node_jose;
+mod oidc;
 mod openapi;
 mod openapi_email;
 mod openapi_mfa;

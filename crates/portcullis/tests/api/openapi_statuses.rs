@@ -36,6 +36,12 @@ const DOCUMENTED: &[&str] = &[
     "post /api/auth/email/verify: 204 400 403 404 409 413 415 429 431 503",
     "post /api/auth/email/resend: 202 401 403 404 429 431 503",
     "post /api/auth/email: 202 400 401 403 404 409 413 415 429 431 503",
+    "get /api/auth/oidc/providers: 200 431",
+    "get /api/auth/oidc/{provider}/start: 302 400 404 431 502 503",
+    "get /api/auth/oidc/{provider}/callback: 200 400 401 403 404 409 429 431 502 503",
+    "post /api/auth/oidc/{provider}/link: 200 400 401 403 404 429 431 502 503",
+    "delete /api/auth/oidc/{provider}/link: 204 401 403 404 409 429 431 503",
+    "get /api/auth/identities: 200 401 429 431 503",
     "post /api/auth/mfa/verify: 201 400 401 403 413 415 429 431 503",
     "post /api/auth/mfa/totp: 200 401 403 409 429 431 503",
     "delete /api/auth/mfa/totp: 204 401 403 409 429 431 503",
@@ -135,6 +141,14 @@ fn template_of(path: &str) -> &'static str {
         template
     } else if path.starts_with("/api/auth/sessions/") {
         "/api/auth/sessions/{id}"
+    } else if let Some(rest) = path.strip_prefix("/api/auth/oidc/")
+        && rest != "providers"
+    {
+        match rest.rsplit_once('/').map(|(_, last)| last) {
+            Some("start") => "/api/auth/oidc/{provider}/start",
+            Some("callback") => "/api/auth/oidc/{provider}/callback",
+            _ => "/api/auth/oidc/{provider}/link",
+        }
     } else if path.starts_with("/api/") && !path.starts_with("/api/auth/") {
         GATEWAY
     } else {
@@ -147,6 +161,7 @@ fn concrete(template: &str) -> String {
     template
         .replace("{id}", &uuid::Uuid::new_v4().to_string())
         .replace("{rest}", "status/418")
+        .replace("{provider}", crate::oidc::PROVIDER)
 }
 
 /// Provokes documented answers and remembers which were seen.
@@ -239,6 +254,8 @@ fn session_operations() -> impl Iterator<Item = (Method, String)> {
         "sessions",
         "sessions/{id}",
         "password",
+        "oidc/{provider}/link",
+        "identities",
         "mfa/totp",
         "mfa/totp/confirm",
         "mfa/recovery-codes",
@@ -279,6 +296,7 @@ async fn every_documented_status_is_answered_for_real() {
     database_down(&probe, &upstream).await;
     upstream_failures(&probe).await;
     crate::openapi_email::email_routes(&probe).await;
+    crate::oidc::openapi::provider_routes(&probe).await;
     crate::openapi_mfa::mfa_routes(&probe).await;
 
     let seen = probe.seen.into_inner().expect("lock");
