@@ -31,9 +31,6 @@ use super::{Auth, AuthError, ClientInfo, SignedIn};
 use crate::domain::{LinkToken, SignInMethod, UserId};
 use crate::store::{PendingRecord, SessionRecord, UserRecord};
 
-/// The second factors that complete a waiting sign-in, as the login answer
-/// lists them.
-const METHODS: &[&str] = &["totp", "recovery_code"];
 
 /// What a new TOTP enrolment shows its user, once.
 #[derive(Debug)]
@@ -53,6 +50,9 @@ pub enum SecondFactor<'a> {
     Totp(&'a str),
     /// A recovery code.
     RecoveryCode(&'a str),
+    /// A passkey's assertion (`PublicKeyCredential` as JSON), answering
+    /// the challenge of `POST /api/auth/mfa/webauthn/start`.
+    Passkey(&'a serde_json::Value),
 }
 
 /// What a session proves its user with again.
@@ -62,6 +62,9 @@ pub enum Reauthentication<'a> {
     Password(&'a SecretString),
     /// A TOTP code.
     Totp(&'a str),
+    /// A passkey's assertion, answering the challenge of
+    /// `POST /api/auth/reauthenticate/webauthn/start`.
+    Passkey(&'a serde_json::Value),
 }
 
 /// The second factors a user has.
@@ -71,16 +74,39 @@ pub struct SecondFactors {
     pub totp: bool,
     /// Recovery codes not used yet.
     pub recovery_codes_left: i64,
+    /// Whether the user has a passkey (which counts as a second factor).
+    pub passkey: bool,
 }
 
 impl Auth {
-    /// Whether the account has a second factor that sign-in must ask for.
-    pub(super) async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+    /// Whether the account has TOTP on.
+    async fn has_totp(&self, user: UserId) -> Result<bool, AuthError> {
         Ok(self
             .store
             .totp(user)
             .await?
             .is_some_and(|t| t.confirmed_at.is_some()))
+    }
+
+    /// The second factors that complete a waiting sign-in of `user`, as the
+    /// login answer lists them; empty when the account has none.
+    pub(super) async fn second_factor_methods(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<&'static str>, AuthError> {
+        let mut methods = Vec::new();
+        if self.has_totp(user).await? {
+            methods.extend(["totp", "recovery_code"]);
+        }
+        if self.has_passkey(user).await? {
+            methods.push("webauthn");
+        }
+        Ok(methods)
+    }
+
+    /// Whether the account has a second factor that sign-in must ask for.
+    pub(super) async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+        Ok(!self.second_factor_methods(user).await?.is_empty())
     }
 
     /// Stores a sign-in whose password was right and that now waits for a
@@ -89,6 +115,7 @@ impl Auth {
         &self,
         user: &UserRecord,
         (began, password_digest): (OffsetDateTime, [u8; 32]),
+        methods: Vec<&'static str>,
         client: &ClientInfo,
     ) -> Result<PendingSignIn, AuthError> {
         let token = LinkToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
@@ -111,7 +138,7 @@ impl Auth {
         Ok(PendingSignIn {
             token,
             lifetime: PENDING_LIFETIME,
-            methods: METHODS,
+            methods,
         })
     }
 
@@ -131,6 +158,7 @@ impl Auth {
         let proof = match factor {
             SecondFactor::Totp(_) => "totp",
             SecondFactor::RecoveryCode(_) => "recovery code",
+            SecondFactor::Passkey(_) => "passkey",
         };
         self.record_sign_in(result, Some(proof), client).await
     }
@@ -170,17 +198,31 @@ impl Auth {
             .await?
             .map_err(LoginFailure::Throttled)?;
         let accepted = match factor {
-            SecondFactor::Totp(code) => self.accept_totp(user.id, code, now).await?,
+            SecondFactor::Totp(code) => self
+                .accept_totp(user.id, code, now)
+                .await?
+                .then_some(SignInMethod::PasswordAndOtp),
             SecondFactor::RecoveryCode(code) => match recovery_code_hash(code) {
-                Some(hash) => self.store.use_recovery_code(user.id, &hash).await?,
-                None => false,
+                Some(hash) => self
+                    .store
+                    .use_recovery_code(user.id, &hash)
+                    .await?
+                    .then_some(SignInMethod::PasswordAndOtp),
+                None => None,
             },
+            SecondFactor::Passkey(credential) => {
+                self.accept_passkey_second_factor(user.id, &token, credential)
+                    .await?
+            }
         };
-        if !accepted {
+        let Some(method) = accepted else {
             let failures = self.guess_failed(&key, now, client).await?;
             tracing::info!(failures, "second factor refused");
-            return Err(LoginFailure::WrongCode(user.id));
-        }
+            return Err(match factor {
+                SecondFactor::Passkey(_) => LoginFailure::WrongPasskey(Some(user.id)),
+                _ => LoginFailure::WrongCode(user.id),
+            });
+        };
         // One session per waiting sign-in: of two requests with good codes,
         // the one that does not delete the row is refused.
         if !self.store.take_mfa_pending(&token.hash()).await? {
@@ -191,7 +233,7 @@ impl Auth {
             user,
             key: &key,
             began: pending.created_at,
-            method: SignInMethod::PasswordAndOtp,
+            method,
         };
         self.admit(admission, client).await
     }
@@ -243,7 +285,7 @@ impl Auth {
 
     /// Refuses a change to the factors unless the session's user proved who
     /// they are within `reauthentication_window`.
-    fn require_recent(&self, session: &SessionRecord) -> Result<(), AuthError> {
+    pub(super) fn require_recent(&self, session: &SessionRecord) -> Result<(), AuthError> {
         let age = self.clock.now() - session.authenticated_at();
         if age > self.reauthentication_window {
             return Err(AuthError::ReauthenticationRequired);
@@ -379,8 +421,9 @@ impl Auth {
     pub async fn second_factors(&self, claims: &Claims) -> Result<SecondFactors, AuthError> {
         let (user, _) = self.current_records(claims).await?;
         Ok(SecondFactors {
-            totp: self.has_second_factor(user.id).await?,
+            totp: self.has_totp(user.id).await?,
             recovery_codes_left: self.store.recovery_codes_left(user.id).await?,
+            passkey: self.has_passkey(user.id).await?,
         })
     }
 
@@ -414,7 +457,11 @@ impl Auth {
                 self.prove_current_password(&share, proof, client).await?;
             }
             Reauthentication::Totp(code) => {
-                self.prove_code(&user, &session, code, device, client)
+                self.prove_code(&user, &session, Ok(code), device, client)
+                    .await?
+            }
+            Reauthentication::Passkey(credential) => {
+                self.prove_code(&user, &session, Err(credential), device, client)
                     .await?
             }
         }
@@ -435,12 +482,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Checks a TOTP code of a signed-in user as a sign-in's is checked.
+    /// Checks a TOTP code (or, as `Err`, a passkey's assertion) of a
+    /// signed-in user as a sign-in's is checked.
     async fn prove_code(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        code: &str,
+        code: Result<&str, &serde_json::Value>,
         device: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
@@ -462,11 +510,22 @@ impl Auth {
                 .await;
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        if !self.accept_totp(user.id, code, now).await? {
+        let accepted = match code {
+            Ok(code) => self.accept_totp(user.id, code, now).await?,
+            Err(credential) => {
+                self.accept_passkey_reauthentication(user, session, credential)
+                    .await?
+            }
+        };
+        if !accepted {
             self.guess_failed(&key, now, client).await?;
-            self.audit(event(AuditKind::ReauthenticationFailed, Some("code")))
+            let (detail, error) = match code {
+                Ok(_) => ("code", AuthError::InvalidCode),
+                Err(_) => ("passkey", AuthError::InvalidPasskey),
+            };
+            self.audit(event(AuditKind::ReauthenticationFailed, Some(detail)))
                 .await;
-            return Err(AuthError::InvalidCode);
+            return Err(error);
         }
         Ok(())
     }
@@ -475,7 +534,8 @@ impl Auth {
     /// one who lost them (`portcullis user mfa-reset`); audited. `false`
     /// when the user had none.
     pub async fn reset_second_factors(&self, user: UserId) -> Result<bool, AuthError> {
-        let had = self.store.remove_second_factors(user).await?;
+        let had_totp = self.store.remove_second_factors(user).await?;
+        let had = self.store.remove_passkeys(user).await? > 0 || had_totp;
         let admin = ClientInfo::administrator();
         self.audit(Event {
             kind: AuditKind::SecondFactorsReset,

@@ -17,7 +17,7 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `email.rs`, `mfa.rs`, `outbox.rs`, `secrets.rs`. Its body is passed to the
+//! `email.rs`, `mfa.rs`, `passkeys.rs`, `outbox.rs`, `secrets.rs`. Its body is passed to the
 //! `on_backend!` macro, which expands it once per backend, with that
 //! backend's concrete pool type, inside the store's time limit.
 //!
@@ -88,6 +88,7 @@ mod email;
 mod keys;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod secrets;
 mod sessions;
 mod throttle;
@@ -96,6 +97,7 @@ mod users;
 pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
 pub use mfa::{PendingRecord, TotpRecord};
 pub use outbox::{MailRecord, NewMail};
+pub use passkeys::{CeremonyRecord, PasskeyRecord};
 
 /// A failed store operation.
 #[derive(Debug, thiserror::Error)]

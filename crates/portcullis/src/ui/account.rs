@@ -210,5 +210,9 @@ fn method_text(method: SignInMethod) -> &'static str {
     match method {
         SignInMethod::Password => "Password",
         SignInMethod::PasswordAndOtp => "Password and a one-time code",
+        SignInMethod::HardwarePasskey | SignInMethod::SyncedPasskey => "Passkey",
+        SignInMethod::PasswordAndHardwarePasskey | SignInMethod::PasswordAndSyncedPasskey => {
+            "Password and a passkey"
+        }
     }
 }
