@@ -31,7 +31,6 @@ use super::{Auth, AuthError, ClientInfo, SignedIn};
 use crate::domain::{LinkToken, SignInMethod, UserId};
 use crate::store::{PendingRecord, SessionRecord, UserRecord};
 
-
 /// What a new TOTP enrolment shows its user, once.
 #[derive(Debug)]
 pub struct TotpEnrolment {

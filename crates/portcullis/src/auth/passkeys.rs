@@ -27,10 +27,9 @@ use time::OffsetDateTime;
 use tracing::instrument;
 use url::Url;
 use webauthn_rs::prelude::{
-    AuthenticationResult, DiscoverableAuthentication, DiscoverableKey,
-    Passkey, PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential,
-    RegisterPublicKeyCredential, RequestChallengeResponse, Webauthn,
-    WebauthnBuilder,
+    AuthenticationResult, DiscoverableAuthentication, DiscoverableKey, Passkey,
+    PasskeyAuthentication, PasskeyRegistration, PublicKeyCredential, RegisterPublicKeyCredential,
+    RequestChallengeResponse, Webauthn, WebauthnBuilder,
 };
 
 use super::audit::{AuditKind, Event};
@@ -216,7 +215,10 @@ impl Auth {
     }
 
     /// The user's passkeys, parsed.
-    async fn user_passkeys(&self, user: UserId) -> Result<Vec<(PasskeyRecord, Passkey)>, AuthError> {
+    async fn user_passkeys(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<(PasskeyRecord, Passkey)>, AuthError> {
         self.store
             .passkeys(user)
             .await?
@@ -258,7 +260,8 @@ impl Auth {
         // from the key alone. webauthn-rs asks for none by default (and does
         // not export the type to change it with), and its state does not
         // depend on it.
-        let mut options = serde_json::to_value(&options).map_err(|e| AuthError::Internal(e.into()))?;
+        let mut options =
+            serde_json::to_value(&options).map_err(|e| AuthError::Internal(e.into()))?;
         if let Some(selection) = options
             .pointer_mut("/publicKey/authenticatorSelection")
             .and_then(serde_json::Value::as_object_mut)
@@ -289,8 +292,8 @@ impl Auth {
         let name = passkey_name(name)?;
         let (user, session) = self.current_records(claims).await?;
         self.require_recent(&session)?;
-        let credential: RegisterPublicKeyCredential =
-            serde_json::from_value(credential.clone()).map_err(|_| AuthError::InvalidAttestation)?;
+        let credential: RegisterPublicKeyCredential = serde_json::from_value(credential.clone())
+            .map_err(|_| AuthError::InvalidAttestation)?;
         let ceremony = self
             .take_ceremony(Purpose::Register, &session.id.to_string())
             .await?
@@ -446,7 +449,8 @@ impl Auth {
             return Err(refused(None));
         };
         let state: DiscoverableAuthentication = from_json(&state.state)?;
-        let Ok((handle, credential_id)) = webauthn.identify_discoverable_authentication(&credential)
+        let Ok((handle, credential_id)) =
+            webauthn.identify_discoverable_authentication(&credential)
         else {
             return Err(refused(None));
         };

@@ -12,8 +12,8 @@ mod health;
 mod json;
 mod metrics;
 mod mfa_routes;
-mod passkey_routes;
 pub mod openapi;
+mod passkey_routes;
 mod recovery_routes;
 
 use axum::extract::FromRef;

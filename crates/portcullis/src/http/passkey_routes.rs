@@ -102,7 +102,10 @@ fn options<T: Serialize>(value: &T) -> Json<serde_json::Value> {
         (status = 503, response = inline(SessionUnavailable)),
     )
 )]
-pub async fn begin_registration(State(state): State<Context>, signed_in: Authenticated) -> Response {
+pub async fn begin_registration(
+    State(state): State<Context>,
+    signed_in: Authenticated,
+) -> Response {
     match state
         .auth
         .begin_passkey_registration(&signed_in.claims)

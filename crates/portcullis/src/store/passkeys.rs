@@ -43,7 +43,16 @@ pub struct CeremonyRecord {
     pub state: String,
 }
 
-type PasskeyRow = (String, String, Vec<u8>, String, i64, String, i64, Option<i64>);
+type PasskeyRow = (
+    String,
+    String,
+    Vec<u8>,
+    String,
+    i64,
+    String,
+    i64,
+    Option<i64>,
+);
 
 fn passkey_record(row: PasskeyRow) -> StoreResult<PasskeyRecord> {
     let (id, user, credential_id, passkey, sign_count, name, created, used) = row;

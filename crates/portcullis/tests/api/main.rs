@@ -37,6 +37,7 @@ mod openapi_email;
 mod openapi_mfa;
 mod openapi_statuses;
 mod packaging;
+mod passkeys;
 mod process;
 mod refresh;
 mod refresh_reasons;

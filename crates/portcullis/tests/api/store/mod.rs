@@ -33,6 +33,7 @@ mod email;
 mod key_revocation;
 mod keys;
 mod mfa;
+mod passkeys;
 mod sessions;
 mod users;
 
