@@ -35,6 +35,7 @@ mod node_jose;
 mod openapi;
 mod openapi_email;
 mod openapi_mfa;
+mod openapi_passkeys;
 mod openapi_statuses;
 mod packaging;
 mod passkeys;

@@ -107,13 +107,28 @@ impl SoftAuthenticator {
     /// Answers `navigator.credentials.create(options)`: a new credential,
     /// kept, and the `PublicKeyCredential` JSON for the server.
     pub fn create(&mut self, options: &Value) -> Value {
+        self.create_with(options, None)
+    }
+
+    /// Like [`SoftAuthenticator::create`], but with the key and id of
+    /// credential `reuse` when given (an authenticator that ignored
+    /// `excludeCredentials`).
+    pub fn create_with(&mut self, options: &Value, reuse: Option<usize>) -> Value {
         let public_key = &options["publicKey"];
         let challenge = public_key["challenge"].as_str().expect("challenge");
         let user_handle = unb64(public_key["user"]["id"].as_str().expect("user id"));
         let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).expect("P-256");
-        let key = EcKey::generate(&group).expect("key");
-        let mut id = vec![0u8; 16];
-        openssl::rand::rand_bytes(&mut id).expect("random");
+        let (key, id) = match reuse {
+            Some(index) => (
+                self.credentials[index].key.clone(),
+                self.credentials[index].id.clone(),
+            ),
+            None => {
+                let mut id = vec![0u8; 16];
+                openssl::rand::rand_bytes(&mut id).expect("random");
+                (EcKey::generate(&group).expect("key"), id)
+            }
+        };
         let mut ctx = BigNumContext::new().expect("ctx");
         let point = key
             .public_key()
