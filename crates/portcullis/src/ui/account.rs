@@ -111,7 +111,25 @@ pub async fn account(
                         return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
                     }
                 };
-                signed_in(claims, &sessions, ui, unverified.as_deref(), factors)
+                let passkeys = match ui.passkeys {
+                    true => match state.auth.list_passkeys(claims).await {
+                        Ok(list) => Some(list),
+                        Err(e) => {
+                            return failure::attach(
+                                Failure::of(e),
+                                layout::unavailable(&visitor, ui),
+                            );
+                        }
+                    },
+                    false => None,
+                };
+                signed_in(
+                    claims,
+                    &sessions,
+                    ui,
+                    unverified.as_deref(),
+                    (factors, passkeys.as_deref()),
+                )
             }
             Err(e) => {
                 return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
@@ -135,7 +153,7 @@ fn signed_in(
     sessions: &[SessionView],
     ui: Ui,
     unverified: Option<&str>,
-    factors: SecondFactors,
+    factors: (SecondFactors, Option<&[crate::auth::PasskeyView]>),
 ) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
@@ -200,7 +218,7 @@ fn signed_in(
                 p.hint { "Your other devices will be signed out." }
             }
         }
-        (second_factor::card(factors, ui))
+        (second_factor::card(factors.0, factors.1, ui))
         @if ui.mail { (recovery::change_email_card()) }
     }
 }

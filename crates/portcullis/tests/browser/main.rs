@@ -26,6 +26,7 @@ mod cross_site;
 mod nextjs;
 mod notes;
 mod pages;
+mod passkeys;
 mod recovery;
 mod sessions;
 mod sign_in;
