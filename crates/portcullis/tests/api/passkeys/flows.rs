@@ -289,3 +289,60 @@ async fn a_disabled_account_does_not_sign_in_with_its_passkey() {
     let (_, status) = app.passkey_sign_in(&mut authenticator).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn an_unverified_address_is_refused_only_after_the_passkey() {
+    let mut settings = crate::openapi_email::MAIL_SETTINGS.to_vec();
+    settings.push(("PORTCULLIS_REQUIRE_VERIFIED_EMAIL", "true"));
+    let app = TestApp::spawn_with(&settings).await;
+    let origin = settings
+        .iter()
+        .find(|(k, _)| *k == "PORTCULLIS_PUBLIC_URL")
+        .expect("a public url")
+        .1;
+    let mut jar = Jar::default();
+    assert_eq!(
+        app.register(&mut jar, "ada").await.status(),
+        StatusCode::CREATED
+    );
+    let id = crate::mfa::admission::id_of(&app, "ada").await;
+    crate::mfa::admission::set_verified(&app, id, true).await;
+    let mut owner = Jar::default();
+    assert_eq!(
+        app.login(&mut owner, "ada", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    let mut authenticator = SoftAuthenticator::new(origin);
+    let pk = PasskeyApp { app };
+    let response = pk.add_passkey(&mut owner, &mut authenticator, "Key").await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    crate::mfa::admission::set_verified(&pk, id, false).await;
+    let (ceremony, options) = pk.login_start().await;
+    let mut fresh = Jar::default();
+    let response = pk
+        .login_finish(&mut fresh, &ceremony, authenticator.get(&options))
+        .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    assert_eq!(code(response).await, "email_not_verified");
+    assert!(fresh.access().is_none());
+}
+
+#[tokio::test]
+async fn an_operator_reset_removes_the_passkeys_too() {
+    let app = PasskeyApp::spawn().await;
+    let (_, mut authenticator) = app.with_passkey("ada").await;
+    let out = portcullis_binary()
+        .args(["user", "mfa-reset", "ada"])
+        .env("PORTCULLIS_DATABASE_URL", &app.database_url)
+        .output()
+        .expect("the binary runs");
+    assert!(out.status.success(), "{out:?}");
+    let (_, status) = app.passkey_sign_in(&mut authenticator).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let mut jar = Jar::default();
+    assert_eq!(
+        app.login(&mut jar, "ada", PASSWORD).await.status(),
+        StatusCode::CREATED
+    );
+    assert!(app.passkeys(&mut jar).await.is_empty());
+}
