@@ -66,6 +66,15 @@ pub enum Reauthentication<'a> {
     Passkey(&'a serde_json::Value),
 }
 
+/// A second factor offered by a signed-in user to prove themselves again.
+#[derive(Debug, Clone, Copy)]
+enum FactorProof<'a> {
+    /// A TOTP code.
+    Code(&'a str),
+    /// A passkey's assertion.
+    Passkey(&'a serde_json::Value),
+}
+
 /// The second factors a user has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SecondFactors {
@@ -456,12 +465,18 @@ impl Auth {
                 self.prove_current_password(&share, proof, client).await?;
             }
             Reauthentication::Totp(code) => {
-                self.prove_code(&user, &session, Ok(code), device, client)
+                self.prove_factor(&user, &session, FactorProof::Code(code), device, client)
                     .await?
             }
             Reauthentication::Passkey(credential) => {
-                self.prove_code(&user, &session, Err(credential), device, client)
-                    .await?
+                self.prove_factor(
+                    &user,
+                    &session,
+                    FactorProof::Passkey(credential),
+                    device,
+                    client,
+                )
+                .await?
             }
         }
         let now = self.clock.now();
@@ -481,13 +496,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Checks a TOTP code (or, as `Err`, a passkey's assertion) of a
-    /// signed-in user as a sign-in's is checked.
-    async fn prove_code(
+    /// Checks a TOTP code or a passkey's assertion of a signed-in user as a
+    /// sign-in's is checked.
+    async fn prove_factor(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        code: Result<&str, &serde_json::Value>,
+        proof: FactorProof<'_>,
         device: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
@@ -509,18 +524,18 @@ impl Auth {
                 .await;
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        let accepted = match code {
-            Ok(code) => self.accept_totp(user.id, code, now).await?,
-            Err(credential) => {
+        let accepted = match proof {
+            FactorProof::Code(code) => self.accept_totp(user.id, code, now).await?,
+            FactorProof::Passkey(credential) => {
                 self.accept_passkey_reauthentication(user, session, credential)
                     .await?
             }
         };
         if !accepted {
             self.guess_failed(&key, now, client).await?;
-            let (detail, error) = match code {
-                Ok(_) => ("code", AuthError::InvalidCode),
-                Err(_) => ("passkey", AuthError::InvalidPasskey),
+            let (detail, error) = match proof {
+                FactorProof::Code(_) => ("code", AuthError::InvalidCode),
+                FactorProof::Passkey(_) => ("passkey", AuthError::InvalidPasskey),
             };
             self.audit(event(AuditKind::ReauthenticationFailed, Some(detail)))
                 .await;
