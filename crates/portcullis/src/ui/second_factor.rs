@@ -118,7 +118,10 @@ fn step(
     let error = problem.map(|p| p.message.as_str());
     let main = html! {
         h1 { "Two-step verification" }
-        p.lead { "Enter the 6-digit code from your authenticator app, or use your passkey." }
+        p.lead {
+            @if ui.passkeys { "Use your passkey, or enter the 6-digit code from your authenticator app." }
+            @else { "Enter the 6-digit code from your authenticator app." }
+        }
         div.alert #form-error role="alert" hidden[error.is_none()] { @if let Some(e) = error { (e) } }
         @if ui.passkeys {
             p.actions {
