@@ -23,7 +23,7 @@ const MESSAGES = {
   too_many_passkeys: 'Your account has as many passkeys as it can hold. Delete one first.',
   passkey_cancelled: 'The passkey request was cancelled or timed out.',
   passkeys_unavailable: 'Passkeys are not available on this server.',
-  no_second_factor: 'This account has no passkey. Use a code from your authenticator app.',
+  no_passkey: 'This account has no passkey. Use a code from your authenticator app.',
   link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
@@ -542,6 +542,7 @@ const ACTIONS = {
 
   async 'passkey-verify'(button) {
     const start = await api('POST', '/api/auth/mfa/webauthn/start');
+    if (start.code === 'no_second_factor') { showFormError(MESSAGES.no_passkey); return; }
     if (!start.ok) { showFormError(messageFor(start)); return; }
     const credential = await getAssertion(start.data);
     if (!credential) { showFormError(MESSAGES.passkey_cancelled); return; }
