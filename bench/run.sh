@@ -19,6 +19,12 @@
 #   BENCH_GROWTH_USERS, BENCH_GROWTH_SESSIONS, BENCH_GROWTH_REVOKED
 #                          size of the seeded databases (default 100000,
 #                          1000000, 100000)
+#   BENCH_NEXTJS           `on` (default) or `off`: the server-rendered pages of
+#                          examples/nextjs (needs Node.js; builds the example
+#                          when it has no production build)
+#   BENCH_STAGES           which stages to run, space-separated (default all:
+#                          gateway memory flood database growth nextjs); a
+#                          stage left out is reported as not measured
 #   BENCH_PORTCULLIS       a portcullis binary to measure instead of the one
 #                          built from this tree (e.g. an older commit's
 #                          release build, to compare before and after)
@@ -36,9 +42,12 @@ GROWTH=${BENCH_GROWTH:-on}
 GROWTH_USERS=${BENCH_GROWTH_USERS:-100000}
 GROWTH_SESSIONS=${BENCH_GROWTH_SESSIONS:-1000000}
 GROWTH_REVOKED=${BENCH_GROWTH_REVOKED:-100000}
+NEXTJS=${BENCH_NEXTJS:-on}
+ALL_STAGES="gateway memory flood database growth nextjs"
+STAGES=${BENCH_STAGES:-$ALL_STAGES}
 INVOCATION="bench/run.sh${*:+ $*}"
 for knob in BENCH_SECONDS BENCH_WARMUP_SECONDS BENCH_ROUNDS BENCH_IDLE_CONNECTIONS BENCH_PG BENCH_GROWTH \
-    BENCH_GROWTH_USERS BENCH_GROWTH_SESSIONS BENCH_GROWTH_REVOKED BENCH_PORTCULLIS; do
+    BENCH_GROWTH_USERS BENCH_GROWTH_SESSIONS BENCH_GROWTH_REVOKED BENCH_NEXTJS BENCH_STAGES BENCH_PORTCULLIS; do
     if [[ -n ${!knob:-} ]]; then INVOCATION="$knob=${!knob} $INVOCATION"; fi
 done
 whole() { [[ ${!1} =~ ^[0-9]+$ ]] || { echo "$2 must be a whole number" >&2; exit 2; }; }
@@ -52,6 +61,12 @@ whole GROWTH_REVOKED BENCH_GROWTH_REVOKED
 ((DURATION > 0 && ROUNDS > 0 && IDLE_CONNECTIONS > 0)) ||
     { echo "BENCH_SECONDS, BENCH_ROUNDS and BENCH_IDLE_CONNECTIONS must be above zero" >&2; exit 2; }
 [[ $GROWTH == on || $GROWTH == off ]] || { echo "BENCH_GROWTH must be on or off" >&2; exit 2; }
+[[ $NEXTJS == on || $NEXTJS == off ]] || { echo "BENCH_NEXTJS must be on or off" >&2; exit 2; }
+for stage in $STAGES; do
+    [[ " $ALL_STAGES " == *" $stage "* ]] || { echo "BENCH_STAGES: no stage $stage (stages: $ALL_STAGES)" >&2; exit 2; }
+done
+# wanted STAGE: whether STAGE is to run.
+wanted() { [[ " $STAGES " == *" $1 "* ]]; }
 
 CONNECTIONS=64           # proxied GET and session rows
 SESSION_CONNECTIONS=16   # GET /api/auth/session, quiet and during a sign-in flood
@@ -73,7 +88,7 @@ need_debian wrk wrk
 # Debian's package starts nginx on port 80 unless policy-rc.d forbids it; the
 # benchmark starts its own instance either way.
 need_debian nginx nginx
-[[ $GROWTH == off ]] || need_debian sqlite3 sqlite3
+[[ $GROWTH == off ]] || ! wanted growth || need_debian sqlite3 sqlite3
 if [[ $PG_BASE != off ]]; then
     command -v psql >/dev/null || die "psql is required for the PostgreSQL measurements (or set BENCH_PG=off)"
     psql "$PG_BASE/postgres" -qAtc 'select 1' >/dev/null 2>&1 ||
@@ -166,20 +181,34 @@ source bench/stages/flood.sh
 source bench/stages/database.sh
 # shellcheck source=bench/stages/growth.sh
 source bench/stages/growth.sh
+# shellcheck source=bench/stages/nextjs.sh
+source bench/stages/nextjs.sh
 
-stage_gateway
-stage_memory
-stage_flood
-stage_database
-if [[ $GROWTH == on ]]; then
+# not_measured TITLE WHY: a section for a stage that did not run.
+not_measured() {
+    printf '## %s\n\nNot measured (%s).\n\n' "$1" "$2" >>"$BODY"
+}
+# The later stages reuse the first's SQLite database and cookies.
+if wanted gateway || wanted memory || wanted flood || wanted database || wanted growth; then
+    wanted gateway || die "BENCH_STAGES: the stages memory, flood, database and growth need gateway"
+fi
+if wanted gateway; then stage_gateway; else not_measured "1, 2. The gateway's own cost" "\`BENCH_STAGES\`"; fi
+if wanted memory; then stage_memory; else not_measured "3. Memory per connection" "\`BENCH_STAGES\`"; fi
+if wanted flood; then stage_flood; else not_measured "4. Sign-in floods" "\`BENCH_STAGES\`"; fi
+if wanted database; then stage_database; else not_measured "5, 6. Refresh rotations, start to ready" "\`BENCH_STAGES\`"; fi
+if [[ $GROWTH == off ]]; then
+    not_measured "7. Growth" "\`BENCH_GROWTH=off\`"
+elif wanted growth; then
     stage_growth
 else
-    {
-        echo "## 7. Growth"
-        echo
-        echo "Not measured (\`BENCH_GROWTH=off\`)."
-        echo
-    } >>"$BODY"
+    not_measured "7. Growth" "\`BENCH_STAGES\`"
+fi
+if [[ $NEXTJS == off ]]; then
+    not_measured "8. Server-rendered pages (Next.js)" "\`BENCH_NEXTJS=off\`"
+elif wanted nextjs; then
+    stage_nextjs
+else
+    not_measured "8. Server-rendered pages (Next.js)" "\`BENCH_STAGES\`"
 fi
 
 # --- report -------------------------------------------------------------------

@@ -17,7 +17,8 @@ fi
 
 step "tools for the ignored tests"
 # Debian's Chromium and chromedriver for the browser tests; Node.js and npm
-# for the jose resource-server test, the cookie-parser test, packages/next and
+# for the jose resource-server test, the cookie-parser test, the OpenID
+# Provider of the sign-in-with-a-provider tests, packages/next and
 # the Next.js example; Python with aiosmtpd for the e-mail tests.
 packages=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
@@ -33,6 +34,8 @@ fi
 (cd examples/node-jose && npm ci --no-audit --no-fund)
 # The cookie parsers of Express, NestJS and Next.js, for the gateway attack tests.
 (cd crates/portcullis/tests/node/cookie-parsers && npm ci --no-audit --no-fund)
+# panva's oidc-provider, the real OpenID Provider of the sign-in-with-a-provider tests.
+(cd crates/portcullis/tests/node/oidc-provider && npm ci --no-audit --no-fund)
 # Python's aiosmtpd: the SMTP server the e-mail tests deliver to
 # (crates/portcullis/tests/support/smtp_server.py), in a venv of its own.
 if ! target/smtp-venv/bin/python3 -c 'import aiosmtpd' 2>/dev/null; then

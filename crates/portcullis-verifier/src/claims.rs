@@ -50,4 +50,8 @@ pub struct Claims {
     /// which read `_id`; only present when Portcullis is configured to add it.
     #[serde(rename = "_id", default, skip_serializing_if = "Option::is_none")]
     pub legacy_id: Option<String>,
+    /// The identity provider the session was signed in with (its configured
+    /// id, e.g. `google`); absent when it was signed in with a password.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idp: Option<String>,
 }

@@ -78,6 +78,7 @@ mod tests {
             email_verified: None,
             amr: None,
             legacy_id: None,
+            idp: None,
         }
     }
 

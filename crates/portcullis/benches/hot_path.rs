@@ -40,6 +40,7 @@ fn claims() -> Claims {
         email_verified: None,
         amr: None,
         legacy_id: None,
+        idp: None,
     }
 }
 

@@ -203,6 +203,13 @@ fn warn_about_exposed_secrets(config: &Config) {
     if let Some(tls) = &config.tls {
         private_files::warn_if_exposed(&tls.key, "the TLS private key", Audience::OwnerAndGroup);
     }
+    for provider in &config.oidc_providers {
+        private_files::warn_if_exposed(
+            &provider.client_secret_file,
+            "an identity provider's client secret",
+            Audience::Owner,
+        );
+    }
 }
 
 /// The periodic work of a running server; dropping it stops the work.

@@ -34,7 +34,13 @@
 //!   rotation rules, access tokens, signing keys, the in-memory revocation
 //!   set, and the flows built on e-mail (password reset, address
 //!   verification, security notices) with the worker that empties the mail
-//!   outbox. It returns its own views of what is stored.
+//!   outbox, second factors (TOTP, recovery codes, the sign-in that waits
+//!   for a code, recent authentication), passkeys (WebAuthn, with
+//!   webauthn-rs: alone, as a second factor, to re-authenticate), and
+//!   sign-in with other providers
+//!   (OpenID Connect discovery and ID-token checks, GitHub, linking
+//!   identities to accounts). Every way in ends in one admission step
+//!   (`auth::sign_in`). It returns its own views of what is stored.
 //! - [`tls`] serves HTTPS (HTTP/2 and HTTP/1.1) with rustls, reloading the
 //!   certificate when its files change; [`cli`] is the command line.
 //! - [`store`] is all persistence, with each database's SQL in its own file.
@@ -42,7 +48,8 @@
 //!   an SMTP server (or, in development, the log); it knows nothing of
 //!   accounts or of the outbox.
 //! - [`domain`] holds the parsed values — usernames, e-mail addresses,
-//!   passwords, ids, refresh tokens — so that nothing further in handles an
+//!   passwords, ids, refresh tokens, how a session began (`amr`, `idp`) —
+//!   so that nothing further in handles an
 //!   unchecked string.
 //! - [`clock`] is where time comes from; tests inject a clock they can move.
 //! - [`telemetry`] holds the Prometheus metrics, one registry per application.

@@ -4,7 +4,7 @@
 //! one per line.
 
 use std::error::Error;
-use std::io::{BufWriter, IsTerminal};
+use std::io::BufWriter;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -100,11 +100,13 @@ fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
 fn init_logging(format: LogFormat) -> WorkerGuard {
     let filter = EnvFilter::try_from_env(LOG_FILTER_VARIABLE)
         .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
-    let ansi = std::io::stderr().is_terminal();
     let (writer, guard) = tracing_appender::non_blocking(BufWriter::new(std::io::stderr()));
+    // No colours, on a terminal either: escape codes cost every line its
+    // styling calls and would land in any file the terminal's output is
+    // later saved to.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_ansi(ansi)
+        .with_ansi(false)
         .with_writer(writer);
     match format {
         LogFormat::Text => builder.init(),

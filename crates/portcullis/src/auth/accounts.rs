@@ -213,11 +213,13 @@ impl Auth {
     /// Disables an account and ends its sessions; `false` when there is no
     /// such account.
     pub async fn disable_user(&self, id: UserId) -> Result<bool, AuthError> {
-        if !self
+        let disabled = self
             .store
             .set_user_disabled(id, true, self.clock.now())
-            .await?
-        {
+            .await;
+        // Whatever the outcome: a write that timed out may still have committed.
+        self.user_changed(id);
+        if !disabled? {
             return Ok(false);
         }
         let admin = ClientInfo::administrator();

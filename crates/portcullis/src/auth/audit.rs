@@ -57,6 +57,11 @@ pub enum AuditKind {
     /// A sign-in with the right password was refused: the address is not
     /// verified (`require_verified_email`).
     SignInUnverified,
+    /// An identity at another provider was linked to an account (the detail
+    /// names the provider).
+    IdentityLinked,
+    /// An identity at another provider was unlinked from an account.
+    IdentityUnlinked,
     /// The password was right; the sign-in waits for a second factor.
     SignInSecondFactorRequired,
     /// A second factor was refused: a wrong, replayed or malformed code.
@@ -108,6 +113,8 @@ impl AuditKind {
             AuditKind::EmailChangeThrottled => "email_change_throttled",
             AuditKind::EmailChanged => "email_changed",
             AuditKind::SignInUnverified => "sign_in_unverified",
+            AuditKind::IdentityLinked => "identity_linked",
+            AuditKind::IdentityUnlinked => "identity_unlinked",
             AuditKind::SignInSecondFactorRequired => "sign_in_second_factor_required",
             AuditKind::SecondFactorFailed => "second_factor_failed",
             AuditKind::TotpEnabled => "totp_enabled",

@@ -28,7 +28,7 @@ use super::one_time_codes::{
 use super::password_change::{CurrentPassword, Proving};
 use super::sign_in::{Admission, LoginFailure, PENDING_LIFETIME, PendingSignIn, password_digest};
 use super::{Auth, AuthError, ClientInfo, SignedIn};
-use crate::domain::{LinkToken, SignInMethod, UserId};
+use crate::domain::{LinkToken, SecondFactorKind, SignInMethod, UserId};
 use crate::store::{PendingRecord, SessionRecord, UserRecord};
 
 /// What a new TOTP enrolment shows its user, once.
@@ -123,7 +123,7 @@ impl Auth {
         &self,
         user: &UserRecord,
         (began, password_digest): (OffsetDateTime, [u8; 32]),
-        methods: Vec<&'static str>,
+        (method, methods): (SignInMethod, Vec<&'static str>),
         client: &ClientInfo,
     ) -> Result<PendingSignIn, AuthError> {
         let token = LinkToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
@@ -131,6 +131,7 @@ impl Auth {
             user_id: user.id,
             created_at: began,
             password_digest,
+            method,
         };
         self.store
             .insert_mfa_pending(&token.hash(), pending, began + PENDING_LIFETIME)
@@ -209,13 +210,13 @@ impl Auth {
             SecondFactor::Totp(code) => self
                 .accept_totp(user.id, code, now)
                 .await?
-                .then_some(SignInMethod::PasswordAndOtp),
+                .then_some(SecondFactorKind::Otp),
             SecondFactor::RecoveryCode(code) => match recovery_code_hash(code) {
                 Some(hash) => self
                     .store
                     .use_recovery_code(user.id, &hash)
                     .await?
-                    .then_some(SignInMethod::PasswordAndOtp),
+                    .then_some(SecondFactorKind::Otp),
                 None => None,
             },
             SecondFactor::Passkey(credential) => {
@@ -223,7 +224,7 @@ impl Auth {
                     .await?
             }
         };
-        let Some(method) = accepted else {
+        let Some(factor) = accepted else {
             let failures = self.guess_failed(&key, now, client).await?;
             tracing::info!(failures, "second factor refused");
             return Err(match factor {
@@ -241,7 +242,9 @@ impl Auth {
             user,
             key: &key,
             began: pending.created_at,
-            method,
+            // What the first step proved (a password, or a provider), and
+            // now a factor of ours.
+            method: pending.method.with_second_factor(factor),
         };
         self.admit(admission, client).await
     }
@@ -289,6 +292,14 @@ impl Auth {
             Some(step) => Ok(self.store.accept_totp_step(user, step, None, now).await?),
             None => Ok(false),
         }
+    }
+
+    /// Refuses a change to the ways of signing in (linking or unlinking a
+    /// provider) unless the session's user proved who they are within
+    /// `reauthentication_window`, as [`Auth::begin_totp`] does.
+    pub async fn require_recent_authentication(&self, claims: &Claims) -> Result<(), AuthError> {
+        let (_, session) = self.current_records(claims).await?;
+        self.require_recent(&session)
     }
 
     /// Refuses a change to the factors unless the session's user proved who

@@ -8,6 +8,8 @@ mod accounts;
 pub mod address_limits;
 pub mod audit;
 pub mod devices;
+mod external;
+pub mod federation;
 pub mod freshness;
 mod guessing;
 pub mod key_revocation;
@@ -24,6 +26,7 @@ mod recovery;
 mod retention;
 pub mod revocation;
 pub mod rotation;
+pub mod session_views;
 mod session_watch;
 mod sessions;
 mod sign_in;
@@ -41,6 +44,10 @@ use portcullis_verifier::Validation;
 use time::OffsetDateTime;
 
 pub use accounts::{NewAccount, Registered};
+pub use external::{
+    Callback, CallbackOutcome, FLOW_LIFETIME, FlowStart, IdentityView, PENDING_LINK_LIFETIME,
+};
+pub use federation::ProviderInfo;
 pub use mfa::{Reauthentication, SecondFactor, SecondFactors, TotpEnrolment};
 pub use passkeys::{MAX_PASSKEY_NAME_CHARS, PasskeySignInStart, PasskeyView};
 pub use password_change::PasswordChange;
@@ -66,6 +73,7 @@ use keys::{KeyError, KeyRing};
 use passwords::{HashError, PasswordHasher};
 use revocation::RevocationSet;
 use rotation::RefreshDenial;
+use session_views::SessionViews;
 use tokens::{AccessDenial, AccessTokens};
 
 /// What the browser told us about itself, recorded with a new session.
@@ -164,6 +172,36 @@ pub enum AuthError {
     /// verified first (`require_verified_email`).
     #[error("the e-mail address is not verified")]
     EmailNotVerified,
+    /// No identity provider has this id.
+    #[error("no such provider")]
+    UnknownProvider,
+    /// The identity provider could not be reached or answered nonsense.
+    #[error("the identity provider is unavailable")]
+    ProviderUnavailable(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The identity provider (or the person, there) refused: the reason is
+    /// the provider's error code.
+    #[error("the identity provider refused: {0}")]
+    ProviderDenied(String),
+    /// The provider's ID token failed a check; the reason says which.
+    #[error("invalid ID token: {0}")]
+    InvalidIdToken(String),
+    /// A callback that no flow of this browser is waiting for: no or an
+    /// unknown flow cookie, a used or expired flow, another `state`.
+    #[error("invalid sign-in flow: {0}")]
+    InvalidFlow(&'static str),
+    /// The provider gave no usable e-mail address for a new account.
+    #[error("the identity provider gave no e-mail address")]
+    EmailRequired,
+    /// The identity is linked to another account already, or this account
+    /// has one of that provider already.
+    #[error("the identity is linked already")]
+    IdentityInUse,
+    /// The account has no identity at that provider.
+    #[error("no identity at that provider")]
+    NotLinked,
+    /// Unlinking would leave the account with no way to sign in.
+    #[error("the last way to sign in cannot be removed")]
+    LastSignInMethod,
     /// A second factor's code is wrong, was used before, or is no code.
     #[error("invalid code")]
     InvalidCode,
@@ -235,6 +273,9 @@ pub enum OpenError {
     /// E-mail is configured but cannot be set up (a template, the CA file).
     #[error("cannot set up e-mail")]
     Mail(#[source] MailError),
+    /// The HTTP client for identity providers could not be made.
+    #[error("cannot set up sign-in with other providers")]
+    Providers(#[source] reqwest::Error),
 }
 
 /// The auth service. Cheap to clone: every field is a handle.
@@ -256,6 +297,9 @@ pub struct Auth {
     metrics: Metrics,
     /// Whether `revoked` is known to be current; checked before trusting a token.
     freshness: Freshness,
+    /// What `GET /api/auth/session` shows of each session, until its user
+    /// changes.
+    session_views: Arc<SessionViews>,
     /// Per-client-address rate limits of this instance.
     limits: Arc<AddressLimits>,
     /// Signs and checks device cookies; the key is shared by every instance.
@@ -266,6 +310,8 @@ pub struct Auth {
     mail: Option<Arc<mailer::Mailing>>,
     /// Whether sign-in refuses an account whose address is not verified.
     require_verified_email: bool,
+    /// The identity providers people may sign in with.
+    federation: federation::Federation,
     /// Seals TOTP secrets; `None` without `mfa_key_file`, which turns TOTP off.
     sealer: Option<one_time_codes::SecretSealer>,
     /// The issuer authenticator apps show beside the account name.
@@ -290,9 +336,17 @@ impl Auth {
         let store = Store::connect(&config.database)
             .await
             .map_err(OpenError::Database)?;
-        let auth = Self::load(config, store, clock)
+        let federation = federation::Federation::new(
+            &config.oidc_providers,
+            config.public_url.as_ref(),
+            clock.clone(),
+            config.clock_leeway,
+        )
+        .map_err(OpenError::Providers)?;
+        let mut auth = Self::load(config, store, clock)
             .await
             .map_err(OpenError::Keys)?;
+        auth.federation = federation;
         Ok(match mailer {
             Some((mailer, mail)) => auth.with_mailer(mailer, mail),
             None => auth,
@@ -327,6 +381,7 @@ impl Auth {
             revoked,
             metrics: Metrics::new(),
             freshness: Freshness::new(config.revocation_max_staleness),
+            session_views: Arc::new(SessionViews::new(session_views::CAPACITY)),
             limits: Arc::new(AddressLimits::new(
                 config.address_rates,
                 config.address_ipv6_prefix,
@@ -335,6 +390,7 @@ impl Auth {
             devices,
             mail: None,
             require_verified_email: config.require_verified_email,
+            federation: federation::Federation::default(),
             audit_retention: config.audit_retention,
             sealer: config
                 .mfa_key
@@ -429,6 +485,15 @@ impl Auth {
     pub async fn sync_revocations(&self, since: OffsetDateTime) -> Result<(), StoreError> {
         let revoked = self.store.revoked_since(since).await?;
         self.revoked.extend(revoked);
+        Ok(())
+    }
+
+    /// Forgets what `GET /api/auth/session` remembers of users written
+    /// since `since` (by another instance or an admin command, say).
+    pub async fn sync_user_changes(&self, since: OffsetDateTime) -> Result<(), StoreError> {
+        for user in self.store.users_changed_since(since).await? {
+            self.session_views.forget_user(user);
+        }
         Ok(())
     }
 

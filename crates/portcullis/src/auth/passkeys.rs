@@ -35,8 +35,8 @@ use webauthn_rs::prelude::{
 use super::audit::{AuditKind, Event};
 use super::sign_in::{Admission, LoginFailure, password_digest};
 use super::{Auth, AuthError, ClientInfo, SignedIn};
-use crate::domain::{LinkToken, SignInMethod, UserId};
-use crate::store::{CeremonyRecord, PasskeyRecord, SessionRecord, UserRecord};
+use crate::domain::{LinkToken, SecondFactorKind, SignInMethod, UserId};
+use crate::store::{CeremonyRecord, PasskeyDeletion, PasskeyRecord, SessionRecord, UserRecord};
 
 /// How long a ceremony waits for its finish: WebAuthn's own timeout for the
 /// browser's dialogue is five minutes, and the state is worthless after it.
@@ -156,12 +156,20 @@ fn from_json<T: DeserializeOwned>(text: &str) -> Result<T, AuthError> {
 /// How a passkey-proved sign-in is named in `amr`: a backup-eligible
 /// (synced) credential is a software key, one bound to its authenticator a
 /// hardware key.
-fn method(result: &AuthenticationResult, with_password: bool) -> SignInMethod {
-    match (result.backup_eligible(), with_password) {
-        (false, false) => SignInMethod::HardwarePasskey,
-        (true, false) => SignInMethod::SyncedPasskey,
-        (false, true) => SignInMethod::PasswordAndHardwarePasskey,
-        (true, true) => SignInMethod::PasswordAndSyncedPasskey,
+fn method(result: &AuthenticationResult) -> SignInMethod {
+    if result.backup_eligible() {
+        SignInMethod::SyncedPasskey
+    } else {
+        SignInMethod::HardwarePasskey
+    }
+}
+
+/// The same distinction for a passkey that is a second factor.
+fn second_factor(result: &AuthenticationResult) -> SecondFactorKind {
+    if result.backup_eligible() {
+        SecondFactorKind::SyncedPasskey
+    } else {
+        SecondFactorKind::HardwarePasskey
     }
 }
 
@@ -364,7 +372,7 @@ impl Auth {
     }
 
     /// Deletes one of the signed-in user's passkeys (a recent authentication
-    /// needed).
+    /// needed), unless it is the account's last way to sign in.
     #[instrument(skip_all, fields(user = %claims.sub))]
     pub async fn delete_passkey(
         &self,
@@ -375,8 +383,14 @@ impl Auth {
         self.webauthn()?;
         let (user, session) = self.current_records(claims).await?;
         self.require_recent(&session)?;
-        if !self.store.delete_passkey(user.id, id).await? {
-            return Err(AuthError::PasskeyNotFound);
+        match self
+            .store
+            .delete_passkey(user.id, id, self.clock.now())
+            .await?
+        {
+            PasskeyDeletion::Deleted => {}
+            PasskeyDeletion::NotFound => return Err(AuthError::PasskeyNotFound),
+            PasskeyDeletion::LastMethod => return Err(AuthError::LastSignInMethod),
         }
         self.audit(Event {
             kind: AuditKind::PasskeyRemoved,
@@ -490,7 +504,7 @@ impl Auth {
             user,
             key: &key,
             began,
-            method: method(&result, false),
+            method: method(&result),
         };
         self.admit(admission, client).await
     }
@@ -609,17 +623,17 @@ impl Auth {
     }
 
     /// Checks a passkey as the second factor of a waiting sign-in (see
-    /// [`super::mfa`]): the method the sign-in proved, or `None`.
+    /// [`super::mfa`]): which kind of key it was, or `None` (refused).
     pub(super) async fn accept_passkey_second_factor(
         &self,
         user: UserId,
         token: &LinkToken,
         credential: &serde_json::Value,
-    ) -> Result<Option<SignInMethod>, AuthError> {
+    ) -> Result<Option<SecondFactorKind>, AuthError> {
         Ok(self
             .check_own_passkey(user, Purpose::SecondFactor, &token.encode(), credential)
             .await?
-            .map(|result| method(&result, true)))
+            .map(|result| second_factor(&result)))
     }
 
     /// The challenge for re-authenticating the signed-in user with a passkey.

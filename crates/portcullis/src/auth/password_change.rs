@@ -174,18 +174,25 @@ impl Auth {
         let notice = self.notice(Kind::PasswordChanged, user.id, client);
         // One transaction: the new hash, earlier reset links voided, the
         // notice queued.
-        self.store
+        let changed = self
+            .store
             .change_password_hash(user.id, &hash, self.clock.now(), notice.as_ref())
-            .await?;
+            .await;
+        // Whatever the outcome: a write that timed out may still have committed.
+        self.user_changed(user.id);
+        changed?;
         self.queued(notice.as_ref());
         // Read after the new hash is stored: any sign-in that saw the old one
         // began before this moment, and its session is refused from here on
         // (see `still_valid`). Stored before the revocation below, so that a
         // session the revocation misses is one that sees this time. The
         // session that changed the password is spared.
-        self.store
+        let valid_after = self
+            .store
             .set_sessions_valid_after(user.id, self.clock.now(), Some(session.id))
-            .await?;
+            .await;
+        self.user_changed(user.id);
+        valid_after?;
         let revoked = self
             .revoke_user_sessions(
                 user.id,

@@ -45,11 +45,13 @@ const POLLED_KEY_RELOAD_INTERVAL: Duration = Duration::from_secs(1);
 
 impl Auth {
     /// Adds revocations made since `since` by anyone (other instances, admin
-    /// commands). On a backend without notifications a successful poll also
-    /// proves the set current as of its start.
+    /// commands), and forgets what `GET /api/auth/session` remembers of
+    /// users written since then. On a backend without notifications a
+    /// successful poll also proves the set current as of its start.
     pub async fn poll_revocations(&self, since: OffsetDateTime) -> Result<(), StoreError> {
         let mark = self.freshness.mark();
         self.sync_revocations(since).await?;
+        self.sync_user_changes(since).await?;
         if !self.store.pushes_changes() {
             self.freshness.prove(mark);
         }
@@ -115,6 +117,9 @@ async fn subscribe_and_reload(
     channel: &HeartbeatChannel,
 ) -> Result<ChangeFeed, StoreError> {
     let feed = auth.store.subscribe(channel.clone()).await?;
+    // Changes to users made while no feed was listening are lost: start
+    // the remembered answers afresh.
+    auth.session_views.forget_all();
     let mark = auth.freshness.mark();
     auth.sync_revocations(auth.clock.now() - auth.revocation_horizon)
         .await?;
@@ -140,6 +145,7 @@ async fn follow(auth: &Auth, feed: &mut ChangeFeed) -> StoreError {
         };
         match change {
             Change::Revoked(session, at) => auth.revoked.insert(session, at),
+            Change::UserChanged(user) => auth.session_views.forget_user(user),
             Change::Heartbeat(mark) => auth.freshness.prove(Mark::from_millis(mark)),
             Change::KeysChanged => {
                 // Off this task, so that a slow reload cannot delay the

@@ -117,8 +117,10 @@ impl Auth {
                 notice: notice.as_ref(),
                 throttle_keys: &throttle_keys,
             })
-            .await?
-            .ok_or(AuthError::InvalidToken)?;
+            .await;
+        // Whatever the outcome: a write that timed out may still have committed.
+        self.user_changed(found.user_id);
+        let revoked = revoked?.ok_or(AuthError::InvalidToken)?;
         // The sessions' revocations reach other instances through the
         // database; this one refuses their tokens from now on.
         self.revoked.extend(revoked.iter().map(|id| (*id, now)));

@@ -12,6 +12,7 @@ use super::address_limits::Limit;
 use super::audit::{AuditKind, Event};
 use super::devices::DeviceToken;
 use super::rotation::{self, Decision, RefreshDenial};
+use super::session_views::CurrentSession;
 use super::tokens::{AccessDenial, IssuedAccess};
 use super::{Auth, AuthError, ClientInfo, SessionView, UserView};
 use crate::domain::{RefreshToken, SessionId, SignInMethod, UserId};
@@ -54,6 +55,11 @@ pub(super) struct Opening {
 }
 
 impl Opening {
+    /// The session's id.
+    pub(super) fn id(&self) -> SessionId {
+        self.id
+    }
+
     /// The row to insert for `user`.
     pub(super) fn record(&self, user: UserId) -> NewSession<'_> {
         NewSession {
@@ -64,7 +70,7 @@ impl Opening {
             token_hash: &self.token_hash,
             user_agent: self.user_agent.as_deref(),
             client_addr: self.addr.as_deref(),
-            method: self.method,
+            method: &self.method,
         }
     }
 }
@@ -121,7 +127,7 @@ impl Auth {
             ..
         } = opening;
         SignedIn {
-            access: self.tokens.issue(&user, id, expires_at, now, method),
+            access: self.tokens.issue(&user, id, expires_at, now, &method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(expires_at, now, &self.policy),
             user: user.into(),
             session_id: id,
@@ -254,7 +260,7 @@ impl Auth {
         SignedIn {
             access: self
                 .tokens
-                .issue(&user, session.id, session.expires_at, now, session.method),
+                .issue(&user, session.id, session.expires_at, now, &session.method),
             refresh_lifetime: rotation::refresh_cookie_lifetime(
                 session.expires_at,
                 now,
@@ -281,13 +287,29 @@ impl Auth {
             .map_err(AuthError::Unauthenticated)
     }
 
-    /// The user and session behind valid claims, re-checked in the database.
-    pub async fn current_session(
-        &self,
-        claims: &Claims,
-    ) -> Result<(UserView, SessionView), AuthError> {
+    /// The user and session behind valid claims: checked in the database
+    /// the first time, then remembered until the user changes (see
+    /// [`super::session_views`]).
+    pub async fn current_session(&self, claims: &Claims) -> Result<Arc<CurrentSession>, AuthError> {
+        let gone = || AuthError::Unauthenticated(AccessDenial::Revoked);
+        let id: SessionId = claims.sid.parse().map_err(|_| gone())?;
+        if let Some(view) = self.session_views.get(id) {
+            return Ok(view);
+        }
+        let ticket = self.session_views.ticket();
         let (user, session) = self.current_records(claims).await?;
-        Ok((user.into(), session.into()))
+        let view = Arc::new(CurrentSession {
+            user: user.into(),
+            session: session.into(),
+        });
+        self.session_views.remember(ticket, view.clone());
+        Ok(view)
+    }
+
+    /// Forgets what `GET /api/auth/session` remembers of `user`, once a
+    /// change to it has committed.
+    pub(super) fn user_changed(&self, user: UserId) {
+        self.session_views.forget_user(user);
     }
 
     /// [`Auth::current_session`] as stored, password hash included.

@@ -173,7 +173,7 @@ impl Auth {
     pub(super) async fn record_sign_in(
         &self,
         result: Result<SignedIn, LoginFailure>,
-        proof: Option<&'static str>,
+        proof: Option<&str>,
         client: &ClientInfo,
     ) -> Result<SignedIn, AuthError> {
         let (outcome, kind, user, detail) = match &result {
@@ -270,7 +270,13 @@ impl Auth {
         self.admit_key(&key, began)
             .await?
             .map_err(LoginFailure::Throttled)?;
-        let stored = user.as_ref().map(|u| u.password_hash.clone());
+        // An account made with a provider has no password (an empty hash):
+        // it is checked against the dummy hash, like an unknown name, so
+        // that it fails in the same time and the same way.
+        let stored = user
+            .as_ref()
+            .filter(|u| !u.password_hash.is_empty())
+            .map(|u| u.password_hash.clone());
         let password = Password::candidate(attempt.password.expose_secret());
         let verified = self.passwords.verify(password, stored).await?;
         let (user, hash) = match (user, verified) {
@@ -296,7 +302,7 @@ impl Auth {
             // The hash just checked (after a rehash, the new one).
             let checked = (began, password_digest(&hash));
             let pending = self
-                .await_second_factor(&user, checked, methods, client)
+                .await_second_factor(&user, checked, (SignInMethod::Password, methods), client)
                 .await?;
             return Ok(SignInResult::SecondFactor(pending));
         }

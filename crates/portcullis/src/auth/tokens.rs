@@ -111,7 +111,7 @@ impl AccessTokens {
         session: SessionId,
         session_expires_at: OffsetDateTime,
         now: OffsetDateTime,
-        method: SignInMethod,
+        method: &SignInMethod,
     ) -> IssuedAccess {
         let iat = unix_seconds(now);
         let exp = unix_seconds((now + self.ttl).min(session_expires_at)).max(iat);
@@ -129,7 +129,11 @@ impl AccessTokens {
             username: user.username.clone(),
             email: user.email.clone(),
             email_verified: Some(user.email_verified),
-            amr: Some(method.amr().iter().map(|v| (*v).to_owned()).collect()),
+            // Left out when nothing registered was proved (a provider that
+            // names no methods, and no code of ours): never a guess.
+            amr: Some(method.amr().iter().map(|v| (*v).to_owned()).collect())
+                .filter(|amr: &Vec<String>| !amr.is_empty()),
+            idp: method.idp().map(str::to_owned),
         };
         // Serialising a struct of strings and integers cannot fail.
         let json = serde_json::to_vec(&claims).unwrap_or_default();

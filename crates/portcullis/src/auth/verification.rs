@@ -62,11 +62,13 @@ impl Auth {
                 now,
                 notice: notice.as_ref(),
             })
-            .await
-            .map_err(|e| match e {
-                StoreError::Conflict(Unique::Email) => AuthError::AccountExists,
-                other => AuthError::Store(other),
-            })?;
+            .await;
+        // Whatever the outcome: a write that timed out may still have committed.
+        self.user_changed(found.user_id);
+        let used = used.map_err(|e| match e {
+            StoreError::Conflict(Unique::Email) => AuthError::AccountExists,
+            other => AuthError::Store(other),
+        })?;
         if !used {
             return Err(AuthError::InvalidToken);
         }

@@ -101,6 +101,7 @@ mod tests {
                 email_verified: None,
                 amr: None,
                 legacy_id: None,
+                idp: None,
             }),
             session: sid,
             kid: "k".into(),

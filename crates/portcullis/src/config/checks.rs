@@ -22,7 +22,20 @@ pub(super) fn check(config: &Config) -> Result<(), ConfigError> {
     check_database(config)?;
     check_notes_page(config)?;
     check_frontend_token(config)?;
+    check_providers(config)?;
     check_reauthentication_window(config)
+}
+
+/// Sign-in with a provider needs the callback URL registered with it, which
+/// only a fixed public URL gives: taken from each request's `Host`, it
+/// would be whatever a client sent.
+fn check_providers(config: &Config) -> Result<(), ConfigError> {
+    if !config.oidc_providers.is_empty() && config.public_url.is_none() {
+        return fail(
+            "oidc_providers need public_url: the callback URL registered with each provider is {public_url}/api/auth/oidc/{id}/callback",
+        );
+    }
+    Ok(())
 }
 
 /// Under a minute, a person could not finish what they re-authenticated

@@ -15,6 +15,7 @@
 mod checks;
 mod error;
 mod mail;
+mod providers;
 mod settings;
 mod sources;
 #[cfg(test)]
@@ -33,6 +34,7 @@ use url::Url;
 
 pub use error::ConfigError;
 pub use mail::{MailConfig, MailFrom, MailTransport, SmtpSecurity, SmtpServer, SmtpUrl};
+pub use providers::{ProviderConfig, ProviderKind};
 pub use settings::{Flags, KnownSetting, LOG_FILTER_VARIABLE, known_settings};
 pub use sources::Sources;
 pub use values::{
@@ -197,6 +199,8 @@ pub struct Config {
     pub mail: Option<MailConfig>,
     /// Whether sign-in refuses an account whose address is not verified.
     pub require_verified_email: bool,
+    /// The identity providers people may sign in with; empty: none.
+    pub oidc_providers: Vec<ProviderConfig>,
     /// The key that seals TOTP secrets in the database, derived from the
     /// file `mfa_key_file`; `None` turns TOTP off.
     pub mfa_key: Option<SecretSlice<u8>>,
@@ -345,6 +349,7 @@ impl Config {
                 .map_or(Some(DEFAULT_AUDIT_RETENTION), |r| r.0),
             mail,
             require_verified_email,
+            oidc_providers: s.oidc_providers.unwrap_or_default().into_config()?,
             mfa_key: s
                 .mfa_key_file
                 .as_deref()

@@ -12,6 +12,7 @@ use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use super::mail::{MailFrom, SmtpUrl};
+use super::providers::RawProviders;
 use super::values::{
     CookieName, DatabaseUrl, Ipv6Prefix, LogFormat, NonEmpty, OrOff, PathPrefixes, ProxyTarget,
     PublicUrl, Rate, Registration, text,
@@ -108,6 +109,7 @@ settings! {
     notify_new_device: bool, "PORTCULLIS_NOTIFY_NEW_DEVICE";
     address_email_requests: OrOff<Rate>, "PORTCULLIS_ADDRESS_EMAIL_REQUESTS";
     account_email_requests: OrOff<Rate>, "PORTCULLIS_ACCOUNT_EMAIL_REQUESTS";
+    oidc_providers: RawProviders, "PORTCULLIS_OIDC_PROVIDERS";
     mfa_key_file: PathBuf, "PORTCULLIS_MFA_KEY_FILE";
     reauthentication_window: Duration, "PORTCULLIS_REAUTHENTICATION_WINDOW";
 }

@@ -484,3 +484,104 @@ fn connection_limits_default_to_bounded_timeouts_and_refuse_useless_values() {
         assert!(config(&[refused]).is_err(), "{refused:?}");
     }
 }
+
+#[test]
+fn providers_are_read_from_tables_in_the_file_or_one_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret\n").expect("write");
+    let (_guard, path) = file(&format!(
+        r#"public_url = "https://app.example.com"
+
+[[oidc_providers]]
+id = "google"
+name = "Google"
+issuer = "https://accounts.google.com"
+client_id = "abc"
+client_secret_file = "{0}"
+
+[[oidc_providers]]
+id = "github"
+name = "GitHub"
+kind = "github"
+client_id = "def"
+client_secret_file = "{0}"
+"#,
+        secret.display()
+    ));
+    let sources = Sources::default().with_file(&path).expect("loads");
+    let from_file = Config::from_sources(&sources).expect("valid");
+    let [google, github] = &from_file.oidc_providers[..] else {
+        panic!("two providers");
+    };
+    assert_eq!(
+        google.kind,
+        ProviderKind::Oidc {
+            issuer: "https://accounts.google.com".into()
+        }
+    );
+    assert_eq!(google.scopes, ["openid", "email", "profile"]);
+    assert_eq!(google.client_secret.expose_secret(), "s3cret");
+    assert!(
+        matches!(&github.kind, ProviderKind::Github { api, .. } if api.as_str() == "https://api.github.com/")
+    );
+    assert_eq!(github.scopes, ["read:user", "user:email"]);
+    assert!(
+        !format!("{from_file:?}").contains("s3cret"),
+        "the secret is redacted"
+    );
+
+    let inline = format!(
+        r#"[{{ id = "kc", name = "Keycloak", issuer = "http://localhost:8081/realms/x", client_id = "p", client_secret_file = "{}", scopes = ["email"] }}]"#,
+        secret.display()
+    );
+    let from_env = config(&[
+        ("PORTCULLIS_PUBLIC_URL", "https://app.example.com"),
+        ("PORTCULLIS_OIDC_PROVIDERS", &inline),
+    ])
+    .expect("valid");
+    assert_eq!(from_env.oidc_providers[0].scopes, ["openid", "email"]);
+}
+
+#[test]
+fn providers_need_a_public_url_known_keys_and_a_safe_issuer() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let secret = dir.path().join("secret");
+    std::fs::write(&secret, "s3cret").expect("write");
+    let one = |fields: &str| {
+        format!(
+            r#"[{{ id = "x", name = "X", client_id = "c", client_secret_file = "{}", {fields} }}]"#,
+            secret.display()
+        )
+    };
+    let public = ("PORTCULLIS_PUBLIC_URL", "https://app.example.com");
+    let good = one(r#"issuer = "https://idp.example.com""#);
+    assert!(message(&[("PORTCULLIS_OIDC_PROVIDERS", &good)]).contains("public_url"));
+    for (fields, expected) in [
+        (r#"issuer = "http://idp.example.com""#, "https"),
+        (
+            r#"issuer = "https://idp.example.com", secret = "x""#,
+            "OIDC_PROVIDERS",
+        ),
+        (
+            r#"kind = "saml", issuer = "https://idp.example.com""#,
+            "kind",
+        ),
+        ("scopes = []", "issuer is required"),
+    ] {
+        let text = message(&[public, ("PORTCULLIS_OIDC_PROVIDERS", &one(fields))]);
+        assert!(text.contains(expected), "{fields}: {text}");
+    }
+    let missing = r#"[{ id = "x", name = "X", issuer = "https://i.example.com", client_id = "c", client_secret_file = "/nonexistent/secret" }]"#;
+    assert!(
+        message(&[public, ("PORTCULLIS_OIDC_PROVIDERS", missing)]).contains("client_secret_file")
+    );
+    let bad_id = r#"[{ id = "Bad Id", name = "X", issuer = "https://i.example.com", client_id = "c", client_secret_file = "/x" }]"#;
+    assert!(message(&[public, ("PORTCULLIS_OIDC_PROVIDERS", bad_id)]).contains("lower-case"));
+    let twice = format!(
+        "[{}, {}]",
+        &good[1..good.len() - 1],
+        &good[1..good.len() - 1]
+    );
+    assert!(message(&[public, ("PORTCULLIS_OIDC_PROVIDERS", &twice)]).contains("twice"));
+}

@@ -21,6 +21,13 @@ pub trait SettingValue: Sized {
     const SECRET: bool = false;
     /// Parses the text, already trimmed; `None` when it is not valid.
     fn parse(text: &str) -> Option<Self>;
+
+    /// Reads a list, as a TOML file gives one; only settings that are lists
+    /// of tables accept it.
+    fn from_seq<'de, A: de::SeqAccess<'de>>(seq: A) -> Result<Option<Self>, A::Error> {
+        let _ = seq;
+        Err(de::Error::invalid_type(Unexpected::Seq, &Self::EXPECTED))
+    }
 }
 
 /// Parses `text` as a `T`, or says what was expected (never echoing a secret).
@@ -101,6 +108,10 @@ impl<'de, T: SettingValue> Visitor<'de> for TextVisitor<T> {
 
     fn visit_bool<E: de::Error>(self, v: bool) -> Result<Self::Value, E> {
         Self::parse(&v.to_string())
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, seq: A) -> Result<Self::Value, A::Error> {
+        T::from_seq(seq)
     }
 }
 

@@ -177,12 +177,19 @@ async fn connection(
     let Some(acceptor) = &shared.tls else {
         return http(tcp, peer, slot, &shared, stop).await;
     };
+    // The TLS handshake and a TLS connection are boxed: held inline, their
+    // state (a rustls session, its buffers) would size every connection's
+    // task, plain HTTP ones included, for the largest of its states.
+    let accept = Box::pin(tokio::time::timeout(
+        shared.limits.header_read_timeout,
+        acceptor.accept(tcp),
+    ));
     let handshake = tokio::select! {
         () = stopped(stop.clone()) => return,
-        done = tokio::time::timeout(shared.limits.header_read_timeout, acceptor.accept(tcp)) => done,
+        done = accept => done,
     };
     match handshake {
-        Ok(Ok(tls)) => http(tls, peer, slot, &shared, stop).await,
+        Ok(Ok(tls)) => Box::pin(http(tls, peer, slot, &shared, stop)).await,
         Ok(Err(e)) => tracing::debug!(%peer, error = %e, "TLS handshake failed"),
         Err(_) => tracing::debug!(%peer, "TLS handshake timed out"),
     }

@@ -76,8 +76,7 @@ pub async fn serve(
         return forward(state, gateway, upstream, request, None).await;
     }
     let (parts, body) = request.into_parts();
-    let client = state.client_info(&parts);
-    let session = authenticate(state, &parts.headers, &client).await;
+    let session = authenticate(state, &parts.headers, || state.client_info(&parts)).await;
     let request = Request::from_parts(parts, body);
     let rejection = match session {
         Ok(session) => {

@@ -28,6 +28,7 @@
 //! only if it is a host and port (admission refuses any other).
 
 use std::borrow::Cow;
+use std::fmt::Write as _;
 use std::net::IpAddr;
 
 use axum::http::header::{self, HeaderMap, HeaderName, HeaderValue};
@@ -63,16 +64,23 @@ pub struct Forwarding {
 }
 
 /// Headers that always describe a single hop.
-const HOP_BY_HOP: [&str; 8] = [
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
+const HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    header::PROXY_AUTHENTICATE,
+    header::PROXY_AUTHORIZATION,
+    HeaderName::from_static("proxy-connection"),
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
 ];
+
+// The forwarding headers, named once: a header named by a `&str` is parsed
+// again on every call.
+const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+const X_REAL_IP: HeaderName = HeaderName::from_static("x-real-ip");
 
 /// Rewrites a request's headers for the upstream. `websocket` says the
 /// request is a WebSocket handshake to pass on as one. `token` is attached
@@ -93,18 +101,23 @@ pub fn rewrite_request(
     }
     headers.remove(header::HOST);
 
-    // `strip` joins what it keeps with "; ", so that splits it back into pairs.
-    let mut kept: Vec<String> = cookies
-        .strip(headers)
-        .and_then(|v| v.to_str().ok().map(str::to_owned))
-        .iter()
-        .flat_map(|v| v.split("; "))
-        .filter(|pair| match placement {
-            TokenPlacement::Cookie(name) => !could_name(pair, name),
-            TokenPlacement::Bearer => true,
-        })
-        .map(str::to_owned)
-        .collect();
+    // The app's own cookies, rejoined into one header as they are read: one
+    // buffer, no list of pairs.
+    let mut kept = String::new();
+    if headers.contains_key(header::COOKIE) {
+        let pairs = cookies
+            .foreign_pairs(headers)
+            .filter(|pair| match placement {
+                TokenPlacement::Cookie(name) => !could_name(pair, name),
+                TokenPlacement::Bearer => true,
+            });
+        for pair in pairs {
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(pair);
+        }
+    }
     let forged = headers
         .get_all(header::AUTHORIZATION)
         .iter()
@@ -114,24 +127,37 @@ pub fn rewrite_request(
     }
     match (placement, token) {
         (TokenPlacement::Bearer, Some(token)) => {
-            if let Ok(value) = HeaderValue::from_str(&format!("Bearer {}", token.expose())) {
+            let token = token.expose();
+            let mut value = String::with_capacity(BEARER.len() + token.len());
+            value.push_str(BEARER);
+            value.push_str(token);
+            // Moved into the header, not copied.
+            if let Ok(value) = HeaderValue::try_from(value) {
                 headers.insert(header::AUTHORIZATION, value);
             }
         }
         (TokenPlacement::Cookie(name), Some(token)) => {
-            kept.push(format!("{name}={}", token.expose()));
+            if !kept.is_empty() {
+                kept.push_str("; ");
+            }
+            kept.push_str(name);
+            kept.push('=');
+            kept.push_str(token.expose());
         }
         (_, None) => {}
     }
     headers.remove(header::COOKIE);
     if !kept.is_empty()
-        && let Ok(value) = HeaderValue::from_str(&kept.join("; "))
+        && let Ok(value) = HeaderValue::try_from(kept)
     {
         headers.insert(header::COOKIE, value);
     }
 
     set_forwarded(headers, forwarding);
 }
+
+/// The scheme of the `Authorization` header the token travels in.
+const BEARER: &str = "Bearer ";
 
 /// Whether some cookie parser could read the pair (one `;`-separated piece
 /// of a `Cookie` header) as a cookie called `name`, so that it must not
@@ -153,7 +179,7 @@ pub fn rewrite_request(
 /// value (`theme=x accessToken=…`, `theme=x,accessToken=…`) and a pair
 /// without `=` at all. It may catch an innocent cookie whose value happens
 /// to spell `accessToken=`; that cookie is lost, which is the lesser harm.
-/// (Bytes outside ASCII never get this far: [`CookiePolicy::strip`] drops a
+/// (Bytes outside ASCII never get this far: [`CookiePolicy::foreign_pairs`] drops a
 /// `Cookie` header that is not plain text, so whitespace that only Unicode-
 /// aware trimming would remove cannot hide a name either.)
 fn could_name(pair: &str, name: &str) -> bool {
@@ -215,11 +241,15 @@ pub fn rewrite_response(headers: &mut HeaderMap, cookies: &CookiePolicy, upgrade
 }
 
 fn remove_hop_by_hop(headers: &mut HeaderMap) {
-    let named: Vec<HeaderName> = connection_tokens(headers)
-        .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
-        .collect();
-    for name in named {
-        headers.remove(name);
+    // Most requests have no `Connection` header (HTTP/1.1 keeps alive by
+    // default): then there is nothing it names to collect.
+    if headers.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = connection_tokens(headers)
+            .filter_map(|t| HeaderName::from_bytes(t.as_bytes()).ok())
+            .collect();
+        for name in named {
+            headers.remove(name);
+        }
     }
     for name in HOP_BY_HOP {
         headers.remove(name);
@@ -229,40 +259,43 @@ fn remove_hop_by_hop(headers: &mut HeaderMap) {
 
 fn set_forwarded(headers: &mut HeaderMap, forwarding: &Forwarding) {
     // The chain so far is kept only when it comes from a proxy we trust.
-    let incoming: Vec<String> = if forwarding.peer_trusted {
-        headers
-            .get_all("x-forwarded-for")
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .map(str::to_owned)
-            .collect()
-    } else {
-        for name in ["forwarded", "x-real-ip"] {
-            headers.remove(name);
+    let mut chain = String::new();
+    if forwarding.peer_trusted {
+        for value in headers.get_all(&X_FORWARDED_FOR) {
+            if let Ok(text) = value.to_str() {
+                if !chain.is_empty() {
+                    chain.push_str(", ");
+                }
+                chain.push_str(text);
+            }
         }
-        Vec::new()
-    };
-    for name in ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"] {
-        headers.remove(name);
+    } else {
+        headers.remove(header::FORWARDED);
+        headers.remove(X_REAL_IP);
     }
-    let chain = incoming
-        .into_iter()
-        .chain(forwarding.peer.map(|p| p.to_string()))
-        .collect::<Vec<_>>()
-        .join(", ");
-    if let Ok(value) = HeaderValue::from_str(&chain)
-        && !chain.is_empty()
+    headers.remove(&X_FORWARDED_FOR);
+    headers.remove(&X_FORWARDED_PROTO);
+    headers.remove(&X_FORWARDED_HOST);
+    if let Some(peer) = forwarding.peer {
+        if !chain.is_empty() {
+            chain.push_str(", ");
+        }
+        // Writing to a `String` cannot fail.
+        let _ = write!(chain, "{peer}");
+    }
+    if !chain.is_empty()
+        && let Ok(value) = HeaderValue::try_from(chain)
     {
-        headers.insert("x-forwarded-for", value);
+        headers.insert(X_FORWARDED_FOR, value);
     }
     headers.insert(
-        "x-forwarded-proto",
+        X_FORWARDED_PROTO,
         HeaderValue::from_static(forwarding.scheme),
     );
     if let Some(host) = forwarding.host.as_deref()
         && let Ok(value) = HeaderValue::from_str(host)
     {
-        headers.insert("x-forwarded-host", value);
+        headers.insert(X_FORWARDED_HOST, value);
     }
 }
 

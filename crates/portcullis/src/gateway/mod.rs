@@ -101,12 +101,11 @@ pub async fn api(
         return ApiError::NotFound.into_response();
     };
     let (parts, body) = request.into_parts();
-    let client = state.client_info(&parts);
-    let request = Request::from_parts(parts, body);
-    let session = match authenticate(&state, request.headers(), &client).await {
+    let session = match authenticate(&state, &parts.headers, || state.client_info(&parts)).await {
         Ok(session) => session,
         Err(rejection) => return rejection.into_problem(&state.cookies),
     };
+    let request = Request::from_parts(parts, body);
     let response = forward(&state, &gateway, upstream, request, Some(&session)).await;
     session.respond(response)
 }

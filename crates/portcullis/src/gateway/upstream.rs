@@ -94,9 +94,16 @@ impl Upstream {
     /// The outgoing request: the incoming method, path, query and (already
     /// rewritten) headers, addressed to the upstream, with the body as it is.
     pub fn request(&self, parts: Parts, body: Body) -> Result<Request<Body>, ProxyError> {
-        let path = parts.uri.path_and_query().map_or("/", PathAndQuery::as_str);
-        let path_and_query = PathAndQuery::try_from(format!("{}{path}", self.prefix))
-            .map_err(|e| ProxyError::BadTarget(e.to_string()))?;
+        let path_and_query = match parts.uri.path_and_query() {
+            // No prefix (the usual case): the incoming path and query as
+            // they are, shared rather than parsed again.
+            Some(pq) if self.prefix.is_empty() => pq.clone(),
+            pq => {
+                let path = pq.map_or("/", PathAndQuery::as_str);
+                PathAndQuery::try_from(format!("{}{path}", self.prefix))
+                    .map_err(|e| ProxyError::BadTarget(e.to_string()))?
+            }
+        };
         let uri = Uri::builder()
             .scheme(Scheme::HTTP)
             .authority(self.authority.clone())

@@ -136,11 +136,28 @@ pub async fn login(
     let attempt = SignInAttempt {
         login: &body.username,
         password: &body.password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     match state.auth.login(attempt, &client).await? {
-        SignInResult::SignedIn(session) => Ok(signed_in(&state, &session)),
+        SignInResult::SignedIn(session) => {
+            let response = signed_in(&state, &session);
+            // A sign-in at another provider found this account by its
+            // verified address and waits for its password: that is this
+            // sign-in, if it is to the same account.
+            match presented.link {
+                Some(link) => {
+                    state
+                        .auth
+                        .complete_pending_link(link, session.user.id, &client)
+                        .await?;
+                    Ok(cookies::attach(response, [state.cookies.clear_link()]))
+                }
+                None => Ok(response),
+            }
+        }
         SignInResult::SecondFactor(pending) => {
+            // A pending link is left alone (its cookie too): it is
+            // completed by `POST /api/auth/mfa/verify`, once the sign-in is.
             let body = Json(SecondFactorRequired {
                 mfa_required: true,
                 methods: pending.methods,
@@ -186,11 +203,7 @@ pub async fn refresh(
     headers: HeaderMap,
 ) -> Response {
     let presented = state.cookies.read(&headers);
-    match state
-        .auth
-        .refresh(presented.refresh.as_deref(), &client)
-        .await
-    {
+    match state.auth.refresh(presented.refresh, &client).await {
         Ok(session) => cookies::attach(
             StatusCode::NO_CONTENT.into_response(),
             state.cookies.issue(&session),
@@ -227,11 +240,7 @@ pub async fn logout(
     let presented = state.cookies.read(&headers);
     state
         .auth
-        .logout(
-            presented.access.as_deref(),
-            presented.refresh.as_deref(),
-            &client,
-        )
+        .logout(presented.access, presented.refresh, &client)
         .await?;
     Ok(cookies::attach(
         StatusCode::NO_CONTENT.into_response(),
@@ -305,9 +314,10 @@ struct SessionBody {
 )]
 pub async fn session(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.current_session(&signed_in.claims).await {
-        Ok((user, session)) => {
+        Ok(current) => {
+            let (user, session) = (&current.user, &current.session);
             let body = Json(SessionEnvelope {
-                user: (&user).into(),
+                user: user.into(),
                 session: SessionBody {
                     id: session.id.to_string(),
                     created_at: session.created_at,
@@ -334,11 +344,16 @@ struct SessionListEntry {
     last_used_at: OffsetDateTime,
     /// The browser's `User-Agent` at sign-in.
     user_agent: Option<String>,
+    /// The identity provider the session was signed in with (its configured
+    /// id); `null` when it was signed in with a password.
+    idp: Option<String>,
     /// Whether this is the session making the request.
     current: bool,
     /// How the sign-in was proved (RFC 8176): `["pwd"]`, or with a second
-    /// factor `["pwd","otp","mfa"]`; the access token's `amr` claim.
-    amr: &'static [&'static str],
+    /// factor `["pwd","otp","mfa"]`; at another provider, the registered
+    /// values its ID token named (maybe none) and `otp`, `mfa` after a code
+    /// of ours; the access token's `amr` claim (left out there when empty).
+    amr: Vec<&'static str>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -372,7 +387,8 @@ pub async fn sessions(State(state): State<Context>, signed_in: Authenticated) ->
                     created_at: s.created_at,
                     last_used_at: s.last_used_at,
                     user_agent: s.user_agent,
-                    amr: s.method.amr(),
+                    idp: s.method.idp().map(str::to_owned),
+                    amr: s.method.amr().to_vec(),
                 })
                 .collect();
             signed_in.respond(Json(SessionList { sessions }))
@@ -451,7 +467,7 @@ pub async fn change_password(
     let change = PasswordChange {
         current: &body.current_password,
         new: &body.new_password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     let result = state
         .auth

@@ -60,18 +60,25 @@ pub async fn verify(
     let presented = state.cookies.read(&headers);
     let result = state
         .auth
-        .complete_sign_in(
-            presented.mfa_pending.as_deref(),
-            factor,
-            presented.device.as_deref(),
-            &client,
-        )
+        .complete_sign_in(presented.mfa_pending, factor, presented.device, &client)
         .await;
     match result {
-        Ok(session) => cookies::attach(
-            signed_in(&state, &session),
-            [state.cookies.clear_mfa_pending()],
-        ),
+        Ok(session) => {
+            let mut set = vec![state.cookies.clear_mfa_pending()];
+            // A pending link from a provider waited for the whole sign-in,
+            // code included (see `POST /api/auth/login`): it completes now.
+            if let Some(link) = presented.link {
+                if let Err(e) = state
+                    .auth
+                    .complete_pending_link(link, session.user.id, &client)
+                    .await
+                {
+                    return e.into_response();
+                }
+                set.push(state.cookies.clear_link());
+            }
+            cookies::attach(signed_in(&state, &session), set)
+        }
         Err(AuthError::MfaExpired) => cookies::attach(
             ApiError::MfaExpired.into_response(),
             [state.cookies.clear_mfa_pending()],
@@ -317,12 +324,7 @@ pub async fn reauthenticate(
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .reauthenticate(
-            &signed_in.claims,
-            proof,
-            presented.device.as_deref(),
-            &client,
-        )
+        .reauthenticate(&signed_in.claims, proof, presented.device, &client)
         .await
     {
         Ok(()) => signed_in.respond(StatusCode::NO_CONTENT),

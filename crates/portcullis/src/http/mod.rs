@@ -12,6 +12,7 @@ mod health;
 mod json;
 mod metrics;
 mod mfa_routes;
+mod oidc_routes;
 pub mod openapi;
 mod passkey_routes;
 mod recovery_routes;
@@ -45,6 +46,11 @@ where
         .routes(routes!(recovery_routes::verify_email))
         .routes(routes!(recovery_routes::resend_verification))
         .routes(routes!(recovery_routes::change_email))
+        .routes(routes!(oidc_routes::providers))
+        .routes(routes!(oidc_routes::start))
+        .routes(routes!(oidc_routes::callback))
+        .routes(routes!(oidc_routes::link, oidc_routes::unlink))
+        .routes(routes!(oidc_routes::identities))
         .routes(routes!(mfa_routes::verify))
         .routes(routes!(mfa_routes::begin_totp, mfa_routes::remove_totp))
         .routes(routes!(mfa_routes::confirm_totp))

@@ -96,6 +96,9 @@ pub const MFA_PENDING_SCHEME: &str = "mfa_pending";
         (name = "auth", description = "Accounts, sessions and cookies"),
         (name = "email", description = "Password reset by mail, address verification and change; \
             every route answers 404 `not_found` while no mail transport is configured"),
+        (name = "providers", description = "Sign-in with other identity providers (OpenID \
+            Connect, GitHub): the start and callback are browser navigations; linking and \
+            unlinking need a session"),
         (name = "mfa", description = "Second factors: completing a sign-in with a TOTP or \
             recovery code, TOTP enrolment, recovery codes, and re-authentication before the \
             factors change"),

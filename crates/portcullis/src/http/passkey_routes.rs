@@ -226,6 +226,7 @@ pub async fn rename(
         (status = 401, response = inline(Unauthenticated)),
         (status = 403, description = "`reauthentication_required`. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: no such passkey among the caller's own. `passkeys_unavailable`: `public_url` is not configured", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_sign_in_method`: it is the account's last passkey, and the account has no password and no identity at a provider; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
         (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, response = inline(SessionUnavailable)),
@@ -299,12 +300,7 @@ pub async fn finish_sign_in(
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .finish_passkey_sign_in(
-            &body.ceremony,
-            &body.credential,
-            presented.device.as_deref(),
-            &client,
-        )
+        .finish_passkey_sign_in(&body.ceremony, &body.credential, presented.device, &client)
         .await
     {
         Ok(session) => signed_in(&state, &session),
@@ -333,7 +329,7 @@ pub async fn begin_second_factor(State(state): State<Context>, headers: HeaderMa
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .begin_passkey_second_factor(presented.mfa_pending.as_deref())
+        .begin_passkey_second_factor(presented.mfa_pending)
         .await
     {
         Ok(challenge) => options(&challenge).into_response(),

@@ -97,7 +97,7 @@ pub async fn reset_password(
     let reset = PasswordReset {
         token: &body.token,
         new: &body.new_password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     state.auth.reset_password(reset, &client).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -201,7 +201,7 @@ pub async fn change_email(
     let change = EmailChange {
         email: &body.email,
         current: &body.current_password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     match state
         .auth

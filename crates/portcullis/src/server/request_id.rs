@@ -32,9 +32,14 @@ pub struct RequestId(HeaderValue);
 impl RequestId {
     /// A fresh random id.
     fn generate() -> Self {
-        let id = Uuid::new_v4().hyphenated().to_string();
+        // Written on the stack, copied once into the header value.
+        let mut buffer = Uuid::encode_buffer();
+        let id = Uuid::new_v4().hyphenated().encode_lower(&mut buffer);
         // A hyphenated UUID is ASCII hex digits and hyphens: a valid header value.
-        Self(HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid")))
+        Self(
+            HeaderValue::from_bytes(id.as_bytes())
+                .unwrap_or_else(|_| HeaderValue::from_static("invalid")),
+        )
     }
 
     /// The id received, when it is well-formed.

@@ -17,12 +17,15 @@ use time::OffsetDateTime;
 
 use super::{Backend, Store, StoreError, StoreResult};
 use crate::clock::from_unix_millis;
-use crate::domain::SessionId;
+use crate::domain::{SessionId, UserId};
 
 /// Channel of revocations; payload `<session id> <revoked_at in ms>`.
 const REVOCATIONS: &str = "portcullis_revocations";
 /// Channel of signing-key changes; no payload.
 const KEYS: &str = "portcullis_keys";
+/// Channel of changes to a user that `GET /api/auth/session` shows or
+/// depends on; payload `<user id>`.
+const USERS: &str = "portcullis_users";
 /// Prefix of each instance's private heartbeat channel.
 const HEARTBEAT_PREFIX: &str = "portcullis_heartbeat_";
 
@@ -63,6 +66,9 @@ pub enum Change {
     Revoked(SessionId, OffsetDateTime),
     /// A signing key was added, retired or removed.
     KeysChanged,
+    /// A user was changed (name, address, its verification, disabled, the
+    /// sessions it still accepts) or deleted.
+    UserChanged(UserId),
     /// This instance's heartbeat came back, with the mark it was sent with.
     Heartbeat(u64),
 }
@@ -105,7 +111,7 @@ impl ChangeFeed {
         // caller reconnects itself and reloads.
         listener.eager_reconnect(false);
         listener
-            .listen_all([REVOCATIONS, KEYS, heartbeat.as_str()])
+            .listen_all([REVOCATIONS, KEYS, USERS, heartbeat.as_str()])
             .await?;
         Ok(Self {
             listener,
@@ -143,6 +149,7 @@ impl ChangeFeed {
                 ))
             }
             KEYS => Some(Change::KeysChanged),
+            USERS => payload.parse().ok().map(Change::UserChanged),
             channel if channel == self.heartbeat.as_str() => {
                 payload.parse().ok().map(Change::Heartbeat)
             }

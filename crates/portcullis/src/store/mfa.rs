@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{Backend, Conn, Store, StoreError, StoreResult};
 use crate::clock::{from_unix_millis, unix_millis};
-use crate::domain::{SessionId, UserId};
+use crate::domain::{SessionId, SignInMethod, UserId};
 
 /// A user's TOTP secret as stored.
 #[derive(Debug, Clone)]
@@ -18,15 +18,22 @@ pub struct TotpRecord {
     pub confirmed_at: Option<OffsetDateTime>,
 }
 
+/// A row of `mfa_pending`: user id, created at, password digest, `amr`, `idp`.
+type PendingRow = (String, i64, Vec<u8>, String, Option<String>);
+
 /// A sign-in waiting for its second factor.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct PendingRecord {
-    /// Whose password was right.
+    /// Whose password was right (or who signed in at a provider).
     pub user_id: UserId,
-    /// When the password was checked: the session, once complete, begins here.
+    /// When the first step was checked: the session, once complete, begins
+    /// here.
     pub created_at: OffsetDateTime,
-    /// The SHA-256 of the password hash that was checked.
+    /// The SHA-256 of the password hash that was checked (or that the
+    /// account had, when it signed in at a provider): a change voids it.
     pub password_digest: [u8; 32],
+    /// What the first step proved: a password, or a sign-in at a provider.
+    pub method: SignInMethod,
 }
 
 impl Store {
@@ -190,13 +197,15 @@ impl Store {
         on_backend!(self, |pool| {
             sqlx::query(
                 "INSERT INTO mfa_pending (token_hash, user_id, created_at, password_digest, \
-                 expires_at) VALUES ($1, $2, $3, $4, $5)",
+                 expires_at, amr, idp) VALUES ($1, $2, $3, $4, $5, $6, $7)",
             )
             .bind(&token_hash[..])
             .bind(pending.user_id.to_string())
             .bind(unix_millis(pending.created_at))
             .bind(&pending.password_digest[..])
             .bind(unix_millis(expires_at))
+            .bind(pending.method.as_stored())
+            .bind(pending.method.idp())
             .execute(pool)
             .await?;
             Ok(())
@@ -210,21 +219,23 @@ impl Store {
         now: OffsetDateTime,
     ) -> StoreResult<Option<PendingRecord>> {
         on_backend!(self, |pool| {
-            let row: Option<(String, i64, Vec<u8>)> = sqlx::query_as(
-                "SELECT user_id, created_at, password_digest FROM mfa_pending \
+            let row: Option<PendingRow> = sqlx::query_as(
+                "SELECT user_id, created_at, password_digest, amr, idp FROM mfa_pending \
                  WHERE token_hash = $1 AND expires_at > $2",
             )
             .bind(&token_hash[..])
             .bind(unix_millis(now))
             .fetch_optional(pool)
             .await?;
-            row.map(|(user, created, digest)| {
+            row.map(|(user, created, digest, amr, idp)| {
                 Ok(PendingRecord {
                     user_id: user.parse().map_err(|_| StoreError::Corrupt("user id"))?,
                     created_at: from_unix_millis(created),
                     password_digest: digest
                         .try_into()
                         .map_err(|_| StoreError::Corrupt("password digest"))?,
+                    method: SignInMethod::from_stored(&amr, idp.as_deref())
+                        .ok_or(StoreError::Corrupt("pending amr"))?,
                 })
             })
             .transpose()

@@ -17,7 +17,8 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `email.rs`, `mfa.rs`, `passkeys.rs`, `outbox.rs`, `secrets.rs`. Its body is passed to the
+//! `email.rs`, `mfa.rs`, `passkeys.rs`, `outbox.rs`, `secrets.rs`, `identities.rs`. Its
+//! body is passed to the
 //! `on_backend!` macro, which expands it once per backend, with that
 //! backend's concrete pool type, inside the store's time limit.
 //!
@@ -85,6 +86,7 @@ macro_rules! on_backend {
 
 mod audit;
 mod email;
+mod identities;
 mod keys;
 mod mfa;
 mod outbox;
@@ -95,9 +97,10 @@ mod throttle;
 mod users;
 
 pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
+pub use identities::{FlowRecord, IdentityRecord, NewFlow, NewIdentity, PendingLink, Unlinked};
 pub use mfa::{PendingRecord, TotpRecord};
 pub use outbox::{MailRecord, NewMail};
-pub use passkeys::{CeremonyRecord, PasskeyRecord};
+pub use passkeys::{CeremonyRecord, PasskeyDeletion, PasskeyRecord};
 
 /// A failed store operation.
 #[derive(Debug, thiserror::Error)]

@@ -32,6 +32,18 @@ pub struct PasskeyRecord {
     pub last_used_at: Option<OffsetDateTime>,
 }
 
+/// What deleting a passkey did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PasskeyDeletion {
+    /// The passkey is gone.
+    Deleted,
+    /// The account has no passkey of this id.
+    NotFound,
+    /// It is the account's last way to sign in: no password, no identity at
+    /// a provider, no other passkey. Nothing was changed.
+    LastMethod,
+}
+
 /// A WebAuthn ceremony waiting for its finish.
 #[derive(Debug, Clone)]
 pub struct CeremonyRecord {
@@ -164,15 +176,50 @@ impl Store {
         })
     }
 
-    /// Deletes one of the user's passkeys; `false` when it has none of this id.
-    pub async fn delete_passkey(&self, user: UserId, id: &str) -> StoreResult<bool> {
+    /// Deletes one of the user's passkeys, unless it is the account's last
+    /// way to sign in (no password, no identity at a provider, no other
+    /// passkey).
+    pub async fn delete_passkey(
+        &self,
+        user: UserId,
+        id: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<PasskeyDeletion> {
         on_backend!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            // Writing the user's row first serialises this with unlinking a
+            // provider and deleting another passkey of the same account (as
+            // `delete_identity` does): two at once must not each count the
+            // other's as the way left.
+            sqlx::query("UPDATE users SET updated_at = $2 WHERE id = $1")
+                .bind(user.to_string())
+                .bind(unix_millis(now))
+                .execute(&mut *tx)
+                .await?;
+            let (has_password, identities, passkeys): (bool, i64, i64) = sqlx::query_as(
+                "SELECT u.password_hash <> '', \
+                 (SELECT COUNT(*) FROM external_identities i WHERE i.user_id = u.id), \
+                 (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) \
+                 FROM users u WHERE u.id = $1",
+            )
+            .bind(user.to_string())
+            .fetch_optional(&mut *tx)
+            .await?
+            .unwrap_or((false, 0, 0));
             let done = sqlx::query("DELETE FROM passkeys WHERE id = $1 AND user_id = $2")
                 .bind(id)
                 .bind(user.to_string())
-                .execute(pool)
+                .execute(&mut *tx)
                 .await?;
-            Ok(done.rows_affected() == 1)
+            if done.rows_affected() == 0 {
+                return Ok(PasskeyDeletion::NotFound);
+            }
+            if !has_password && identities == 0 && passkeys <= 1 {
+                // Rolled back with the dropped transaction.
+                return Ok(PasskeyDeletion::LastMethod);
+            }
+            tx.commit().await?;
+            Ok(PasskeyDeletion::Deleted)
         })
     }
 

@@ -131,8 +131,8 @@ pub struct NewSession<'a> {
     pub token_hash: &'a [u8; 32],
     /// The browser's `User-Agent`.
     pub user_agent: Option<&'a str>,
-    /// How the sign-in was proved.
-    pub method: SignInMethod,
+    /// How the sign-in was proved (and at which provider, if any).
+    pub method: &'a SignInMethod,
     /// The client's address.
     pub client_addr: Option<&'a str>,
 }
@@ -272,6 +272,7 @@ pub(super) struct SessionRow {
     client_addr: Option<String>,
     amr: String,
     reauthenticated_at: Option<i64>,
+    idp: Option<String>,
 }
 
 impl TryFrom<SessionRow> for SessionRecord {
@@ -295,7 +296,8 @@ impl TryFrom<SessionRow> for SessionRecord {
             revoked_at: r.revoked_at.map(from_unix_millis),
             user_agent: r.user_agent,
             client_addr: r.client_addr,
-            method: SignInMethod::from_stored(&r.amr).ok_or(StoreError::Corrupt("session amr"))?,
+            method: SignInMethod::from_stored(&r.amr, r.idp.as_deref())
+                .ok_or(StoreError::Corrupt("session amr"))?,
             reauthenticated_at: r.reauthenticated_at.map(from_unix_millis),
         })
     }

@@ -13,7 +13,7 @@ use crate::domain::{SessionId, UserId};
 
 /// The columns of a [`SessionRow`].
 const SESSION_COLUMNS: &str = "id, user_id, created_at, refreshed_at, expires_at, generation, \
-     successor_seal, revoked_at, user_agent, client_addr, amr, reauthenticated_at";
+     successor_seal, revoked_at, user_agent, client_addr, amr, reauthenticated_at, idp";
 
 impl Store {
     /// Starts a session with its first refresh token.
@@ -265,7 +265,8 @@ pub(super) async fn insert_session_rows(conn: Conn<'_>, s: &NewSession<'_>) -> S
     each_backend!(conn, |conn| {
         sqlx::query(
             "INSERT INTO sessions (id, user_id, created_at, refreshed_at, expires_at, \
-             generation, user_agent, client_addr, amr) VALUES ($1, $2, $3, $3, $4, 0, $5, $6, $7)",
+             generation, user_agent, client_addr, amr, idp) \
+             VALUES ($1, $2, $3, $3, $4, 0, $5, $6, $7, $8)",
         )
         .bind(s.id.to_string())
         .bind(s.user_id.to_string())
@@ -274,6 +275,7 @@ pub(super) async fn insert_session_rows(conn: Conn<'_>, s: &NewSession<'_>) -> S
         .bind(s.user_agent)
         .bind(s.client_addr)
         .bind(s.method.as_stored())
+        .bind(s.method.idp())
         .execute(&mut *conn)
         .await?;
         sqlx::query(

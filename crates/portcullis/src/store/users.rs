@@ -5,12 +5,12 @@ use time::OffsetDateTime;
 use super::outbox::{NewMail, insert_mail_row};
 use super::records::{UserRow, convert_all};
 use super::sessions::insert_session_rows;
-use super::{Backend, Dialect, NewSession, NewUser, Store, StoreResult, UserRecord};
+use super::{Backend, Dialect, NewSession, NewUser, Store, StoreError, StoreResult, UserRecord};
 use crate::clock::unix_millis;
 use crate::domain::{LoginName, SessionId, UserId};
 
 /// The columns of a [`UserRow`].
-const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
+pub(super) const USER_COLUMNS: &str = "id, username, email, password_hash, disabled, created_at, email_verified, \
      sessions_valid_after, sessions_valid_after_spares";
 
 impl Store {
@@ -101,6 +101,22 @@ impl Store {
                     .fetch_optional(pool)
                     .await?;
             row.map(TryInto::try_into).transpose()
+        })
+    }
+
+    /// The users written at or after `since` (by `updated_at`, which every
+    /// write of a user sets): how an instance learns of changes made by
+    /// others where nothing announces them (SQLite), or that an
+    /// announcement was lost.
+    pub async fn users_changed_since(&self, since: OffsetDateTime) -> StoreResult<Vec<UserId>> {
+        on_backend!(self, |pool| {
+            let ids: Vec<(String,)> = sqlx::query_as("SELECT id FROM users WHERE updated_at >= $1")
+                .bind(unix_millis(since))
+                .fetch_all(pool)
+                .await?;
+            ids.into_iter()
+                .map(|(id,)| id.parse().map_err(|_| StoreError::Corrupt("user id")))
+                .collect()
         })
     }
 

@@ -16,7 +16,7 @@ use super::recovery;
 use super::register::{FieldSpec, field};
 use super::second_factor;
 use super::visitor::Visitor;
-use crate::auth::{SecondFactors, SessionView};
+use crate::auth::{IdentityView, ProviderInfo, SecondFactors, SessionView};
 use crate::domain::device;
 use crate::domain::{PasswordError, SignInMethod};
 use crate::web::Context;
@@ -95,7 +95,9 @@ pub async fn account(
                 // since it was issued.
                 let unverified = match ui.mail {
                     true => match state.auth.current_session(claims).await {
-                        Ok((user, _)) => (!user.email_verified).then_some(user.email),
+                        Ok(current) => {
+                            (!current.user.email_verified).then(|| current.user.email.clone())
+                        }
                         Err(e) => {
                             return failure::attach(
                                 Failure::of(e),
@@ -123,11 +125,28 @@ pub async fn account(
                     },
                     false => None,
                 };
+                let providers = state.auth.providers();
+                let identities = match claims.sub.parse::<crate::domain::UserId>() {
+                    Ok(user) if !providers.is_empty() => match state.auth.identities(user).await {
+                        Ok(list) => list,
+                        Err(e) => {
+                            return failure::attach(
+                                Failure::of(e),
+                                layout::unavailable(&visitor, ui),
+                            );
+                        }
+                    },
+                    _ => Vec::new(),
+                };
                 signed_in(
                     claims,
                     &sessions,
                     ui,
                     unverified.as_deref(),
+                    &Linked {
+                        providers: &providers,
+                        identities: &identities,
+                    },
                     (factors, passkeys.as_deref()),
                 )
             }
@@ -148,11 +167,51 @@ pub async fn account(
     visitor.respond(&state, page)
 }
 
+/// The configured providers and those linked to the account.
+struct Linked<'a> {
+    providers: &'a [ProviderInfo],
+    identities: &'a [IdentityView],
+}
+
+impl Linked<'_> {
+    /// One row per provider, linked or not, with the button that changes
+    /// it: linking navigates to the provider, so both need script.
+    fn markup(&self) -> Markup {
+        html! {
+            @if !self.providers.is_empty() {
+                section.card aria-labelledby="providers-heading" {
+                    h2 #providers-heading { "Sign-in providers" }
+                    ul.identities #identities {
+                        @for p in self.providers {
+                            @let linked = self.identities.iter().find(|i| i.provider == p.id);
+                            li.identity data-provider=(p.id) data-linked=[linked.map(|_| "true")] {
+                                strong { (p.name) }
+                                @if let Some(i) = linked {
+                                    " " span.badge { "Linked" }
+                                    @if let Some(email) = &i.email { " " span.hint { (email) } }
+                                    " "
+                                    button type="button" data-action="unlink-provider" data-provider=(p.id)
+                                        disabled data-needs-script { "Unlink " (p.name) }
+                                } @else {
+                                    " "
+                                    button type="button" data-action="link-provider" data-provider=(p.id)
+                                        disabled data-needs-script { "Link " (p.name) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
 fn signed_in(
     claims: &Claims,
     sessions: &[SessionView],
     ui: Ui,
     unverified: Option<&str>,
+    linked: &Linked<'_>,
     factors: (SecondFactors, Option<&[crate::auth::PasskeyView]>),
 ) -> Markup {
     let password_rules = [
@@ -183,11 +242,15 @@ fn signed_in(
                         div.session-head {
                             strong.device title=[s.user_agent.as_deref()] { (name) }
                             @if current { " " span.badge { "This device" } }
+                            @if let Some(idp) = s.method.idp() {
+                                @let name = linked.providers.iter().find(|p| p.id == idp).map_or(idp, |p| p.name.as_str());
+                                " " span.badge.via data-idp=(idp) { "via " (name) }
+                            }
                         }
                         dl.session-times {
                             dt { "Signed in" } dd { (timestamp(s.created_at)) }
                             dt { "Last used" } dd { (timestamp(s.last_used_at)) }
-                            dt { "Signed in with" } dd.method { (method_text(s.method)) }
+                            dt { "Signed in with" } dd.method { (method_text(&s.method)) }
                         }
                         button type="button" data-action="end-session" data-id=(s.id)
                             data-current=[current.then_some("true")] disabled data-needs-script {
@@ -218,13 +281,14 @@ fn signed_in(
                 p.hint { "Your other devices will be signed out." }
             }
         }
+        (linked.markup())
         (second_factor::card(factors.0, factors.1, ui))
         @if ui.mail { (recovery::change_email_card()) }
     }
 }
 
 /// How a session began, for people.
-fn method_text(method: SignInMethod) -> &'static str {
+fn method_text(method: &SignInMethod) -> &'static str {
     match method {
         SignInMethod::Password => "Password",
         SignInMethod::PasswordAndOtp => "Password and a one-time code",
@@ -232,5 +296,12 @@ fn method_text(method: SignInMethod) -> &'static str {
         SignInMethod::PasswordAndHardwarePasskey | SignInMethod::PasswordAndSyncedPasskey => {
             "Password and a passkey"
         }
+        SignInMethod::Federated { amr, .. } if amr.contains(&"otp") => {
+            "Another provider and a one-time code"
+        }
+        SignInMethod::Federated { amr, .. } if amr.contains(&"mfa") => {
+            "Another provider and a passkey"
+        }
+        SignInMethod::Federated { .. } => "Another provider",
     }
 }

@@ -10,7 +10,7 @@ use time::macros::format_description;
 
 use super::Ui;
 use super::visitor::Visitor;
-use crate::auth::AuthError;
+use crate::auth::{AuthError, ProviderInfo};
 use crate::web::failure::{self, Failure};
 use crate::web::problem::ApiError;
 
@@ -290,6 +290,25 @@ pub fn sentence(why: &impl std::fmt::Display) -> String {
     match chars.next() {
         Some(first) => format!("{}{}.", first.to_uppercase(), chars.as_str()),
         None => String::new(),
+    }
+}
+
+/// "Continue with …" for each identity provider: plain links to the start
+/// route, which redirects to the provider, so they work without script.
+pub fn continue_with(providers: &[ProviderInfo], next: &str) -> Markup {
+    let next: String = url::form_urlencoded::byte_serialize(next.as_bytes()).collect();
+    html! {
+        @if !providers.is_empty() {
+            section.providers aria-label="Other ways to sign in" {
+                p.divider { "or" }
+                @for p in providers {
+                    a.button.provider href={ "/api/auth/oidc/" (p.id) "/start?next=" (next) }
+                        data-provider=(p.id) {
+                        "Continue with " (p.name)
+                    }
+                }
+            }
+        }
     }
 }
 

@@ -16,13 +16,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Ui;
-use super::layout::{Page, Problem, SessionMark};
+use super::layout::{Page, Problem, SessionMark, continue_with};
 use super::visitor::Visitor;
+use crate::auth::ProviderInfo;
 use crate::auth::{SignInAttempt, SignInResult};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
 use crate::web::failure::Failure;
+use crate::web::next::{next_query, safe_next};
 
 /// Where a visitor goes after signing in when the link did not say.
 pub const DEFAULT_NEXT: &str = "/account";
@@ -36,6 +38,7 @@ enum Notice {
     SessionEnded,
     PasswordReset,
     VerifyEmail,
+    LinkProvider,
 }
 
 impl Notice {
@@ -46,6 +49,7 @@ impl Notice {
             "session-ended" => Some(Notice::SessionEnded),
             "password-reset" => Some(Notice::PasswordReset),
             "verify-email" => Some(Notice::VerifyEmail),
+            "link-provider" => Some(Notice::LinkProvider),
             _ => None,
         }
     }
@@ -60,6 +64,9 @@ impl Notice {
             }
             Notice::VerifyEmail => {
                 "Your account is created. Open the link we mailed you to verify your address, then sign in."
+            }
+            Notice::LinkProvider => {
+                "An account here has the e-mail address you signed in with. Sign in to it with its password to link the two; from then on, either signs you in."
             }
         }
     }
@@ -92,26 +99,6 @@ impl PageQuery {
     }
 }
 
-/// `next` when it is a path on this site, else `None`. A redirect target from
-/// a URL would otherwise let any site send a freshly signed-in visitor to a
-/// page of its choosing (`//evil.test`, `/\evil.test` are other hosts to a
-/// browser).
-pub fn safe_next(next: &str) -> Option<&str> {
-    let mut chars = next.chars();
-    let ok = chars.next() == Some('/')
-        && !matches!(chars.next(), Some('/' | '\\'))
-        && next.len() <= 512
-        && !next.chars().any(|c| c.is_control() || c == '\\');
-    ok.then_some(next)
-}
-
-/// `next=…` for a page's query string, encoded.
-pub fn next_query(next: &str) -> String {
-    url::form_urlencoded::Serializer::new(String::new())
-        .append_pair("next", next)
-        .finish()
-}
-
 /// `GET /login`.
 pub async fn page(
     State(state): State<Context>,
@@ -125,11 +112,13 @@ pub async fn page(
     if matches!(visitor, Visitor::SignedIn { .. }) {
         return visitor.respond(&state, Redirect::to(query.next()));
     }
+    let providers = state.auth.providers();
     let view = LoginView {
         username: "",
         next: query.next(),
         notice: query.notice,
         problem: None,
+        providers: &providers,
     };
     let response = view.page(&visitor, ui, StatusCode::OK);
     visitor.respond(&state, response)
@@ -162,21 +151,42 @@ pub async fn submit(
     };
     let Ok(Form(form)) = form else {
         let problem = Problem::bad_form();
-        return LoginView::failed("", DEFAULT_NEXT, &problem).page(&anonymous, ui, problem.status);
+        return LoginView::failed("", DEFAULT_NEXT, &problem, &[]).page(
+            &anonymous,
+            ui,
+            problem.status,
+        );
     };
     let next = safe_next(&form.next).unwrap_or(DEFAULT_NEXT);
     let presented = state.cookies.read(&headers);
     let attempt = SignInAttempt {
         login: &form.username,
         password: &form.password,
-        device: presented.device.as_deref(),
+        device: presented.device,
     };
     match state.auth.login(attempt, &client).await {
-        Ok(SignInResult::SignedIn(signed_in)) => cookies::attach(
-            Redirect::to(next).into_response(),
-            state.cookies.sign_in(&signed_in),
-        ),
+        Ok(SignInResult::SignedIn(signed_in)) => {
+            let mut set = state.cookies.sign_in(&signed_in);
+            // As the API's sign-in does: a pending link to this account
+            // from a provider is completed by this password.
+            if let Some(link) = presented.link {
+                if let Err(e) = state
+                    .auth
+                    .complete_pending_link(link, signed_in.user.id, &client)
+                    .await
+                {
+                    return crate::web::failure::attach(
+                        Failure::of(e),
+                        super::layout::unavailable(&anonymous, ui),
+                    );
+                }
+                set.push(state.cookies.clear_link());
+            }
+            cookies::attach(Redirect::to(next).into_response(), set)
+        }
         Ok(SignInResult::SecondFactor(pending)) => {
+            // A pending link waits, its cookie kept, for the second factor:
+            // the sign-in is not complete yet.
             let step = format!("/login/verify?{}", next_query(next));
             cookies::attach(
                 Redirect::to(&step).into_response(),
@@ -187,7 +197,8 @@ pub async fn submit(
         }
         Err(e) => {
             let problem = Problem::from(e);
-            let page = LoginView::failed(&form.username, next, &problem).page(
+            let providers = state.auth.providers();
+            let page = LoginView::failed(&form.username, next, &problem, &providers).page(
                 &anonymous,
                 ui,
                 problem.status,
@@ -208,11 +219,7 @@ pub async fn logout(
     let presented = state.cookies.read(&headers);
     match state
         .auth
-        .logout(
-            presented.access.as_deref(),
-            presented.refresh.as_deref(),
-            &client,
-        )
+        .logout(presented.access, presented.refresh, &client)
         .await
     {
         Ok(()) => cookies::attach(
@@ -231,15 +238,23 @@ struct LoginView<'a> {
     next: &'a str,
     notice: Option<Notice>,
     problem: Option<&'a Problem>,
+    /// The identity providers to offer beside the form.
+    providers: &'a [ProviderInfo],
 }
 
 impl<'a> LoginView<'a> {
-    fn failed(username: &'a str, next: &'a str, problem: &'a Problem) -> Self {
+    fn failed(
+        username: &'a str,
+        next: &'a str,
+        problem: &'a Problem,
+        providers: &'a [ProviderInfo],
+    ) -> Self {
         Self {
             username,
             next,
             notice: None,
             problem: Some(problem),
+            providers,
         }
     }
 
@@ -287,6 +302,7 @@ impl<'a> LoginView<'a> {
                         disabled data-needs-script { "Sign in with a passkey" }
                 }
             }
+            (continue_with(self.providers, self.next))
             @if ui.mail {
                 p { a href="/forgot-password" { "Forgot your password?" } }
             }

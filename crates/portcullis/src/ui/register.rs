@@ -12,14 +12,15 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 use super::Ui;
-use super::layout::{Field, Page, Problem, SessionMark, sentence};
-use super::login::{PageQuery, safe_next};
+use super::layout::{Field, Page, Problem, SessionMark, continue_with, sentence};
+use super::login::PageQuery;
 use super::visitor::Visitor;
-use crate::auth::{NewAccount, Registered};
+use crate::auth::{NewAccount, ProviderInfo, Registered};
 use crate::domain::{PasswordError, UsernameError};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
+use crate::web::next::safe_next;
 
 /// `GET /register`.
 pub async fn page(
@@ -34,11 +35,13 @@ pub async fn page(
     if matches!(visitor, Visitor::SignedIn { .. }) {
         return visitor.respond(&state, Redirect::to(query.next()));
     }
+    let providers = state.auth.providers();
     let view = RegisterView {
         username: "",
         email: "",
         next: query.next(),
         problem: None,
+        providers: &providers,
     };
     let response = view.page(&visitor, ui, StatusCode::OK);
     visitor.respond(&state, response)
@@ -75,6 +78,7 @@ pub async fn submit(
             email: "",
             next: super::login::DEFAULT_NEXT,
             problem: Some(&problem),
+            providers: &[],
         };
         return view.page(&anonymous, ui, problem.status);
     };
@@ -95,11 +99,13 @@ pub async fn submit(
         ),
         Err(e) => {
             let problem = Problem::from(e);
+            let providers = state.auth.providers();
             let view = RegisterView {
                 username: &form.username,
                 email: &form.email,
                 next,
                 problem: Some(&problem),
+                providers: &providers,
             };
             problem.finish(view.page(&anonymous, ui, problem.status))
         }
@@ -110,6 +116,8 @@ struct RegisterView<'a> {
     username: &'a str,
     email: &'a str,
     next: &'a str,
+    /// The identity providers to offer beside the form.
+    providers: &'a [ProviderInfo],
     problem: Option<&'a Problem>,
 }
 
@@ -171,6 +179,7 @@ impl RegisterView<'_> {
                 }))
                 button.primary type="submit" { "Create account" }
             }
+            (continue_with(self.providers, self.next))
             p { "Already have an account? " a href="/login" { "Sign in" } "." }
         }
     }

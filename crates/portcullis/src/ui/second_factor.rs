@@ -14,12 +14,13 @@ use serde::Deserialize;
 
 use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
-use super::login::{DEFAULT_NEXT, PageQuery, safe_next};
+use super::login::{DEFAULT_NEXT, PageQuery};
 use super::visitor::Visitor;
 use crate::auth::{PasskeyView, SecondFactor, SecondFactors};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
+use crate::web::next::{next_query, safe_next};
 
 /// `GET /login/verify`: the code after the password.
 pub async fn page(
@@ -84,20 +85,28 @@ pub async fn submit(
     let presented = state.cookies.read(&headers);
     let result = state
         .auth
-        .complete_sign_in(
-            presented.mfa_pending.as_deref(),
-            factor,
-            presented.device.as_deref(),
-            &client,
-        )
+        .complete_sign_in(presented.mfa_pending, factor, presented.device, &client)
         .await;
     match result {
         Ok(signed_in) => {
-            let set = state.cookies.sign_in(&signed_in);
-            cookies::attach(
-                Redirect::to(next).into_response(),
-                set.into_iter().chain([state.cookies.clear_mfa_pending()]),
-            )
+            let mut set = state.cookies.sign_in(&signed_in);
+            set.push(state.cookies.clear_mfa_pending());
+            // As the API's second step does: a pending link from a provider
+            // to this account completes with the whole sign-in.
+            if let Some(link) = presented.link {
+                if let Err(e) = state
+                    .auth
+                    .complete_pending_link(link, signed_in.user.id, &client)
+                    .await
+                {
+                    return crate::web::failure::attach(
+                        crate::web::failure::Failure::of(e),
+                        super::layout::unavailable(&anonymous, ui),
+                    );
+                }
+                set.push(state.cookies.clear_link());
+            }
+            cookies::attach(Redirect::to(next).into_response(), set)
         }
         Err(e) => {
             let problem = Problem::from(e);
@@ -150,7 +159,7 @@ fn step(
                 button type="submit" { "Use recovery code" }
             }
         }
-        p { a href={ "/login?" (super::login::next_query(next)) } { "Start again" } }
+        p { a href={ "/login?" (next_query(next)) } { "Start again" } }
     };
     Page {
         title: "Two-step verification",

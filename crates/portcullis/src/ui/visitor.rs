@@ -46,7 +46,7 @@ impl Visitor {
     /// Identifies the visitor of a page request.
     pub async fn of(state: &Context, headers: &HeaderMap, client: &ClientInfo) -> Self {
         let presented = state.cookies.read(headers).any();
-        match authenticate(state, headers, client).await {
+        match authenticate(state, headers, || client.clone()).await {
             Ok(signed_in) => Visitor::SignedIn {
                 claims: signed_in.claims,
                 renewed: signed_in.renewed,

@@ -7,6 +7,14 @@
 //! the device cookie of a browser that has signed in before (see
 //! [`crate::auth::devices`]), has the same attributes and a long life, and
 //! outlives sign-out.
+//!
+//! Two more carry a sign-in with another provider: the flow cookie, which
+//! binds a flow to the browser that began it, and the pending-link cookie,
+//! which carries an identity to the password sign-in that may link it.
+//! They are `SameSite=Lax`: the provider's redirect back is a cross-site
+//! top-level navigation, on which a `Strict` cookie would not be sent. Both
+//! are `HttpOnly`, `Secure`, `__Host-`, ten minutes long, and opaque: the
+//! database holds only their hashes.
 
 use std::time::Duration;
 
@@ -14,8 +22,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::Response;
 use cookie::{Cookie, SameSite};
 
-use crate::auth::SignedIn;
 use crate::auth::devices::{DEVICE_COOKIE_LIFETIME, DeviceToken};
+use crate::auth::{FLOW_LIFETIME, PENDING_LINK_LIFETIME, SignedIn};
+use crate::domain::LinkToken;
 
 /// Cookie names and attributes for this deployment.
 #[derive(Debug, Clone, Copy)]
@@ -25,20 +34,26 @@ pub struct CookiePolicy {
     secure: bool,
 }
 
-/// The cookie values a request carried; either may be absent.
+/// The cookie values a request carried; either may be absent. They borrow
+/// from the request's headers: a proxied request reads them on every call,
+/// and copying a token there only to drop it again costs an allocation.
 #[derive(Debug, Default)]
-pub struct Presented {
+pub struct Presented<'h> {
     /// The access token.
-    pub access: Option<String>,
+    pub access: Option<&'h str>,
     /// The refresh token.
-    pub refresh: Option<String>,
+    pub refresh: Option<&'h str>,
     /// The device cookie.
-    pub device: Option<String>,
+    pub device: Option<&'h str>,
+    /// The flow cookie of a sign-in at another provider.
+    pub flow: Option<&'h str>,
+    /// The pending-link cookie.
+    pub link: Option<&'h str>,
     /// The cookie of a sign-in waiting for its second factor.
-    pub mfa_pending: Option<String>,
+    pub mfa_pending: Option<&'h str>,
 }
 
-impl Presented {
+impl Presented<'_> {
     /// Whether the request carried either session cookie.
     pub fn any(&self) -> bool {
         self.access.is_some() || self.refresh.is_some()
@@ -81,6 +96,24 @@ impl CookiePolicy {
         }
     }
 
+    /// The flow cookie's name.
+    pub fn flow_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_flow"
+        } else {
+            "oidc_flow"
+        }
+    }
+
+    /// The pending-link cookie's name.
+    pub fn link_name(&self) -> &'static str {
+        if self.secure {
+            "__Host-oidc_link"
+        } else {
+            "oidc_link"
+        }
+    }
+
     /// The name of the cookie of a sign-in waiting for its second factor.
     pub fn mfa_pending_name(&self) -> &'static str {
         if self.secure {
@@ -94,35 +127,39 @@ impl CookiePolicy {
         name == self.access_name()
             || name == self.refresh_name()
             || name == self.device_name()
+            || name == self.flow_name()
+            || name == self.link_name()
             || name == self.mfa_pending_name()
     }
 
     /// Reads our cookies from every `Cookie` header. When a name appears
     /// twice, the first wins, as browsers send the most specific cookie first.
-    pub fn read(&self, headers: &HeaderMap) -> Presented {
+    pub fn read<'h>(&self, headers: &'h HeaderMap) -> Presented<'h> {
         let mut presented = Presented::default();
         for value in headers.get_all(header::COOKIE) {
             let Ok(text) = value.to_str() else { continue };
-            for cookie in Cookie::split_parse(text).flatten() {
-                let slot = match cookie.name() {
+            for (name, value) in pairs(text) {
+                let slot = match name {
                     n if n == self.access_name() => &mut presented.access,
                     n if n == self.refresh_name() => &mut presented.refresh,
                     n if n == self.device_name() => &mut presented.device,
+                    n if n == self.flow_name() => &mut presented.flow,
+                    n if n == self.link_name() => &mut presented.link,
                     n if n == self.mfa_pending_name() => &mut presented.mfa_pending,
                     _ => continue,
                 };
-                if slot.is_none() && !cookie.value().is_empty() {
-                    *slot = Some(cookie.value().to_owned());
+                if slot.is_none() && !value.is_empty() {
+                    *slot = Some(value);
                 }
             }
         }
         presented
     }
 
-    /// The `Cookie` header with Portcullis's own cookies removed, for
-    /// forwarding; `None` when nothing else is left.
-    pub fn strip(&self, headers: &HeaderMap) -> Option<HeaderValue> {
-        let kept: Vec<&str> = headers
+    /// The pairs of every `Cookie` header that are not Portcullis's own, for
+    /// forwarding, trimmed, in order; headers that are not text are left out.
+    pub fn foreign_pairs<'h>(&self, headers: &'h HeaderMap) -> impl Iterator<Item = &'h str> {
+        headers
             .get_all(header::COOKIE)
             .iter()
             .filter_map(|v| v.to_str().ok())
@@ -132,16 +169,14 @@ impl CookiePolicy {
                 let name = pair.split_once('=').map_or(*pair, |(n, _)| n).trim();
                 !pair.is_empty() && !self.is_ours(name)
             })
-            .collect();
-        if kept.is_empty() {
-            return None;
-        }
-        HeaderValue::from_str(&kept.join("; ")).ok()
     }
 
     /// Removes every `Set-Cookie` for Portcullis's own cookie names from a
     /// proxied answer: only Portcullis may set or clear them, never an upstream.
     pub fn remove_set_cookies_of_ours(&self, headers: &mut HeaderMap) {
+        if !headers.contains_key(header::SET_COOKIE) {
+            return;
+        }
         let theirs: Vec<HeaderValue> = headers
             .get_all(header::SET_COOKIE)
             .iter()
@@ -213,13 +248,53 @@ impl CookiePolicy {
         ]
     }
 
+    /// The flow cookie of a sign-in just begun at a provider.
+    pub fn flow(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(
+            self.flow_name(),
+            &token.encode(),
+            FLOW_LIFETIME,
+            SameSite::Lax,
+        )
+    }
+
+    /// Deletes the flow cookie: a flow is good for one callback.
+    pub fn clear_flow(&self) -> HeaderValue {
+        self.build_with(self.flow_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
+    /// The pending-link cookie.
+    pub fn link(&self, token: &LinkToken) -> HeaderValue {
+        self.build_with(
+            self.link_name(),
+            &token.encode(),
+            PENDING_LINK_LIFETIME,
+            SameSite::Lax,
+        )
+    }
+
+    /// Deletes the pending-link cookie.
+    pub fn clear_link(&self) -> HeaderValue {
+        self.build_with(self.link_name(), "", Duration::ZERO, SameSite::Lax)
+    }
+
     fn build(&self, name: &'static str, value: &str, max_age: Duration) -> HeaderValue {
+        self.build_with(name, value, max_age, SameSite::Strict)
+    }
+
+    fn build_with(
+        &self,
+        name: &'static str,
+        value: &str,
+        max_age: Duration,
+        same_site: SameSite,
+    ) -> HeaderValue {
         let max_age =
             cookie::time::Duration::seconds(i64::try_from(max_age.as_secs()).unwrap_or(i64::MAX));
         let cookie = Cookie::build((name, value))
             .http_only(true)
             .secure(self.secure)
-            .same_site(SameSite::Strict)
+            .same_site(same_site)
             .path("/")
             .max_age(max_age)
             .build();
@@ -228,6 +303,18 @@ impl CookiePolicy {
         HeaderValue::from_str(&cookie.to_string())
             .unwrap_or_else(|_| HeaderValue::from_static("invalid=; Max-Age=0"))
     }
+}
+
+/// The `name=value` pairs of a `Cookie` header as the `cookie` crate's
+/// `split_parse` reads them (which this replaces on the request path, where
+/// it built a full cookie per pair): split on `;`, a pair without `=` or with
+/// an empty name skipped, name and value trimmed, quotes kept.
+fn pairs(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.split(';').filter_map(|piece| {
+        let (name, value) = piece.split_once('=')?;
+        let name = name.trim();
+        (!name.is_empty()).then(|| (name, value.trim()))
+    })
 }
 
 /// Attaches `Set-Cookie` headers to a response and, since they carry
@@ -244,6 +331,12 @@ pub fn attach(mut response: Response, cookies: impl IntoIterator<Item = HeaderVa
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// What the gateway forwards of a `Cookie` header: the app's pairs, rejoined.
+    fn stripped(policy: &CookiePolicy, headers: &HeaderMap) -> Option<String> {
+        let kept: Vec<&str> = policy.foreign_pairs(headers).collect();
+        (!kept.is_empty()).then(|| kept.join("; "))
+    }
 
     fn headers(cookie: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -283,9 +376,9 @@ mod tests {
     fn the_device_cookie_is_read_stripped_and_never_passed_on() {
         let policy = CookiePolicy::new(true);
         let h = headers("a=1; __Host-device=d1; __Host-device=d2");
-        assert_eq!(policy.read(&h).device.as_deref(), Some("d1"));
+        assert_eq!(policy.read(&h).device, Some("d1"));
         assert!(!policy.read(&h).any(), "no session for all that");
-        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1"));
         let mut answer = HeaderMap::new();
         answer.append(
             header::SET_COOKIE,
@@ -316,8 +409,8 @@ mod tests {
         }
         assert!(text.starts_with("__Host-mfa_pending=t"), "{text}");
         let h = headers("a=1; __Host-mfa_pending=p");
-        assert_eq!(policy.read(&h).mfa_pending.as_deref(), Some("p"));
-        assert_eq!(policy.strip(&h), Some(HeaderValue::from_static("a=1")));
+        assert_eq!(policy.read(&h).mfa_pending, Some("p"));
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1"));
     }
 
     #[test]
@@ -330,26 +423,38 @@ mod tests {
 
     #[test]
     fn reading_takes_the_first_of_duplicate_names_and_ignores_others() {
-        let p = CookiePolicy::new(true).read(&headers(
+        let h = headers(
             "theme=dark; __Host-access_token=a1; __Host-access_token=a2; __Host-refresh_token=r",
-        ));
-        assert_eq!(p.access.as_deref(), Some("a1"));
-        assert_eq!(p.refresh.as_deref(), Some("r"));
-        let none = CookiePolicy::new(true).read(&headers("access_token=x"));
+        );
+        let p = CookiePolicy::new(true).read(&h);
+        assert_eq!(p.access, Some("a1"));
+        assert_eq!(p.refresh, Some("r"));
+        let h = headers("access_token=x");
+        let none = CookiePolicy::new(true).read(&h);
         assert!(!none.any());
     }
 
     #[test]
     fn stripping_keeps_only_the_apps_cookies() {
         let policy = CookiePolicy::new(true);
-        let kept = policy.strip(&headers(
-            "a=1; __Host-access_token=x;b=2; __Host-refresh_token=y",
-        ));
-        assert_eq!(kept, Some(HeaderValue::from_static("a=1; b=2")));
-        assert_eq!(policy.strip(&headers("__Host-access_token=x")), None);
+        let h = headers("a=1; __Host-access_token=x;b=2; __Host-refresh_token=y");
+        assert_eq!(stripped(&policy, &h).as_deref(), Some("a=1; b=2"));
+        assert_eq!(stripped(&policy, &headers("__Host-access_token=x")), None);
     }
 
     proptest::proptest! {
+        #[test]
+        fn pairs_are_read_as_the_cookie_crate_reads_them(raw in "[ -~\t]{0,200}") {
+            let ours: Vec<(&str, &str)> = pairs(&raw).collect();
+            let theirs: Vec<(String, String)> = Cookie::split_parse(raw.as_str())
+                .flatten()
+                .map(|c| (c.name().to_owned(), c.value().to_owned()))
+                .collect();
+            let theirs: Vec<(&str, &str)> =
+                theirs.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+            proptest::prop_assert_eq!(ours, theirs);
+        }
+
         #[test]
         fn reading_and_stripping_any_cookie_header_is_safe(raw in "[ -~]{0,300}") {
             let policy = CookiePolicy::new(true);
@@ -357,8 +462,7 @@ mod tests {
             let mut h = HeaderMap::new();
             h.insert(header::COOKIE, value);
             let _ = policy.read(&h);
-            if let Some(kept) = policy.strip(&h) {
-                let kept = kept.to_str().expect("ascii in, ascii out").to_owned();
+            if let Some(kept) = stripped(&policy, &h) {
                 for pair in kept.split("; ") {
                     let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
                     proptest::prop_assert!(name != policy.access_name() && name != policy.refresh_name());

@@ -75,6 +75,15 @@ impl Failure {
                 "revocation set unverified: failing closed",
             )),
             AuthError::Internal(_) => Some(Self::new(Level::ERROR, "internal error").caused_by(e)),
+            AuthError::ProviderUnavailable(_) => {
+                Some(Self::new(Level::WARN, "identity provider unavailable").caused_by(e))
+            }
+            // Refused by the request's own doing, but an operator debugging
+            // a provider's configuration (a wrong client id, a clock that
+            // is off) needs to see why.
+            AuthError::InvalidIdToken(_) | AuthError::ProviderDenied(_) => {
+                Some(Self::new(Level::INFO, "sign-in with a provider refused").caused_by(e))
+            }
             _ => None,
         }
     }

@@ -10,6 +10,7 @@
 //! - [`session`]: who is signed in, with the transparent refresh, refused
 //!   with a typed reason that each adapter answers in its own way;
 //! - [`client`]: who is on the other end, read through trusted proxies only;
+//! - [`next`]: the check of where to go after signing in;
 //! - [`upgrade`]: whether a request asks to switch protocols, and to which.
 //!
 //! It sits above the auth service and below the adapters; it knows nothing
@@ -18,6 +19,7 @@
 pub mod client;
 pub mod cookies;
 pub mod failure;
+pub mod next;
 pub mod problem;
 pub mod session;
 pub mod upgrade;

@@ -76,6 +76,27 @@ pub enum ApiError {
     /// 403 `email_not_verified`: the password was right, but the account's
     /// address must be verified before it may sign in.
     EmailNotVerified,
+    /// 502 `provider_unavailable`: the identity provider could not be
+    /// reached or answered something that is not OpenID Connect.
+    ProviderUnavailable,
+    /// 401 `provider_denied`: the provider, or the person there, refused;
+    /// the detail is the provider's error code.
+    ProviderDenied(String),
+    /// 401 `invalid_id_token`: the provider's ID token failed a check.
+    InvalidIdToken,
+    /// 400 `invalid_flow`: a callback that no sign-in of this browser is
+    /// waiting for (no or an unknown flow cookie, used, expired, another
+    /// `state` or issuer); the detail says which.
+    InvalidFlow(&'static str),
+    /// 403 `email_required`: the provider gave no e-mail address, which a
+    /// new account needs.
+    EmailRequired,
+    /// 409 `identity_in_use`: the identity is linked to an account already,
+    /// or this account has one at that provider already.
+    IdentityInUse,
+    /// 409 `last_sign_in_method`: unlinking a provider or deleting a passkey
+    /// would leave the account without a way to sign in.
+    LastSignInMethod,
     /// 401 `invalid_code`: a second factor's code is wrong, was used
     /// before, or is no code.
     InvalidCode,
@@ -169,6 +190,13 @@ impl ApiError {
             Internal => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
             InvalidToken => (StatusCode::BAD_REQUEST, "invalid_token"),
             EmailNotVerified => (StatusCode::FORBIDDEN, "email_not_verified"),
+            ProviderUnavailable => (StatusCode::BAD_GATEWAY, "provider_unavailable"),
+            ProviderDenied(_) => (StatusCode::UNAUTHORIZED, "provider_denied"),
+            InvalidIdToken => (StatusCode::UNAUTHORIZED, "invalid_id_token"),
+            InvalidFlow(_) => (StatusCode::BAD_REQUEST, "invalid_flow"),
+            EmailRequired => (StatusCode::FORBIDDEN, "email_required"),
+            IdentityInUse => (StatusCode::CONFLICT, "identity_in_use"),
+            LastSignInMethod => (StatusCode::CONFLICT, "last_sign_in_method"),
             InvalidCode => (StatusCode::UNAUTHORIZED, "invalid_code"),
             MfaExpired => (StatusCode::UNAUTHORIZED, "mfa_expired"),
             ReauthenticationRequired => (StatusCode::FORBIDDEN, "reauthentication_required"),
@@ -190,7 +218,8 @@ impl ApiError {
             ApiError::InvalidUsername(d)
             | ApiError::InvalidEmail(d)
             | ApiError::WeakPassword(d) => Some(d),
-            ApiError::RefusedRequest(d) => Some(d),
+            ApiError::RefusedRequest(d) | ApiError::InvalidFlow(d) => Some(d),
+            ApiError::ProviderDenied(d) => Some(d),
             ApiError::MalformedJson => Some("the request body is not valid JSON"),
             ApiError::InvalidRequest => {
                 Some("the request body lacks a required field or has one of the wrong type")
@@ -273,7 +302,17 @@ impl From<&AuthError> for ApiError {
             AuthError::TooManyAttempts { retry_after } => ApiError::TooManyAttempts(*retry_after),
             AuthError::RefreshDenied(reason) => ApiError::InvalidRefreshToken(reason.as_str()),
             AuthError::Unauthenticated(_) => ApiError::Unauthenticated,
-            AuthError::SessionNotFound | AuthError::MailOff => ApiError::NotFound,
+            AuthError::SessionNotFound
+            | AuthError::MailOff
+            | AuthError::UnknownProvider
+            | AuthError::NotLinked => ApiError::NotFound,
+            AuthError::ProviderUnavailable(_) => ApiError::ProviderUnavailable,
+            AuthError::ProviderDenied(reason) => ApiError::ProviderDenied(reason.clone()),
+            AuthError::InvalidIdToken(_) => ApiError::InvalidIdToken,
+            AuthError::InvalidFlow(why) => ApiError::InvalidFlow(why),
+            AuthError::EmailRequired => ApiError::EmailRequired,
+            AuthError::IdentityInUse => ApiError::IdentityInUse,
+            AuthError::LastSignInMethod => ApiError::LastSignInMethod,
             AuthError::InvalidToken => ApiError::InvalidToken,
             AuthError::EmailNotVerified => ApiError::EmailNotVerified,
             AuthError::InvalidCode => ApiError::InvalidCode,

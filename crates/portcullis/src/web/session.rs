@@ -101,14 +101,14 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Response> {
         let context = Context::from_ref(state);
-        let client = context.client_info(parts);
-        authenticate(&context, &parts.headers, &client)
+        authenticate(&context, &parts.headers, || context.client_info(parts))
             .await
             .map_err(|rejection| rejection.into_problem(&context.cookies))
     }
 }
 
-/// Authenticates a request.
+/// Authenticates a request. `client` says who is asking; it is read only
+/// when the session must be refreshed, which most requests never need.
 ///
 /// A refresh that is refused ends the session in the browser too (the cookies
 /// are to be cleared); a database failure leaves them alone, since the
@@ -116,13 +116,13 @@ where
 pub async fn authenticate(
     context: &Context,
     headers: &HeaderMap,
-    client: &ClientInfo,
+    client: impl FnOnce() -> ClientInfo,
 ) -> Result<Authenticated, SessionRejection> {
     let presented = context.cookies.read(headers);
-    match context.auth.authenticate(presented.access.as_deref()).await {
+    match context.auth.authenticate(presented.access).await {
         Ok(claims) => {
             // `authenticate` accepts only a present token, so `access` is `Some`.
-            let token = AccessToken::presented(presented.access.as_deref().unwrap_or_default());
+            let token = AccessToken::presented(presented.access.unwrap_or_default());
             return Ok(Authenticated {
                 claims,
                 token,
@@ -137,11 +137,7 @@ pub async fn authenticate(
             clear: presented.any(),
         });
     }
-    match context
-        .auth
-        .refresh(presented.refresh.as_deref(), client)
-        .await
-    {
+    match context.auth.refresh(presented.refresh, &client()).await {
         Ok(signed_in) => Ok(Authenticated {
             renewed: Some(context.cookies.issue(&signed_in)),
             token: signed_in.access.token,

@@ -156,6 +156,28 @@ pub(crate) async fn passkey_routes(probe: &Probe) {
         .expect(calls.call(Method::DELETE, &path, &bob), "204")
         .await;
 
+    // An account without a password (as one made at a provider) and no
+    // identity: its only passkey is its only way in.
+    let (mut erin, _) = app.with_passkey("erin").await;
+    let pool = sqlx::SqlitePool::connect(&app.database_url)
+        .await
+        .expect("opens");
+    sqlx::query("UPDATE users SET password_hash = '' WHERE username = 'erin'")
+        .execute(&pool)
+        .await
+        .expect("updates");
+    pool.close().await;
+    let id = app.passkeys(&mut erin).await[0]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    probe
+        .expect(
+            calls.call(Method::DELETE, &format!("{LIST}/{id}"), &erin),
+            "409",
+        )
+        .await;
+
     // Twenty passkeys are the most an account holds.
     for _ in 0..20 {
         let options = app.register_start(&mut ada).await;

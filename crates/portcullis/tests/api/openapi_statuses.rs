@@ -36,6 +36,12 @@ const DOCUMENTED: &[&str] = &[
     "post /api/auth/email/verify: 204 400 403 404 409 413 415 429 431 503",
     "post /api/auth/email/resend: 202 401 403 404 429 431 503",
     "post /api/auth/email: 202 400 401 403 404 409 413 415 429 431 503",
+    "get /api/auth/oidc/providers: 200 431",
+    "get /api/auth/oidc/{provider}/start: 302 400 404 431 502 503",
+    "get /api/auth/oidc/{provider}/callback: 200 400 401 403 404 409 429 431 502 503",
+    "post /api/auth/oidc/{provider}/link: 200 400 401 403 404 429 431 502 503",
+    "delete /api/auth/oidc/{provider}/link: 204 401 403 404 409 429 431 503",
+    "get /api/auth/identities: 200 401 429 431 503",
     "post /api/auth/mfa/verify: 201 400 401 403 404 413 415 429 431 503",
     "post /api/auth/mfa/totp: 200 401 403 409 429 431 503",
     "delete /api/auth/mfa/totp: 204 401 403 409 429 431 503",
@@ -47,7 +53,7 @@ const DOCUMENTED: &[&str] = &[
     "post /api/auth/passkeys/register/finish: 201 400 401 403 404 409 413 415 429 431 503",
     "get /api/auth/passkeys: 200 401 404 429 431 503",
     "patch /api/auth/passkeys/{id}: 204 400 401 403 404 413 415 429 431 503",
-    "delete /api/auth/passkeys/{id}: 204 401 403 404 429 431 503",
+    "delete /api/auth/passkeys/{id}: 204 401 403 404 409 429 431 503",
     "post /api/auth/passkeys/login/start: 200 403 404 431 503",
     "post /api/auth/passkeys/login/finish: 201 400 401 403 404 413 415 429 431 503",
     "post /api/auth/mfa/webauthn/start: 200 401 403 404 409 431 503",
@@ -146,6 +152,14 @@ fn template_of(path: &str) -> &'static str {
         "/api/auth/sessions/{id}"
     } else if path.starts_with("/api/auth/passkeys/") {
         "/api/auth/passkeys/{id}"
+    } else if let Some(rest) = path.strip_prefix("/api/auth/oidc/")
+        && rest != "providers"
+    {
+        match rest.rsplit_once('/').map(|(_, last)| last) {
+            Some("start") => "/api/auth/oidc/{provider}/start",
+            Some("callback") => "/api/auth/oidc/{provider}/callback",
+            _ => "/api/auth/oidc/{provider}/link",
+        }
     } else if path.starts_with("/api/") && !path.starts_with("/api/auth/") {
         GATEWAY
     } else {
@@ -158,6 +172,7 @@ fn concrete(template: &str) -> String {
     template
         .replace("{id}", &uuid::Uuid::new_v4().to_string())
         .replace("{rest}", "status/418")
+        .replace("{provider}", crate::oidc::PROVIDER)
 }
 
 /// Provokes documented answers and remembers which were seen.
@@ -250,6 +265,8 @@ fn session_operations() -> impl Iterator<Item = (Method, String)> {
         "sessions",
         "sessions/{id}",
         "password",
+        "oidc/{provider}/link",
+        "identities",
         "mfa/totp",
         "mfa/totp/confirm",
         "mfa/recovery-codes",
@@ -295,6 +312,7 @@ async fn every_documented_status_is_answered_for_real() {
     database_down(&probe, &upstream).await;
     upstream_failures(&probe).await;
     crate::openapi_email::email_routes(&probe).await;
+    crate::oidc::openapi::provider_routes(&probe).await;
     crate::openapi_mfa::mfa_routes(&probe).await;
     crate::openapi_passkeys::passkey_routes(&probe).await;
 
@@ -476,6 +494,10 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
     let none = Jar::default();
     let mut ada = app.signed_in("ada").await;
     let own = own_session(&app, &mut ada).await;
+    // A second session whose answer has never been read: `own_session`'s
+    // is remembered, and served without the database.
+    let mut unread = Jar::default();
+    assert_eq!(app.login(&mut unread, "ada", PASSWORD).await.status(), 201);
     // With only the refresh cookie, a request must refresh in place, which
     // needs the database.
     let refreshing = Jar::with(&[(REFRESH, ada.refresh().expect("refresh cookie"))]);
@@ -496,7 +518,7 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
         (calls.post("/api/auth/refresh", &ada), "503"),
         (calls.post("/api/auth/logout", &ada), "503"),
         (calls.post("/api/auth/logout-all", &ada), "503"),
-        (calls.get("/api/auth/session", &ada), "503"),
+        (calls.get("/api/auth/session", &unread), "503"),
         (calls.get("/api/auth/sessions", &ada), "503"),
         (calls.delete(&own, &ada), "503"),
         (change, "503"),

@@ -50,8 +50,14 @@ fn the_sample_configuration_lists_every_setting_and_parses_when_uncommented() {
     // Every example value is a valid value, and they are valid together.
     let uncommented = dir.path().join("uncommented.toml");
     // The secret files are read at start, and the sample's paths do not
-    // exist here; smtp_url_file is the other way to give smtp_url.
-    let secret_files = ["hs256_secret_file", "smtp_url_file", "mfa_key_file"];
+    // exist here (oidc_providers names client secret files); smtp_url_file
+    // is the other way to give smtp_url.
+    let secret_files = [
+        "hs256_secret_file",
+        "smtp_url_file",
+        "mfa_key_file",
+        "oidc_providers",
+    ];
     let body: Vec<&str> = settings
         .iter()
         .filter(|(key, _)| !secret_files.contains(&key.as_str()))

@@ -25,6 +25,7 @@ mod harness;
 mod cross_site;
 mod nextjs;
 mod notes;
+mod oidc;
 mod pages;
 mod passkeys;
 mod recovery;

@@ -11,7 +11,7 @@ use crate::harness::*;
 
 /// `POST /session/{id}/webauthn/authenticator`.
 #[derive(Debug)]
-struct AddVirtualAuthenticator;
+pub struct AddVirtualAuthenticator;
 
 impl WebDriverCompatibleCommand for AddVirtualAuthenticator {
     fn endpoint(
@@ -52,7 +52,7 @@ async fn relying_party() -> App {
 
 /// Signs out through the API from the page, so that no page navigates on
 /// its own afterwards.
-async fn sign_out(tab: &Tab<'_>) {
+pub async fn sign_out(tab: &Tab<'_>) {
     let status = tab
         .eval("fetch('/api/auth/logout', {method: 'POST'}).then((r) => r.status)")
         .await;

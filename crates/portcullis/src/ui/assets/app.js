@@ -13,6 +13,8 @@ const MESSAGES = {
   wrong_current_password: 'The current password is wrong.',
   email_not_verified: 'Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.',
   invalid_token: 'This link has expired, was already used, or a newer one was sent.',
+  last_sign_in_method: 'This is the only way to sign in to your account: set a password, add a passkey or link another provider first.',
+  provider_unavailable: 'The sign-in provider cannot be reached just now. Please try again in a moment.',
   invalid_code: 'That code is not right, or was used already. Try the next one your app shows.',
   mfa_expired: 'This sign-in has expired. Please sign in again.',
   totp_unavailable: 'Authenticator codes are unavailable on this server right now.',
@@ -610,6 +612,23 @@ const ACTIONS = {
     if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
     await reloadPage();
     showStatus('That device has been signed out.');
+  },
+
+  async 'link-provider'(button) {
+    const id = encodeURIComponent(button.dataset.provider);
+    const result = await api('POST', `/api/auth/oidc/${id}/link?next=/account`);
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok || !result.data || !result.data.location) { showFormError(messageFor(result)); return; }
+    location.assign(result.data.location);
+  },
+
+  async 'unlink-provider'(button) {
+    const id = encodeURIComponent(button.dataset.provider);
+    const result = await api('DELETE', `/api/auth/oidc/${id}/link`);
+    if (result.status === 401) { signedOut(); return; }
+    if (!result.ok && result.status !== 404) { showFormError(messageFor(result)); return; }
+    await reloadPage();
+    showStatus('The provider has been unlinked.');
   },
 
   async 'logout-all'() {

@@ -151,7 +151,7 @@ async fn a_session_begun_before_a_password_change_cannot_be_refreshed() {
             token_hash: &token.hash(),
             user_agent: None,
             client_addr: None,
-            method: portcullis::domain::SignInMethod::Password,
+            method: &portcullis::domain::SignInMethod::Password,
         })
         .await
         .expect("stored");

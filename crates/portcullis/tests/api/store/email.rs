@@ -466,7 +466,7 @@ async fn a_session_and_the_notice_of_its_sign_in_are_stored_together(store: &Sto
         token_hash: hash,
         user_agent: Some("Firefox"),
         client_addr: None,
-        method: portcullis::domain::SignInMethod::Password,
+        method: &portcullis::domain::SignInMethod::Password,
     };
     let notice = || NewMail {
         user_id: Some(ada.id),

@@ -169,6 +169,7 @@ async fn removing_the_factors_takes_codes_and_waiting_sign_ins_too(store: &Store
         user_id: ada.id,
         created_at: t0(),
         password_digest: [4; 32],
+        method: SignInMethod::Password,
     };
     store
         .insert_mfa_pending(&[9; 32], pending, t0() + Duration::minutes(5))
@@ -192,16 +193,29 @@ async fn a_waiting_sign_in_is_found_until_it_expires_and_taken_once(store: &Stor
         user_id: ada.id,
         created_at: t0(),
         password_digest: [4; 32],
+        method: SignInMethod::Password,
     };
     let ends = t0() + Duration::minutes(5);
     store
-        .insert_mfa_pending(&[1; 32], pending, ends)
+        .insert_mfa_pending(&[1; 32], pending.clone(), ends)
         .await
         .expect("insert");
+    // A sign-in at a provider waits with what the provider proved.
+    let federated = SignInMethod::federated("corp", &["hwk".into()], false);
+    let at_provider = PendingRecord {
+        method: federated.clone(),
+        ..pending
+    };
     store
-        .insert_mfa_pending(&[2; 32], pending, ends)
+        .insert_mfa_pending(&[2; 32], at_provider, ends)
         .await
         .expect("insert");
+    let other = store
+        .mfa_pending(&[2; 32], t0())
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(other.method, federated);
     let found = store
         .mfa_pending(&[1; 32], t0())
         .await
@@ -249,7 +263,7 @@ async fn a_session_keeps_how_it_began_and_when_it_was_proved_again(store: &Store
             token_hash: &[2; 32],
             user_agent: None,
             client_addr: None,
-            method: SignInMethod::PasswordAndOtp,
+            method: &SignInMethod::PasswordAndOtp,
         })
         .await
         .expect("insert");

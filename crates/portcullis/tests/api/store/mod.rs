@@ -30,6 +30,7 @@ macro_rules! conformance {
 mod audit;
 mod changes;
 mod email;
+mod identities;
 mod key_revocation;
 mod keys;
 mod mfa;
@@ -91,7 +92,7 @@ pub async fn add_session_at(
             token_hash: &[tag; 32],
             user_agent: Some("test-agent"),
             client_addr: Some("127.0.0.1"),
-            method: portcullis::domain::SignInMethod::Password,
+            method: &portcullis::domain::SignInMethod::Password,
         })
         .await
         .expect("session inserted");

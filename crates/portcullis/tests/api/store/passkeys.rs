@@ -2,8 +2,10 @@
 //! never goes back, renames and deletes only touch the owner's, a ceremony
 //! is taken once and not after it expires.
 
-use portcullis::domain::UserId;
-use portcullis::store::{CeremonyRecord, PasskeyRecord, Store};
+use portcullis::domain::{Email, UserId, Username};
+use portcullis::store::{
+    CeremonyRecord, NewIdentity, NewUser, PasskeyDeletion, PasskeyRecord, Store, Unlinked,
+};
 use time::Duration;
 
 use super::{add_user, t0};
@@ -12,6 +14,7 @@ conformance!(
     a_credential_is_registered_to_one_account_only,
     the_counter_only_moves_forward_and_records_the_use,
     renaming_and_deleting_touch_only_the_owners_passkey,
+    a_passkey_is_a_way_to_sign_in_and_the_last_one_stays,
     removing_a_users_passkeys_takes_their_ceremonies_too,
     a_ceremony_is_taken_once_for_its_purpose_until_it_expires,
 );
@@ -127,7 +130,13 @@ async fn renaming_and_deleting_touch_only_the_owners_passkey(store: &Store) {
             .await
             .expect("rename")
     );
-    assert!(!store.delete_passkey(bob.id, "p1").await.expect("delete"));
+    assert_eq!(
+        store
+            .delete_passkey(bob.id, "p1", t0())
+            .await
+            .expect("delete"),
+        PasskeyDeletion::NotFound
+    );
     assert!(
         store
             .rename_passkey(ada.id, "p1", "Phone")
@@ -135,9 +144,89 @@ async fn renaming_and_deleting_touch_only_the_owners_passkey(store: &Store) {
             .expect("rename")
     );
     assert_eq!(store.passkeys(ada.id).await.expect("read")[0].name, "Phone");
-    assert!(store.delete_passkey(ada.id, "p1").await.expect("delete"));
-    assert!(!store.delete_passkey(ada.id, "p1").await.expect("delete"));
+    assert_eq!(
+        store
+            .delete_passkey(ada.id, "p1", t0())
+            .await
+            .expect("delete"),
+        PasskeyDeletion::Deleted
+    );
+    assert_eq!(
+        store
+            .delete_passkey(ada.id, "p1", t0())
+            .await
+            .expect("delete"),
+        PasskeyDeletion::NotFound
+    );
     assert!(store.passkeys(ada.id).await.expect("read").is_empty());
+}
+
+/// An account made at a provider has no password: its identity and its
+/// passkeys are its ways in, and the last of them is neither unlinked nor
+/// deleted.
+async fn a_passkey_is_a_way_to_sign_in_and_the_last_one_stays(store: &Store) {
+    let id = UserId::random();
+    store
+        .insert_user(
+            NewUser {
+                id,
+                username: &Username::parse("solo").expect("valid"),
+                email: &Email::parse("solo@example.com").expect("valid"),
+                password_hash: "",
+                now: t0(),
+            },
+            None,
+        )
+        .await
+        .expect("inserted");
+    let identity = NewIdentity {
+        provider: "test",
+        subject: "s1",
+        user_id: id,
+        email: Some("solo@example.com"),
+        now: t0(),
+    };
+    assert!(store.insert_identity(identity).await.expect("linked"));
+    store
+        .insert_passkey(&passkey(id, "p1", b"c1"))
+        .await
+        .expect("insert");
+    store
+        .insert_passkey(&passkey(id, "p2", b"c2"))
+        .await
+        .expect("insert");
+    // The passkeys are left: the identity may go.
+    assert_eq!(
+        store.delete_identity(id, "test", t0()).await.expect("ran"),
+        Unlinked::Done
+    );
+    assert_eq!(
+        store.delete_passkey(id, "p1", t0()).await.expect("ran"),
+        PasskeyDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_passkey(id, "p2", t0()).await.expect("ran"),
+        PasskeyDeletion::LastMethod
+    );
+    assert_eq!(store.passkeys(id).await.expect("read").len(), 1, "kept");
+    // An identity again: then the passkey may go, and the identity stays.
+    assert!(
+        store
+            .insert_identity(NewIdentity {
+                subject: "s2",
+                ..identity
+            })
+            .await
+            .expect("linked")
+    );
+    assert_eq!(
+        store.delete_passkey(id, "p2", t0()).await.expect("ran"),
+        PasskeyDeletion::Deleted
+    );
+    assert_eq!(
+        store.delete_identity(id, "test", t0()).await.expect("ran"),
+        Unlinked::LastMethod
+    );
 }
 
 fn ceremony(user: Option<UserId>, purpose: &str) -> CeremonyRecord {

@@ -252,7 +252,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                         token_hash: &[token; 32],
                         user_agent: None,
                         client_addr: None,
-                        method: portcullis::domain::SignInMethod::Password,
+                        method: &portcullis::domain::SignInMethod::Password,
                     },
                     None,
                 )
@@ -302,7 +302,7 @@ async fn a_registration_stores_the_user_and_first_session_together_or_neither(st
                 token_hash: &[3; 32],
                 user_agent: None,
                 client_addr: None,
-                method: portcullis::domain::SignInMethod::Password,
+                method: &portcullis::domain::SignInMethod::Password,
             },
             None,
         )

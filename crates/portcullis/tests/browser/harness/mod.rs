@@ -6,6 +6,7 @@ mod app;
 mod browser;
 mod flows;
 mod next_app;
+mod oidc;
 mod recording;
 mod sites;
 
@@ -13,5 +14,6 @@ pub use app::{App, ExampleApi, PASSWORD};
 pub use browser::{Browser, Tab, TabOptions, free_port};
 pub use flows::{ACCESS, REFRESH, fail_sign_in_over_http, register_over_http, sign_in, sign_up};
 pub use next_app::NextServer;
+pub use oidc::app_with_provider;
 pub use recording::RecordingProxy;
 pub use sites::{NotesApi, Site};
