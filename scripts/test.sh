@@ -24,6 +24,8 @@ packages=()
 command -v chromium >/dev/null && command -v chromedriver >/dev/null \
     || packages+=(chromium chromium-driver)
 command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+# OpenSSL's headers, which webauthn-rs (passkeys) builds against.
+pkg-config --exists openssl 2>/dev/null || packages+=(libssl-dev pkg-config)
 if [ "${#packages[@]}" -gt 0 ]; then
     sudo=""; [ "$(id -u)" -eq 0 ] || sudo="sudo"
     $sudo apt-get update -qq

@@ -3,8 +3,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use portcullis::domain::{Email, LinkToken, LoginName, Password, RefreshToken, Username};
 use portcullis::auth::one_time_codes::{TotpSecret, recovery_code_hash};
+use portcullis::domain::{Email, LinkToken, LoginName, Password, RefreshToken, Username};
 use portcullis::http::bodies::{
     EmailChangeBody, ForgotBody, LoginBody, MfaVerifyBody, PasswordBody, ReauthenticateBody,
     RegisterBody, ResetBody, TotpConfirmBody, VerifyBody,

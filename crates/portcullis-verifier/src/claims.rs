@@ -38,8 +38,11 @@ pub struct Claims {
     pub email_verified: Option<bool>,
     /// How the session began (RFC 8176 authentication method references):
     /// `["pwd"]` for a password alone, `["pwd","otp","mfa"]` for a password
-    /// and a one-time code (TOTP or a recovery code). Demand `mfa` for
-    /// routes that need a second factor. Tokens of Portcullis versions
+    /// and a one-time code (TOTP or a recovery code); with a passkey,
+    /// `["hwk","user"]` or `["swk","user"]` alone (a device-bound or a
+    /// synced key that verified its user) and `["pwd","hwk","mfa"]` or
+    /// `["pwd","swk","mfa"]` after the password. Demand `mfa` for routes
+    /// that need a second factor. Tokens of Portcullis versions
     /// before second factors do not carry it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub amr: Option<Vec<String>>,

@@ -125,6 +125,7 @@ impl Application {
                 notes: config.notes_page,
                 mail: config.mail.is_some(),
                 totp: config.mfa_key.is_some(),
+                passkeys: config.public_url.is_some(),
             }),
         };
         Ok(Self {

@@ -35,7 +35,9 @@
 //!   set, and the flows built on e-mail (password reset, address
 //!   verification, security notices) with the worker that empties the mail
 //!   outbox, second factors (TOTP, recovery codes, the sign-in that waits
-//!   for a code, recent authentication), and sign-in with other providers
+//!   for a code, recent authentication), passkeys (WebAuthn, with
+//!   webauthn-rs: alone, as a second factor, to re-authenticate), and
+//!   sign-in with other providers
 //!   (OpenID Connect discovery and ID-token checks, GitHub, linking
 //!   identities to accounts). Every way in ends in one admission step
 //!   (`auth::sign_in`). It returns its own views of what is stored.

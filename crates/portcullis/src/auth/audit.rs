@@ -81,6 +81,10 @@ pub enum AuditKind {
     /// An administrator removed a user's second factors
     /// (`portcullis user mfa-reset`).
     SecondFactorsReset,
+    /// A user registered a passkey.
+    PasskeyAdded,
+    /// A user deleted a passkey.
+    PasskeyRemoved,
 }
 
 impl AuditKind {
@@ -120,6 +124,8 @@ impl AuditKind {
             AuditKind::ReauthenticationFailed => "reauthentication_failed",
             AuditKind::ReauthenticationThrottled => "reauthentication_throttled",
             AuditKind::SecondFactorsReset => "second_factors_reset",
+            AuditKind::PasskeyAdded => "passkey_added",
+            AuditKind::PasskeyRemoved => "passkey_removed",
         }
     }
 

@@ -354,12 +354,13 @@ impl Auth {
         // The account's password (an empty hash when it has none) as it is
         // now: a change before the session is stored voids the sign-in.
         let digest = password_digest(&user.password_hash);
-        if self.has_second_factor(user.id).await? {
+        let methods = self.second_factor_methods(user.id).await?;
+        if !methods.is_empty() {
             // The provider vouches for the person, not for the second factor
             // the account's owner chose here: it is asked for as after a
             // password.
             let pending = self
-                .await_second_factor(&user, (began, digest), method, client)
+                .await_second_factor(&user, (began, digest), (method, methods), client)
                 .await?;
             self.metrics
                 .sign_in(crate::telemetry::SignInOutcome::SecondFactor);

@@ -28,12 +28,8 @@ use super::one_time_codes::{
 use super::password_change::{CurrentPassword, Proving};
 use super::sign_in::{Admission, LoginFailure, PENDING_LIFETIME, PendingSignIn, password_digest};
 use super::{Auth, AuthError, ClientInfo, SignedIn};
-use crate::domain::{LinkToken, SignInMethod, UserId};
+use crate::domain::{LinkToken, SecondFactorKind, SignInMethod, UserId};
 use crate::store::{PendingRecord, SessionRecord, UserRecord};
-
-/// The second factors that complete a waiting sign-in, as the login answer
-/// lists them.
-const METHODS: &[&str] = &["totp", "recovery_code"];
 
 /// What a new TOTP enrolment shows its user, once.
 #[derive(Debug)]
@@ -53,6 +49,9 @@ pub enum SecondFactor<'a> {
     Totp(&'a str),
     /// A recovery code.
     RecoveryCode(&'a str),
+    /// A passkey's assertion (`PublicKeyCredential` as JSON), answering
+    /// the challenge of `POST /api/auth/mfa/webauthn/start`.
+    Passkey(&'a serde_json::Value),
 }
 
 /// What a session proves its user with again.
@@ -62,6 +61,18 @@ pub enum Reauthentication<'a> {
     Password(&'a SecretString),
     /// A TOTP code.
     Totp(&'a str),
+    /// A passkey's assertion, answering the challenge of
+    /// `POST /api/auth/reauthenticate/webauthn/start`.
+    Passkey(&'a serde_json::Value),
+}
+
+/// A second factor offered by a signed-in user to prove themselves again.
+#[derive(Debug, Clone, Copy)]
+enum FactorProof<'a> {
+    /// A TOTP code.
+    Code(&'a str),
+    /// A passkey's assertion.
+    Passkey(&'a serde_json::Value),
 }
 
 /// The second factors a user has.
@@ -71,16 +82,39 @@ pub struct SecondFactors {
     pub totp: bool,
     /// Recovery codes not used yet.
     pub recovery_codes_left: i64,
+    /// Whether the user has a passkey (which counts as a second factor).
+    pub passkey: bool,
 }
 
 impl Auth {
-    /// Whether the account has a second factor that sign-in must ask for.
-    pub(super) async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+    /// Whether the account has TOTP on.
+    async fn has_totp(&self, user: UserId) -> Result<bool, AuthError> {
         Ok(self
             .store
             .totp(user)
             .await?
             .is_some_and(|t| t.confirmed_at.is_some()))
+    }
+
+    /// The second factors that complete a waiting sign-in of `user`, as the
+    /// login answer lists them; empty when the account has none.
+    pub(super) async fn second_factor_methods(
+        &self,
+        user: UserId,
+    ) -> Result<Vec<&'static str>, AuthError> {
+        let mut methods = Vec::new();
+        if self.has_totp(user).await? {
+            methods.extend(["totp", "recovery_code"]);
+        }
+        if self.has_passkey(user).await? {
+            methods.push("webauthn");
+        }
+        Ok(methods)
+    }
+
+    /// Whether the account has a second factor that sign-in must ask for.
+    pub(super) async fn has_second_factor(&self, user: UserId) -> Result<bool, AuthError> {
+        Ok(!self.second_factor_methods(user).await?.is_empty())
     }
 
     /// Stores a sign-in whose password was right and that now waits for a
@@ -89,7 +123,7 @@ impl Auth {
         &self,
         user: &UserRecord,
         (began, password_digest): (OffsetDateTime, [u8; 32]),
-        method: SignInMethod,
+        (method, methods): (SignInMethod, Vec<&'static str>),
         client: &ClientInfo,
     ) -> Result<PendingSignIn, AuthError> {
         let token = LinkToken::generate().map_err(|e| AuthError::Internal(e.into()))?;
@@ -113,7 +147,7 @@ impl Auth {
         Ok(PendingSignIn {
             token,
             lifetime: PENDING_LIFETIME,
-            methods: METHODS,
+            methods,
         })
     }
 
@@ -133,6 +167,7 @@ impl Auth {
         let proof = match factor {
             SecondFactor::Totp(_) => "totp",
             SecondFactor::RecoveryCode(_) => "recovery code",
+            SecondFactor::Passkey(_) => "passkey",
         };
         self.record_sign_in(result, Some(proof), client).await
     }
@@ -172,17 +207,31 @@ impl Auth {
             .await?
             .map_err(LoginFailure::Throttled)?;
         let accepted = match factor {
-            SecondFactor::Totp(code) => self.accept_totp(user.id, code, now).await?,
+            SecondFactor::Totp(code) => self
+                .accept_totp(user.id, code, now)
+                .await?
+                .then_some(SecondFactorKind::Otp),
             SecondFactor::RecoveryCode(code) => match recovery_code_hash(code) {
-                Some(hash) => self.store.use_recovery_code(user.id, &hash).await?,
-                None => false,
+                Some(hash) => self
+                    .store
+                    .use_recovery_code(user.id, &hash)
+                    .await?
+                    .then_some(SecondFactorKind::Otp),
+                None => None,
             },
+            SecondFactor::Passkey(credential) => {
+                self.accept_passkey_second_factor(user.id, &token, credential)
+                    .await?
+            }
         };
-        if !accepted {
+        let Some(factor) = accepted else {
             let failures = self.guess_failed(&key, now, client).await?;
             tracing::info!(failures, "second factor refused");
-            return Err(LoginFailure::WrongCode(user.id));
-        }
+            return Err(match factor {
+                SecondFactor::Passkey(_) => LoginFailure::WrongPasskey(Some(user.id)),
+                _ => LoginFailure::WrongCode(user.id),
+            });
+        };
         // One session per waiting sign-in: of two requests with good codes,
         // the one that does not delete the row is refused.
         if !self.store.take_mfa_pending(&token.hash()).await? {
@@ -194,8 +243,8 @@ impl Auth {
             key: &key,
             began: pending.created_at,
             // What the first step proved (a password, or a provider), and
-            // now a code of ours.
-            method: pending.method.with_second_factor(),
+            // now a factor of ours.
+            method: pending.method.with_second_factor(factor),
         };
         self.admit(admission, client).await
     }
@@ -255,7 +304,7 @@ impl Auth {
 
     /// Refuses a change to the factors unless the session's user proved who
     /// they are within `reauthentication_window`.
-    fn require_recent(&self, session: &SessionRecord) -> Result<(), AuthError> {
+    pub(super) fn require_recent(&self, session: &SessionRecord) -> Result<(), AuthError> {
         let age = self.clock.now() - session.authenticated_at();
         if age > self.reauthentication_window {
             return Err(AuthError::ReauthenticationRequired);
@@ -391,8 +440,9 @@ impl Auth {
     pub async fn second_factors(&self, claims: &Claims) -> Result<SecondFactors, AuthError> {
         let (user, _) = self.current_records(claims).await?;
         Ok(SecondFactors {
-            totp: self.has_second_factor(user.id).await?,
+            totp: self.has_totp(user.id).await?,
             recovery_codes_left: self.store.recovery_codes_left(user.id).await?,
+            passkey: self.has_passkey(user.id).await?,
         })
     }
 
@@ -426,8 +476,18 @@ impl Auth {
                 self.prove_current_password(&share, proof, client).await?;
             }
             Reauthentication::Totp(code) => {
-                self.prove_code(&user, &session, code, device, client)
+                self.prove_factor(&user, &session, FactorProof::Code(code), device, client)
                     .await?
+            }
+            Reauthentication::Passkey(credential) => {
+                self.prove_factor(
+                    &user,
+                    &session,
+                    FactorProof::Passkey(credential),
+                    device,
+                    client,
+                )
+                .await?
             }
         }
         let now = self.clock.now();
@@ -447,12 +507,13 @@ impl Auth {
         Ok(())
     }
 
-    /// Checks a TOTP code of a signed-in user as a sign-in's is checked.
-    async fn prove_code(
+    /// Checks a TOTP code or a passkey's assertion of a signed-in user as a
+    /// sign-in's is checked.
+    async fn prove_factor(
         &self,
         user: &UserRecord,
         session: &SessionRecord,
-        code: &str,
+        proof: FactorProof<'_>,
         device: Option<&str>,
         client: &ClientInfo,
     ) -> Result<(), AuthError> {
@@ -474,11 +535,22 @@ impl Auth {
                 .await;
             return Err(AuthError::TooManyAttempts { retry_after });
         }
-        if !self.accept_totp(user.id, code, now).await? {
+        let accepted = match proof {
+            FactorProof::Code(code) => self.accept_totp(user.id, code, now).await?,
+            FactorProof::Passkey(credential) => {
+                self.accept_passkey_reauthentication(user, session, credential)
+                    .await?
+            }
+        };
+        if !accepted {
             self.guess_failed(&key, now, client).await?;
-            self.audit(event(AuditKind::ReauthenticationFailed, Some("code")))
+            let (detail, error) = match proof {
+                FactorProof::Code(_) => ("code", AuthError::InvalidCode),
+                FactorProof::Passkey(_) => ("passkey", AuthError::InvalidPasskey),
+            };
+            self.audit(event(AuditKind::ReauthenticationFailed, Some(detail)))
                 .await;
-            return Err(AuthError::InvalidCode);
+            return Err(error);
         }
         Ok(())
     }
@@ -487,7 +559,8 @@ impl Auth {
     /// one who lost them (`portcullis user mfa-reset`); audited. `false`
     /// when the user had none.
     pub async fn reset_second_factors(&self, user: UserId) -> Result<bool, AuthError> {
-        let had = self.store.remove_second_factors(user).await?;
+        let had_totp = self.store.remove_second_factors(user).await?;
+        let had = self.store.remove_passkeys(user).await? > 0 || had_totp;
         let admin = ClientInfo::administrator();
         self.audit(Event {
             kind: AuditKind::SecondFactorsReset,

@@ -18,6 +18,7 @@ pub mod keys;
 pub mod mailer;
 mod mfa;
 pub mod one_time_codes;
+mod passkeys;
 mod password_change;
 pub mod passwords;
 pub mod propagation;
@@ -48,6 +49,7 @@ pub use external::{
 };
 pub use federation::ProviderInfo;
 pub use mfa::{Reauthentication, SecondFactor, SecondFactors, TotpEnrolment};
+pub use passkeys::{MAX_PASSKEY_NAME_CHARS, PasskeySignInStart, PasskeyView};
 pub use password_change::PasswordChange;
 pub use recovery::PasswordReset;
 pub use retention::Purged;
@@ -220,9 +222,34 @@ pub enum AuthError {
     /// A confirmation without an enrolment begun.
     #[error("no TOTP enrolment to confirm")]
     NoTotpEnrolment,
-    /// The account has no second factor to remove or recover.
+    /// The account has no second factor to remove or recover (or no
+    /// passkey to prove itself with).
     #[error("no second factor")]
     NoSecondFactor,
+    /// Passkeys need `public_url`, which is not configured.
+    #[error("passkeys are not available")]
+    PasskeysUnavailable,
+    /// A passkey assertion was refused: malformed, for no challenge given
+    /// (or one answered already), of an unknown or deleted passkey, a bad
+    /// signature, another origin, or a counter that went back.
+    #[error("invalid passkey")]
+    InvalidPasskey,
+    /// A passkey registration was refused: malformed, for no challenge
+    /// given on this session, or its attestation does not verify.
+    #[error("invalid passkey registration")]
+    InvalidAttestation,
+    /// The passkey is registered already.
+    #[error("passkey already registered")]
+    PasskeyExists,
+    /// A passkey's name is empty, too long or has control characters.
+    #[error("invalid passkey name")]
+    InvalidPasskeyName,
+    /// No such passkey among the caller's own.
+    #[error("no such passkey")]
+    PasskeyNotFound,
+    /// The account holds as many passkeys as it may.
+    #[error("too many passkeys")]
+    TooManyPasskeys,
 }
 
 impl From<HashError> for AuthError {
@@ -291,6 +318,9 @@ pub struct Auth {
     totp_issuer: String,
     /// How recent a proof of identity changing the factors needs.
     reauthentication_window: Duration,
+    /// The WebAuthn relying party; `None` without `public_url`, which turns
+    /// passkeys off.
+    webauthn: Option<Arc<webauthn_rs::Webauthn>>,
 }
 
 impl Auth {
@@ -368,6 +398,7 @@ impl Auth {
                 .and_then(one_time_codes::SecretSealer::new),
             totp_issuer: mfa::totp_issuer(config.public_url.as_ref()),
             reauthentication_window: config.reauthentication_window,
+            webauthn: passkeys::relying_party(config.public_url.as_ref()).map(Arc::new),
             clock,
         };
         let mark = auth.freshness.mark();

@@ -21,7 +21,8 @@ pub struct Purged {
     /// Mailed links past their expiry, and request counters whose window is
     /// long over.
     pub email_state: u64,
-    /// Sign-ins that waited for a second factor until they expired.
+    /// Sign-ins that waited for a second factor, and passkey ceremonies
+    /// begun and never finished, until they expired.
     pub mfa_pending: u64,
 }
 
@@ -48,7 +49,7 @@ impl Auth {
             .store
             .purge_email_state(now, now - counter_memory)
             .await?;
-        let mfa_pending = self.purge_mfa_pending(now).await?;
+        let mfa_pending = self.purge_mfa_pending(now).await? + self.purge_ceremonies(now).await?;
         Ok(Purged {
             login_failures,
             audit_events,

@@ -59,8 +59,9 @@ pub struct PendingSignIn {
     pub token: LinkToken,
     /// How long it waits.
     pub lifetime: Duration,
-    /// The second factors that can complete it: `totp`, `recovery_code`.
-    pub methods: &'static [&'static str],
+    /// The second factors that can complete it: `totp`, `recovery_code`,
+    /// `webauthn`.
+    pub methods: Vec<&'static str>,
 }
 
 /// How long a sign-in waits for its second factor: enough to find a phone,
@@ -82,6 +83,9 @@ pub(super) enum LoginFailure {
     Unverified(UserId, AuthError),
     /// A second factor: the code was wrong, used before, or not a code.
     WrongCode(UserId),
+    /// A passkey assertion was refused; the account, when the credential
+    /// named one.
+    WrongPasskey(Option<UserId>),
     /// A second factor: no waiting sign-in for this cookie (none, expired,
     /// completed, or its account changed since).
     Expired,
@@ -94,6 +98,7 @@ impl LoginFailure {
         match self {
             LoginFailure::Failed(..) | LoginFailure::Superseded(_) => AuthError::InvalidCredentials,
             LoginFailure::WrongCode(_) => AuthError::InvalidCode,
+            LoginFailure::WrongPasskey(_) => AuthError::InvalidPasskey,
             LoginFailure::Expired => AuthError::MfaExpired,
             LoginFailure::Throttled(t) => AuthError::TooManyAttempts {
                 retry_after: t.retry_after,
@@ -208,6 +213,16 @@ impl Auth {
                 Some(*user),
                 None,
             ),
+            Err(LoginFailure::WrongPasskey(user)) => (
+                SignInOutcome::Failed,
+                if proof == Some("passkey") {
+                    AuditKind::SignInFailed
+                } else {
+                    AuditKind::SecondFactorFailed
+                },
+                *user,
+                Some("passkey"),
+            ),
             Err(LoginFailure::Expired) => {
                 // Nothing to record: no account is known, no guess was made.
                 self.metrics.sign_in(SignInOutcome::Failed);
@@ -279,14 +294,15 @@ impl Auth {
                 return Err(LoginFailure::Failed(user.map(|u| u.id), key.origin()));
             }
         };
-        if self.has_second_factor(user.id).await? {
+        let methods = self.second_factor_methods(user.id).await?;
+        if !methods.is_empty() {
             // The account's failures are not forgotten yet: a thief with the
             // password would otherwise win a fresh budget of code guesses
             // with each correct password.
             // The hash just checked (after a rehash, the new one).
             let checked = (began, password_digest(&hash));
             let pending = self
-                .await_second_factor(&user, checked, SignInMethod::Password, client)
+                .await_second_factor(&user, checked, (SignInMethod::Password, methods), client)
                 .await?;
             return Ok(SignInResult::SecondFactor(pending));
         }

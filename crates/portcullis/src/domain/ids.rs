@@ -21,6 +21,17 @@ macro_rules! uuid_id {
             pub fn random() -> Self {
                 Self(Uuid::new_v4())
             }
+
+            /// The UUID itself (a passkey's user handle is the user id's
+            /// sixteen bytes).
+            pub fn as_uuid(&self) -> Uuid {
+                self.0
+            }
+
+            /// The id of this UUID.
+            pub fn from_uuid(id: Uuid) -> Self {
+                Self(id)
+            }
         }
 
         impl fmt::Display for $name {

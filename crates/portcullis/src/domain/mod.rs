@@ -10,7 +10,7 @@ mod password;
 mod refresh_token;
 mod username;
 
-pub use amr::SignInMethod;
+pub use amr::{SecondFactorKind, SignInMethod};
 pub use email::{Email, EmailError};
 pub use ids::{InvalidId, SessionId, UserId};
 pub use link_token::LinkToken;

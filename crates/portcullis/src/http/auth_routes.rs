@@ -179,7 +179,7 @@ struct SecondFactorRequired {
     mfa_required: bool,
     /// What `POST /api/auth/mfa/verify` takes: `totp` (`{"code"}`),
     /// `recovery_code` (`{"recovery_code"}`).
-    methods: &'static [&'static str],
+    methods: Vec<&'static str>,
 }
 
 /// `POST /api/auth/refresh`.

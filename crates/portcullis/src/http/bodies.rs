@@ -90,6 +90,12 @@ pub struct MfaVerifyBody {
     #[schema(value_type = Option<String>)]
     #[serde(default)]
     pub recovery_code: Option<SecretString>,
+    /// A passkey's assertion (the `PublicKeyCredential` of
+    /// `navigator.credentials.get`, as JSON with base64url binary fields)
+    /// answering the challenge of `POST /api/auth/mfa/webauthn/start`.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub webauthn: Option<serde_json::Value>,
 }
 
 /// `POST /api/auth/mfa/totp/confirm`.
@@ -111,6 +117,41 @@ pub struct ReauthenticateBody {
     #[schema(value_type = Option<String>)]
     #[serde(default)]
     pub code: Option<SecretString>,
+    /// A passkey's assertion answering the challenge of
+    /// `POST /api/auth/reauthenticate/webauthn/start`.
+    #[schema(value_type = Option<Object>)]
+    #[serde(default)]
+    pub webauthn: Option<serde_json::Value>,
+}
+
+/// `POST /api/auth/passkeys/register/finish`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyRegisterBody {
+    /// What to call the passkey: 1 to 64 characters, no control characters
+    /// (surrounding spaces are trimmed).
+    pub name: String,
+    /// The `PublicKeyCredential` of `navigator.credentials.create`, as JSON
+    /// with base64url binary fields.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+/// `PATCH /api/auth/passkeys/{id}`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeyRenameBody {
+    /// The new name: 1 to 64 characters, no control characters.
+    pub name: String,
+}
+
+/// `POST /api/auth/passkeys/login/finish`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct PasskeySignInBody {
+    /// The `ceremony` of `POST /api/auth/passkeys/login/start`.
+    pub ceremony: String,
+    /// The `PublicKeyCredential` of `navigator.credentials.get`, as JSON
+    /// with base64url binary fields.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
 }
 
 #[cfg(test)]

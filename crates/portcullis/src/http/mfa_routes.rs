@@ -34,9 +34,10 @@ use crate::web::session::{Authenticated, unauthenticated};
     security(("mfa_pending" = [])),
     responses(
         (status = 201, description = "Signed in: the pending cookie is cleared and the session's cookies set, as by a sign-in", body = super::auth_routes::UserEnvelope, headers(("Set-Cookie" = String, description = "`__Host-access_token`, `__Host-refresh_token`, a new `__Host-device`, and `__Host-mfa_pending` cleared"))),
-        (status = 400, description = "`malformed_json` or `invalid_request` (neither or both of `code` and `recovery_code`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_code`: the code is wrong, was used before (a TOTP code's time step is accepted once), or is no code; counted as a failed sign-in. `mfa_expired`: no sign-in waits under the pending cookie (none sent, older than 5 minutes, completed already, or the account's password changed since), and the cookie is cleared", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json` or `invalid_request` (not exactly one of `code`, `recovery_code` and `webauthn`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_code`: the code is wrong, was used before (a TOTP code's time step is accepted once), or is no code; counted as a failed sign-in. `invalid_passkey`: the `webauthn` assertion is malformed, answers no challenge of `POST /api/auth/mfa/webauthn/start` for this sign-in, is not of the account's passkeys, or does not verify; counted as a failed sign-in. `mfa_expired`: no sign-in waits under the pending cookie (none sent, older than 5 minutes, completed already, or the account's password changed since), and the cookie is cleared", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`email_not_verified`: as for `POST /api/auth/login`, once the second factor is right. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "`passkeys_unavailable`: a `webauthn` assertion was sent, but `public_url` is not configured", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
         (status = 429, description = "`too_many_attempts`: the sign-in limits, which every code checked counts against (per client address, and per account or, from a browser whose `__Host-device` cookie vouches for it, per browser)", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
@@ -50,9 +51,10 @@ pub async fn verify(
     headers: HeaderMap,
     AppJson(body): AppJson<MfaVerifyBody>,
 ) -> Response {
-    let factor = match (&body.code, &body.recovery_code) {
-        (Some(code), None) => SecondFactor::Totp(code.expose_secret()),
-        (None, Some(code)) => SecondFactor::RecoveryCode(code.expose_secret()),
+    let factor = match (&body.code, &body.recovery_code, &body.webauthn) {
+        (Some(code), None, None) => SecondFactor::Totp(code.expose_secret()),
+        (None, Some(code), None) => SecondFactor::RecoveryCode(code.expose_secret()),
+        (None, None, Some(assertion)) => SecondFactor::Passkey(assertion),
         _ => return ApiError::InvalidRequest.into_response(),
     };
     let presented = state.cookies.read(&headers);
@@ -244,6 +246,8 @@ struct SecondFactorsBody {
     totp: bool,
     /// Recovery codes not used yet.
     recovery_codes_left: i64,
+    /// Whether the user has a passkey.
+    passkey: bool,
     /// What a sign-in asks for after the password: as in the login answer,
     /// empty when nothing is.
     methods: Vec<&'static str>,
@@ -266,14 +270,17 @@ struct SecondFactorsBody {
 pub async fn second_factors(State(state): State<Context>, signed_in: Authenticated) -> Response {
     match state.auth.second_factors(&signed_in.claims).await {
         Ok(factors) => {
-            let methods = if factors.totp {
-                vec!["totp", "recovery_code"]
-            } else {
-                Vec::new()
-            };
+            let mut methods = Vec::new();
+            if factors.totp {
+                methods.extend(["totp", "recovery_code"]);
+            }
+            if factors.passkey {
+                methods.push("webauthn");
+            }
             signed_in.respond(Json(SecondFactorsBody {
                 totp: factors.totp,
                 recovery_codes_left: factors.recovery_codes_left,
+                passkey: factors.passkey,
                 methods,
             }))
         }
@@ -290,13 +297,14 @@ pub async fn second_factors(State(state): State<Context>, signed_in: Authenticat
     request_body = ReauthenticateBody,
     responses(
         (status = 204, description = "Proved: for `reauthentication_window` from now, this session may change the second factors"),
-        (status = 400, description = "`malformed_json` or `invalid_request` (neither or both of `password` and `code`)", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "`invalid_code`: the TOTP code is wrong or was used before; counted as a failed sign-in. `unauthenticated`: no valid session, as for every signed-in route", body = Problem, content_type = "application/problem+json"),
+        (status = 400, description = "`malformed_json` or `invalid_request` (not exactly one of `password`, `code` and `webauthn`)", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "`invalid_code`: the TOTP code is wrong or was used before; counted as a failed sign-in. `invalid_passkey`: the `webauthn` assertion answers no challenge of `POST /api/auth/reauthenticate/webauthn/start` on this session, is not of the account's passkeys, or does not verify; counted as a failed sign-in. `unauthenticated`: no valid session, as for every signed-in route", body = Problem, content_type = "application/problem+json"),
         (status = 403, description = "`invalid_credentials`: the password is wrong (a failed sign-in, counted and audited as one). `reauthentication_required`: a password was sent, but the account has a second factor, which must be used instead. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 413, response = inline(PayloadTooLarge)),
         (status = 415, response = inline(NotJson)),
         (status = 429, description = "`too_many_attempts`: the sign-in limits, which a wrong password or code counts against; or this session's previous password check is still being hashed; or the access token had to be renewed in place and this client address has refreshed more often than `address_refreshes` allows", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds until the next attempt is accepted"))),
         (status = 431, response = inline(HeadersTooLarge)),
+        (status = 404, description = "`passkeys_unavailable`: a `webauthn` assertion was sent, but `public_url` is not configured", body = Problem, content_type = "application/problem+json"),
         (status = 503, description = "`unavailable`: password hashing is at capacity, the database did not answer, or this instance cannot currently prove that it knows every revoked session. `totp_unavailable`: a code was sent, but `mfa_key_file` is not configured", body = Problem, content_type = "application/problem+json", headers(("Retry-After" = u64, description = "Seconds to wait before trying again"))),
     )
 )]
@@ -307,9 +315,10 @@ pub async fn reauthenticate(
     headers: HeaderMap,
     AppJson(body): AppJson<ReauthenticateBody>,
 ) -> Response {
-    let proof = match (&body.password, &body.code) {
-        (Some(password), None) => Reauthentication::Password(password),
-        (None, Some(code)) => Reauthentication::Totp(code.expose_secret()),
+    let proof = match (&body.password, &body.code, &body.webauthn) {
+        (Some(password), None, None) => Reauthentication::Password(password),
+        (None, Some(code), None) => Reauthentication::Totp(code.expose_secret()),
+        (None, None, Some(assertion)) => Reauthentication::Passkey(assertion),
         _ => return signed_in.respond(ApiError::InvalidRequest),
     };
     let presented = state.cookies.read(&headers);

@@ -14,6 +14,7 @@ mod metrics;
 mod mfa_routes;
 mod oidc_routes;
 pub mod openapi;
+mod passkey_routes;
 mod recovery_routes;
 
 use axum::extract::FromRef;
@@ -56,6 +57,14 @@ where
         .routes(routes!(mfa_routes::regenerate_recovery_codes))
         .routes(routes!(mfa_routes::second_factors))
         .routes(routes!(mfa_routes::reauthenticate))
+        .routes(routes!(passkey_routes::begin_registration))
+        .routes(routes!(passkey_routes::finish_registration))
+        .routes(routes!(passkey_routes::list))
+        .routes(routes!(passkey_routes::rename, passkey_routes::delete))
+        .routes(routes!(passkey_routes::begin_sign_in))
+        .routes(routes!(passkey_routes::finish_sign_in))
+        .routes(routes!(passkey_routes::begin_second_factor))
+        .routes(routes!(passkey_routes::begin_reauthentication))
         .routes(routes!(openapi::document))
 }
 

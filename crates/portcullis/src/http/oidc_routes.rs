@@ -385,7 +385,7 @@ pub async fn link(
         (status = 401, response = inline(Unauthenticated)),
         (status = 403, description = "`reauthentication_required`: the session's sign-in or last re-authentication is older than `reauthentication_window`; see `POST /api/auth/reauthenticate`. `cross_site_request`: the request comes from another site (checked first)", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "`not_found`: this account has no identity at that provider", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "`last_sign_in_method`: the account has no password and no other identity; nothing changed", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "`last_sign_in_method`: the account has no password, no passkey and no other identity; nothing changed", body = Problem, content_type = "application/problem+json"),
         (status = 429, response = inline(RefreshThrottled)),
         (status = 431, response = inline(HeadersTooLarge)),
         (status = 503, response = inline(SessionUnavailable)),

@@ -102,6 +102,10 @@ pub const MFA_PENDING_SCHEME: &str = "mfa_pending";
         (name = "mfa", description = "Second factors: completing a sign-in with a TOTP or \
             recovery code, TOTP enrolment, recovery codes, and re-authentication before the \
             factors change"),
+        (name = "passkeys", description = "Passkeys (WebAuthn): registering, listing, renaming \
+            and deleting them, usernameless sign-in, and the challenges of a passkey as the \
+            second factor or for re-authentication; every route answers 404 \
+            `passkeys_unavailable` while `public_url` is not configured"),
         (name = "keys", description = "What resource servers need to verify access tokens"),
         (name = "gateway", description = "Requests forwarded to the upstream API"),
         (name = "operations", description = "Health and metrics"),

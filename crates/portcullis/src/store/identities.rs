@@ -93,7 +93,7 @@ pub enum Unlinked {
     /// The account has no such identity.
     NotLinked,
     /// It is the account's last way to sign in: no password, no other
-    /// identity. Nothing was changed.
+    /// identity, no passkey. Nothing was changed.
     LastMethod,
 }
 
@@ -358,15 +358,17 @@ impl Store {
                 .bind(unix_millis(now))
                 .execute(&mut *tx)
                 .await?;
-            let (has_password, identities): (bool, i64) = sqlx::query_as(
+            // A passkey signs in alone: it counts as a way in.
+            let (has_password, identities, passkeys): (bool, i64, i64) = sqlx::query_as(
                 "SELECT u.password_hash <> '', \
-                 (SELECT COUNT(*) FROM external_identities i WHERE i.user_id = u.id) \
+                 (SELECT COUNT(*) FROM external_identities i WHERE i.user_id = u.id), \
+                 (SELECT COUNT(*) FROM passkeys p WHERE p.user_id = u.id) \
                  FROM users u WHERE u.id = $1",
             )
             .bind(user.to_string())
             .fetch_optional(&mut *tx)
             .await?
-            .unwrap_or((false, 0));
+            .unwrap_or((false, 0, 0));
             let deleted =
                 sqlx::query("DELETE FROM external_identities WHERE user_id = $1 AND provider = $2")
                     .bind(user.to_string())
@@ -376,7 +378,7 @@ impl Store {
             if deleted.rows_affected() == 0 {
                 return Ok(Unlinked::NotLinked);
             }
-            if !has_password && identities <= 1 {
+            if !has_password && identities <= 1 && passkeys == 0 {
                 // Rolled back with the dropped transaction.
                 return Ok(Unlinked::LastMethod);
             }

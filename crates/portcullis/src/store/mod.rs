@@ -17,8 +17,8 @@
 //! `ON CONFLICT` and `RETURNING` exist in both), so each operation is one
 //! method of [`Store`], written once in the file of what it touches:
 //! `users.rs`, `sessions.rs`, `keys.rs`, `throttle.rs`, `audit.rs`,
-//! `email.rs`, `mfa.rs`, `outbox.rs`, `secrets.rs`, `identities.rs`. Its body is passed
-//! to the
+//! `email.rs`, `mfa.rs`, `passkeys.rs`, `outbox.rs`, `secrets.rs`, `identities.rs`. Its
+//! body is passed to the
 //! `on_backend!` macro, which expands it once per backend, with that
 //! backend's concrete pool type, inside the store's time limit.
 //!
@@ -90,6 +90,7 @@ mod identities;
 mod keys;
 mod mfa;
 mod outbox;
+mod passkeys;
 mod secrets;
 mod sessions;
 mod throttle;
@@ -99,6 +100,7 @@ pub use email::{EmailTokenRecord, NewEmailToken, Reset, TokenPurpose, Verified};
 pub use identities::{FlowRecord, IdentityRecord, NewFlow, NewIdentity, PendingLink, Unlinked};
 pub use mfa::{PendingRecord, TotpRecord};
 pub use outbox::{MailRecord, NewMail};
+pub use passkeys::{CeremonyRecord, PasskeyDeletion, PasskeyRecord};
 
 /// A failed store operation.
 #[derive(Debug, thiserror::Error)]

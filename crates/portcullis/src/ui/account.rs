@@ -113,6 +113,18 @@ pub async fn account(
                         return failure::attach(Failure::of(e), layout::unavailable(&visitor, ui));
                     }
                 };
+                let passkeys = match ui.passkeys {
+                    true => match state.auth.list_passkeys(claims).await {
+                        Ok(list) => Some(list),
+                        Err(e) => {
+                            return failure::attach(
+                                Failure::of(e),
+                                layout::unavailable(&visitor, ui),
+                            );
+                        }
+                    },
+                    false => None,
+                };
                 let providers = state.auth.providers();
                 let identities = match claims.sub.parse::<crate::domain::UserId>() {
                     Ok(user) if !providers.is_empty() => match state.auth.identities(user).await {
@@ -135,7 +147,7 @@ pub async fn account(
                         providers: &providers,
                         identities: &identities,
                     },
-                    factors,
+                    (factors, passkeys.as_deref()),
                 )
             }
             Err(e) => {
@@ -200,7 +212,7 @@ fn signed_in(
     ui: Ui,
     unverified: Option<&str>,
     linked: &Linked<'_>,
-    factors: SecondFactors,
+    factors: (SecondFactors, Option<&[crate::auth::PasskeyView]>),
 ) -> Markup {
     let password_rules = [
         sentence(&PasswordError::TooShort),
@@ -270,7 +282,7 @@ fn signed_in(
             }
         }
         (linked.markup())
-        (second_factor::card(factors, ui))
+        (second_factor::card(factors.0, factors.1, ui))
         @if ui.mail { (recovery::change_email_card()) }
     }
 }
@@ -280,8 +292,15 @@ fn method_text(method: &SignInMethod) -> &'static str {
     match method {
         SignInMethod::Password => "Password",
         SignInMethod::PasswordAndOtp => "Password and a one-time code",
+        SignInMethod::HardwarePasskey | SignInMethod::SyncedPasskey => "Passkey",
+        SignInMethod::PasswordAndHardwarePasskey | SignInMethod::PasswordAndSyncedPasskey => {
+            "Password and a passkey"
+        }
         SignInMethod::Federated { amr, .. } if amr.contains(&"otp") => {
             "Another provider and a one-time code"
+        }
+        SignInMethod::Federated { amr, .. } if amr.contains(&"mfa") => {
+            "Another provider and a passkey"
         }
         SignInMethod::Federated { .. } => "Another provider",
     }

@@ -282,8 +282,11 @@ impl<'a> LoginView<'a> {
                 input type="hidden" name="next" value=(self.next);
                 div.field {
                     label for="username" { "Username or e-mail address" }
+                    // "webauthn": the browser may offer this site's passkeys
+                    // in the field's autofill (conditional mediation).
                     input #username name="username" type="text" value=(self.username)
-                        autocomplete="username" autocapitalize="none" spellcheck="false"
+                        autocomplete=(if ui.passkeys { "username webauthn" } else { "username" })
+                        autocapitalize="none" spellcheck="false"
                         required autofocus;
                 }
                 div.field {
@@ -292,6 +295,12 @@ impl<'a> LoginView<'a> {
                         autocomplete="current-password" required;
                 }
                 button.primary type="submit" { "Sign in" }
+            }
+            @if ui.passkeys {
+                p.actions #passkey-sign-in-box {
+                    button type="button" data-action="passkey-sign-in" data-next=(self.next)
+                        disabled data-needs-script { "Sign in with a passkey" }
+                }
             }
             (continue_with(self.providers, self.next))
             @if ui.mail {

@@ -52,6 +52,9 @@ pub struct Ui {
     /// Whether TOTP is available (`mfa_key_file`): the account page's
     /// controls to set it up.
     pub totp: bool,
+    /// Whether passkeys are available (`public_url`): the sign-in page's
+    /// passkey button and autofill, the account page's passkey list.
+    pub passkeys: bool,
 }
 
 /// Scripts, styles, images and fetches from our own origin only; no inline

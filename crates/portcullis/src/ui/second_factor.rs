@@ -16,7 +16,7 @@ use super::Ui;
 use super::layout::{Page, Problem, SessionMark};
 use super::login::{DEFAULT_NEXT, PageQuery};
 use super::visitor::Visitor;
-use crate::auth::{SecondFactor, SecondFactors};
+use crate::auth::{PasskeyView, SecondFactor, SecondFactors};
 use crate::web::Context;
 use crate::web::client::SessionClient;
 use crate::web::cookies;
@@ -127,8 +127,17 @@ fn step(
     let error = problem.map(|p| p.message.as_str());
     let main = html! {
         h1 { "Two-step verification" }
-        p.lead { "Enter the 6-digit code from your authenticator app." }
+        p.lead {
+            @if ui.passkeys { "Use your passkey, or enter the 6-digit code from your authenticator app." }
+            @else { "Enter the 6-digit code from your authenticator app." }
+        }
         div.alert #form-error role="alert" hidden[error.is_none()] { @if let Some(e) = error { (e) } }
+        @if ui.passkeys {
+            p.actions {
+                button.primary type="button" data-action="passkey-verify" data-next=(next)
+                    disabled data-needs-script { "Use a passkey" }
+            }
+        }
         form.card method="post" action="/login/verify" data-form="mfa" data-next=(next) {
             input type="hidden" name="next" value=(next);
             div.field {
@@ -166,7 +175,14 @@ fn step(
 /// The account page's "Two-step verification" card. Every control needs
 /// script: what it shows (a secret, recovery codes) must not sit in a page
 /// that the back button or a cache could bring back.
-pub fn card(factors: SecondFactors, ui: Ui) -> Markup {
+pub fn card(factors: SecondFactors, passkeys: Option<&[PasskeyView]>, ui: Ui) -> Markup {
+    let reauth_with = if factors.totp {
+        "code"
+    } else if factors.passkey {
+        "passkey"
+    } else {
+        "password"
+    };
     html! {
         section.card #two-step aria-labelledby="two-step-heading"
             data-totp=(if factors.totp { "on" } else { "off" }) {
@@ -205,10 +221,15 @@ pub fn card(factors: SecondFactors, ui: Ui) -> Markup {
                 ul.codes #recovery-code-list {}
                 p { button type="button" data-action="reload" { "Done" } }
             }
-            form #reauth data-form="reauth" data-with=(if factors.totp { "code" } else { "password" }) hidden novalidate {
+            @if let Some(passkeys) = passkeys {
+                (passkey_list(passkeys))
+            }
+            form #reauth data-form="reauth" data-with=(reauth_with) hidden novalidate {
                 p { "To change this, confirm it is you." }
                 div.field {
-                    @if factors.totp {
+                    @if reauth_with == "passkey" {
+                        p.field-error #reauth_secret-error hidden {}
+                    } @else if factors.totp {
                         label for="reauth_secret" { "Code from your authenticator app" }
                         input #reauth_secret name="reauth_secret" type="text" inputmode="numeric"
                             autocomplete="one-time-code" maxlength="8";
@@ -216,10 +237,57 @@ pub fn card(factors: SecondFactors, ui: Ui) -> Markup {
                         label for="reauth_secret" { "Password" }
                         input #reauth_secret name="reauth_secret" type="password" autocomplete="current-password";
                     }
-                    p.field-error #reauth_secret-error hidden {}
+                    @if reauth_with != "passkey" {
+                        p.field-error #reauth_secret-error hidden {}
+                    }
                 }
-                button.primary type="submit" { "Confirm" }
+                button.primary type="submit" {
+                    @if reauth_with == "passkey" { "Confirm with your passkey" } @else { "Confirm" }
+                }
             }
+        }
+    }
+}
+
+/// The account's passkeys, each with its name, creation and last use, and
+/// the controls to rename, delete and add one (script only: the ceremonies
+/// are `navigator.credentials` calls).
+fn passkey_list(passkeys: &[PasskeyView]) -> Markup {
+    let when = |t: time::OffsetDateTime| {
+        t.format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default()
+    };
+    html! {
+        h3 { "Passkeys" }
+        @if passkeys.is_empty() {
+            p #passkeys-empty { "No passkeys yet. A passkey signs you in with your device's screen lock, without a password." }
+        }
+        ul.passkeys #passkey-list {
+            @for passkey in passkeys {
+                li data-passkey=(passkey.id) {
+                    strong.passkey-name { (passkey.name) }
+                    " · added " time datetime=(when(passkey.created_at)) { (when(passkey.created_at)) }
+                    " · "
+                    @match passkey.last_used_at {
+                        Some(used) => { "last used " time datetime=(when(used)) { (when(used)) } }
+                        None => { "never used" }
+                    }
+                    " "
+                    button type="button" data-action="passkey-rename" data-id=(passkey.id)
+                        disabled data-needs-script { "Rename" }
+                    button.danger type="button" data-action="passkey-delete" data-id=(passkey.id)
+                        disabled data-needs-script { "Delete" }
+                }
+            }
+        }
+        form data-form="passkey-add" novalidate {
+            div.field {
+                label for="passkey_name" { "Name for a new passkey" }
+                input #passkey_name name="passkey_name" type="text" maxlength="64"
+                    placeholder="e.g. Laptop" autocomplete="off";
+                p.field-error #passkey_name-error hidden {}
+            }
+            button type="submit" disabled data-needs-script { "Add a passkey" }
         }
     }
 }

@@ -94,8 +94,8 @@ pub enum ApiError {
     /// 409 `identity_in_use`: the identity is linked to an account already,
     /// or this account has one at that provider already.
     IdentityInUse,
-    /// 409 `last_sign_in_method`: unlinking would leave the account without
-    /// a way to sign in.
+    /// 409 `last_sign_in_method`: unlinking a provider or deleting a passkey
+    /// would leave the account without a way to sign in.
     LastSignInMethod,
     /// 401 `invalid_code`: a second factor's code is wrong, was used
     /// before, or is no code.
@@ -115,6 +115,18 @@ pub enum ApiError {
     NoTotpEnrolment,
     /// 409 `no_second_factor`: the account has no second factor.
     NoSecondFactor,
+    /// 404 `passkeys_unavailable`: passkeys need `public_url`.
+    PasskeysUnavailable,
+    /// 401 `invalid_passkey`: a passkey's assertion was refused.
+    InvalidPasskey,
+    /// 400 `invalid_passkey`: a passkey's registration was refused.
+    InvalidPasskeyRegistration,
+    /// 409 `passkey_exists`: this passkey is registered already.
+    PasskeyExists,
+    /// 400 `invalid_passkey_name`.
+    InvalidPasskeyName,
+    /// 409 `too_many_passkeys`.
+    TooManyPasskeys,
 }
 
 /// Names, on a refused refresh, the machine-readable reason: the same
@@ -192,6 +204,12 @@ impl ApiError {
             TotpAlreadyEnabled => (StatusCode::CONFLICT, "totp_already_enabled"),
             NoTotpEnrolment => (StatusCode::CONFLICT, "no_totp_enrolment"),
             NoSecondFactor => (StatusCode::CONFLICT, "no_second_factor"),
+            PasskeysUnavailable => (StatusCode::NOT_FOUND, "passkeys_unavailable"),
+            InvalidPasskey => (StatusCode::UNAUTHORIZED, "invalid_passkey"),
+            InvalidPasskeyRegistration => (StatusCode::BAD_REQUEST, "invalid_passkey"),
+            PasskeyExists => (StatusCode::CONFLICT, "passkey_exists"),
+            InvalidPasskeyName => (StatusCode::BAD_REQUEST, "invalid_passkey_name"),
+            TooManyPasskeys => (StatusCode::CONFLICT, "too_many_passkeys"),
         }
     }
 
@@ -252,6 +270,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthenticated
             | ApiError::InvalidCredentials
             | ApiError::InvalidCode
+            | ApiError::InvalidPasskey
             | ApiError::MfaExpired => {
                 // RFC 9110 asks a 401 to name a scheme; the session lives in cookies.
                 headers.insert(
@@ -303,6 +322,13 @@ impl From<&AuthError> for ApiError {
             AuthError::TotpAlreadyEnabled => ApiError::TotpAlreadyEnabled,
             AuthError::NoTotpEnrolment => ApiError::NoTotpEnrolment,
             AuthError::NoSecondFactor => ApiError::NoSecondFactor,
+            AuthError::PasskeysUnavailable => ApiError::PasskeysUnavailable,
+            AuthError::InvalidPasskey => ApiError::InvalidPasskey,
+            AuthError::InvalidAttestation => ApiError::InvalidPasskeyRegistration,
+            AuthError::PasskeyExists => ApiError::PasskeyExists,
+            AuthError::InvalidPasskeyName => ApiError::InvalidPasskeyName,
+            AuthError::PasskeyNotFound => ApiError::NotFound,
+            AuthError::TooManyPasskeys => ApiError::TooManyPasskeys,
             AuthError::Overloaded(_) | AuthError::Store(_) | AuthError::RevocationsUnverified => {
                 ApiError::Unavailable
             }

@@ -42,13 +42,22 @@ const DOCUMENTED: &[&str] = &[
     "post /api/auth/oidc/{provider}/link: 200 400 401 403 404 429 431 502 503",
     "delete /api/auth/oidc/{provider}/link: 204 401 403 404 409 429 431 503",
     "get /api/auth/identities: 200 401 429 431 503",
-    "post /api/auth/mfa/verify: 201 400 401 403 413 415 429 431 503",
+    "post /api/auth/mfa/verify: 201 400 401 403 404 413 415 429 431 503",
     "post /api/auth/mfa/totp: 200 401 403 409 429 431 503",
     "delete /api/auth/mfa/totp: 204 401 403 409 429 431 503",
     "post /api/auth/mfa/totp/confirm: 200 400 401 403 409 413 415 429 431 503",
     "post /api/auth/mfa/recovery-codes: 200 401 403 409 429 431 503",
     "get /api/auth/mfa: 200 401 429 431 503",
-    "post /api/auth/reauthenticate: 204 400 401 403 413 415 429 431 503",
+    "post /api/auth/reauthenticate: 204 400 401 403 404 413 415 429 431 503",
+    "post /api/auth/passkeys/register/start: 200 401 403 404 409 429 431 503",
+    "post /api/auth/passkeys/register/finish: 201 400 401 403 404 409 413 415 429 431 503",
+    "get /api/auth/passkeys: 200 401 404 429 431 503",
+    "patch /api/auth/passkeys/{id}: 204 400 401 403 404 413 415 429 431 503",
+    "delete /api/auth/passkeys/{id}: 204 401 403 404 409 429 431 503",
+    "post /api/auth/passkeys/login/start: 200 403 404 431 503",
+    "post /api/auth/passkeys/login/finish: 201 400 401 403 404 413 415 429 431 503",
+    "post /api/auth/mfa/webauthn/start: 200 401 403 404 409 431 503",
+    "post /api/auth/reauthenticate/webauthn/start: 200 401 403 404 409 429 431 503",
     "get /api/auth/openapi.json: 200 431",
     "get /.well-known/jwks.json: 200 431",
     "get /.well-known/openid-configuration: 200 400 431",
@@ -141,6 +150,8 @@ fn template_of(path: &str) -> &'static str {
         template
     } else if path.starts_with("/api/auth/sessions/") {
         "/api/auth/sessions/{id}"
+    } else if path.starts_with("/api/auth/passkeys/") {
+        "/api/auth/passkeys/{id}"
     } else if let Some(rest) = path.strip_prefix("/api/auth/oidc/")
         && rest != "providers"
     {
@@ -261,6 +272,11 @@ fn session_operations() -> impl Iterator<Item = (Method, String)> {
         "mfa/recovery-codes",
         "mfa",
         "reauthenticate",
+        "passkeys",
+        "passkeys/{id}",
+        "passkeys/register/start",
+        "passkeys/register/finish",
+        "reauthenticate/webauthn/start",
     ];
     operations()
         .filter(move |(_, path, _)| {
@@ -298,6 +314,7 @@ async fn every_documented_status_is_answered_for_real() {
     crate::openapi_email::email_routes(&probe).await;
     crate::oidc::openapi::provider_routes(&probe).await;
     crate::openapi_mfa::mfa_routes(&probe).await;
+    crate::openapi_passkeys::passkey_routes(&probe).await;
 
     let seen = probe.seen.into_inner().expect("lock");
     let never: Vec<_> = table().difference(&seen).cloned().collect();
@@ -560,6 +577,58 @@ async fn database_down(probe: &Probe, upstream: &Recorder) {
         ),
         (
             calls.post("/api/auth/email", &ada).json(&new_address),
+            "503",
+        ),
+        // The passkey routes: those without a session reach the database
+        // themselves; the others refresh in place first.
+        (calls.post("/api/auth/passkeys/login/start", &none), "503"),
+        (
+            calls.post("/api/auth/passkeys/login/finish", &none).json(
+                &json!({"ceremony": token, "credential": {
+                    "id": "AA", "rawId": "AA", "type": "public-key", "response": {
+                        "authenticatorData": "AA", "clientDataJSON": "AA",
+                        "signature": "AA", "userHandle": "AA"}}}),
+            ),
+            "503",
+        ),
+        (
+            calls.post(
+                "/api/auth/mfa/webauthn/start",
+                &Jar::with(&[(crate::mfa::PENDING, &token)]),
+            ),
+            "503",
+        ),
+        (
+            calls.post("/api/auth/passkeys/register/start", &refreshing),
+            "503",
+        ),
+        (
+            calls
+                .post("/api/auth/passkeys/register/finish", &refreshing)
+                .json(&json!({"name": "Key", "credential": {}})),
+            "503",
+        ),
+        (calls.get("/api/auth/passkeys", &refreshing), "503"),
+        (
+            calls
+                .call(
+                    Method::PATCH,
+                    &concrete("/api/auth/passkeys/{id}"),
+                    &refreshing,
+                )
+                .json(&json!({"name": "Key"})),
+            "503",
+        ),
+        (
+            calls.call(
+                Method::DELETE,
+                &concrete("/api/auth/passkeys/{id}"),
+                &refreshing,
+            ),
+            "503",
+        ),
+        (
+            calls.post("/api/auth/reauthenticate/webauthn/start", &refreshing),
             "503",
         ),
     ]);

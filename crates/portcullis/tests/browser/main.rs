@@ -27,6 +27,7 @@ mod nextjs;
 mod notes;
 mod oidc;
 mod pages;
+mod passkeys;
 mod recovery;
 mod sessions;
 mod sign_in;

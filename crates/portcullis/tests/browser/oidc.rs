@@ -1,7 +1,7 @@
 //! Signing in with another provider in Chromium: the provider's own page,
 //! back signed in on the very first page, signing out and in again,
 //! linking and unlinking from the account page, and an account's own second
-//! factor after the provider.
+//! factor (a code, a passkey) after the provider.
 
 use portcullis::clock::{Clock, SystemClock};
 
@@ -173,6 +173,56 @@ async fn an_account_with_totp_signed_in_at_its_provider_types_its_code_on_the_se
     tab.wait_text(
         "#sessions .session[data-current]",
         "Another provider and a one-time code",
+    )
+    .await;
+    tab.wait_text("#sessions .session[data-current]", "via Test OP")
+        .await;
+    tab.close().await;
+}
+
+#[tokio::test]
+#[ignore = "needs chromium, chromedriver, node and tests/node/oidc-provider's packages"]
+async fn an_account_with_a_passkey_signed_in_at_its_provider_uses_it_on_the_second_step() {
+    let browser = Browser::launch("oidc_passkey").await;
+    let (app, op, _secrets) = app_with_provider().await;
+    let tab = browser.tab().await;
+    tab.client()
+        .issue_cmd(crate::passkeys::AddVirtualAuthenticator)
+        .await
+        .expect("a virtual authenticator");
+    tab.goto(&app.url("/login?next=/account")).await;
+    tab.click("a[data-provider=test]").await;
+    tab.wait_until(&format!("location.origin === '{}'", op.issuer))
+        .await;
+    sign_in_at_provider(&app, &tab, "hugo").await;
+    tab.wait_for_path("/account").await;
+
+    // Just signed in at the provider: recent enough to add a passkey.
+    tab.type_into("#passkey_name", "Laptop").await;
+    tab.click("form[data-form=passkey-add] button[type=submit]")
+        .await;
+    tab.wait_text("#passkey-list li", "Laptop").await;
+
+    // Out, and in at the provider again, straight from its start route: the
+    // sign-in page would offer the passkey alone, in its autofill.
+    crate::passkeys::sign_out(&tab).await;
+    tab.goto(&app.url("/api/auth/oidc/test/start?next=/account"))
+        .await;
+    sign_in_at_provider(&app, &tab, "hugo").await;
+    // The provider's word is not the account's second factor.
+    tab.wait_for_path("/login/verify").await;
+    assert_eq!(
+        tab.cookie(ACCESS).await,
+        None,
+        "no session before the passkey"
+    );
+    tab.screenshot("second-step").await;
+    tab.click("button[data-action=passkey-verify]").await;
+    tab.wait_for_path("/account").await;
+    tab.wait_text("#profile-username", "hugo").await;
+    tab.wait_text(
+        "#sessions .session[data-current]",
+        "Another provider and a passkey",
     )
     .await;
     tab.wait_text("#sessions .session[data-current]", "via Test OP")

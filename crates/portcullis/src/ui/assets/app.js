@@ -13,12 +13,19 @@ const MESSAGES = {
   wrong_current_password: 'The current password is wrong.',
   email_not_verified: 'Your e-mail address is not verified yet. We have mailed you a link: open it, then sign in.',
   invalid_token: 'This link has expired, was already used, or a newer one was sent.',
-  last_sign_in_method: 'This is the only way to sign in to your account: set a password or link another provider first.',
+  last_sign_in_method: 'This is the only way to sign in to your account: set a password, add a passkey or link another provider first.',
   provider_unavailable: 'The sign-in provider cannot be reached just now. Please try again in a moment.',
   invalid_code: 'That code is not right, or was used already. Try the next one your app shows.',
   mfa_expired: 'This sign-in has expired. Please sign in again.',
   totp_unavailable: 'Authenticator codes are unavailable on this server right now.',
   reauthentication_required: 'Please confirm it is you first.',
+  invalid_passkey: "That passkey didn't work here. It may have been removed from your account.",
+  passkey_exists: 'That passkey is already registered.',
+  invalid_passkey_name: 'Give the passkey a name of up to 64 characters.',
+  too_many_passkeys: 'Your account has as many passkeys as it can hold. Delete one first.',
+  passkey_cancelled: 'The passkey request was cancelled or timed out.',
+  passkeys_unavailable: 'Passkeys are not available on this server.',
+  no_passkey: 'This account has no passkey. Use a code from your authenticator app.',
   link_sent: 'If an account uses this address, a link to choose a new password is on its way. It works for a short while and only once.',
   unavailable: 'The server is unavailable right now. Please try again in a moment.',
   network: "Can't reach the server. Check your connection and try again.",
@@ -213,11 +220,41 @@ const FORMS = {
     showStatus('Two-step verification is on.');
   },
 
+  async 'passkey-add'(form) {
+    const name = value(form, 'passkey_name') || 'Passkey';
+    await withRecentSignIn(async () => {
+      const start = handled(await api('POST', '/api/auth/passkeys/register/start'));
+      if (!start.ok) return start;
+      let credential;
+      try {
+        credential = await navigator.credentials.create({ publicKey: publicKeyOptions(start.data) });
+      } catch (e) {
+        credential = null;
+      }
+      if (!credential) { showFieldError('passkey_name', MESSAGES.passkey_cancelled); return start; }
+      const result = await api('POST', '/api/auth/passkeys/register/finish', { name, credential: credentialJson(credential) });
+      if (result.status === 401) { signedOut(); return result; }
+      if (!result.ok) { showFieldError('passkey_name', messageFor(result)); return result; }
+      await reloadPage();
+      showStatus('The passkey is added. You can sign in with it now.');
+      return result;
+    });
+  },
+
   async reauth(form) {
-    const secret = value(form, 'reauth_secret');
-    const body = form.dataset.with === 'code' ? { code: secret } : { password: secret };
+    let body;
+    if (form.dataset.with === 'passkey') {
+      const start = await api('POST', '/api/auth/reauthenticate/webauthn/start');
+      if (!start.ok) { showFieldError('reauth_secret', messageFor(start)); return; }
+      const credential = await getAssertion(start.data);
+      if (!credential) { showFieldError('reauth_secret', MESSAGES.passkey_cancelled); return; }
+      body = { webauthn: credential };
+    } else {
+      const secret = value(form, 'reauth_secret');
+      body = form.dataset.with === 'code' ? { code: secret } : { password: secret };
+    }
     const result = await api('POST', '/api/auth/reauthenticate', body);
-    if (result.status === 401 && result.code !== 'invalid_code') { signedOut(); return; }
+    if (result.status === 401 && result.code !== 'invalid_code' && result.code !== 'invalid_passkey') { signedOut(); return; }
     if (!result.ok) {
       showFieldError('reauth_secret', result.code === 'invalid_credentials' ? MESSAGES.wrong_current_password : messageFor(result));
       return;
@@ -347,7 +384,8 @@ async function withRecentSignIn(call) {
     afterReauth = call;
     const form = document.getElementById('reauth');
     form.hidden = false;
-    document.getElementById('reauth_secret').focus();
+    const secret = document.getElementById('reauth_secret');
+    if (secret) secret.focus();
   }
 }
 
@@ -396,9 +434,144 @@ document.addEventListener('submit', (event) => {
   });
 });
 
+
+// ---- passkeys --------------------------------------------------------------
+
+// WebAuthn's binary fields travel as base64url in our JSON.
+function fromB64url(text) {
+  let s = String(text).replace(/-/g, '+').replace(/_/g, '/');
+  while (s.length % 4) s += '=';
+  const bin = atob(s);
+  const bytes = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i += 1) bytes[i] = bin.charCodeAt(i);
+  return bytes.buffer;
+}
+
+function toB64url(buffer) {
+  const bytes = new Uint8Array(buffer);
+  let bin = '';
+  for (const b of bytes) bin += String.fromCharCode(b);
+  return btoa(bin).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
+}
+
+// The server's options without nulls (WebIDL dictionaries take a missing
+// member, not null), with the binary members as buffers.
+function withoutNulls(value) {
+  if (Array.isArray(value)) return value.map(withoutNulls);
+  if (value && typeof value === 'object') {
+    const out = {};
+    for (const [k, v] of Object.entries(value)) if (v !== null) out[k] = withoutNulls(v);
+    return out;
+  }
+  return value;
+}
+
+function publicKeyOptions(options) {
+  const pk = withoutNulls(options.publicKey);
+  pk.challenge = fromB64url(pk.challenge);
+  if (pk.user) pk.user.id = fromB64url(pk.user.id);
+  for (const list of ['excludeCredentials', 'allowCredentials']) {
+    if (pk[list]) pk[list] = pk[list].map((c) => ({ ...c, id: fromB64url(c.id) }));
+  }
+  return pk;
+}
+
+function credentialJson(credential) {
+  const r = credential.response;
+  const response = { clientDataJSON: toB64url(r.clientDataJSON) };
+  if (r.attestationObject) response.attestationObject = toB64url(r.attestationObject);
+  if (r.authenticatorData) {
+    response.authenticatorData = toB64url(r.authenticatorData);
+    response.signature = toB64url(r.signature);
+    if (r.userHandle) response.userHandle = toB64url(r.userHandle);
+  }
+  return { id: credential.id, rawId: toB64url(credential.rawId), type: credential.type, response, extensions: {} };
+}
+
+// navigator.credentials.get with the server's options; null when the person
+// cancelled or nothing answered.
+async function getAssertion(options, extra) {
+  try {
+    const credential = await navigator.credentials.get({ publicKey: publicKeyOptions(options), ...extra });
+    return credential ? credentialJson(credential) : null;
+  } catch (e) {
+    return null;
+  }
+}
+
+// The autofill (conditional) request on the sign-in page, cancelled before a
+// button asks the modal way.
+let conditional = null;
+
+async function passkeySignIn(next, extra) {
+  const start = await api('POST', '/api/auth/passkeys/login/start');
+  if (!start.ok) return start;
+  const credential = await getAssertion(start.data.options, extra);
+  if (!credential) return { ok: false, status: -1, code: 'passkey_cancelled' };
+  const result = await api('POST', '/api/auth/passkeys/login/finish', {
+    ceremony: start.data.ceremony,
+    credential,
+  });
+  if (result.ok) location.assign(next);
+  return result;
+}
+
+async function startConditionalSignIn() {
+  const button = document.querySelector('[data-action="passkey-sign-in"]');
+  if (!button || !window.PublicKeyCredential || !PublicKeyCredential.isConditionalMediationAvailable) return;
+  if (!(await PublicKeyCredential.isConditionalMediationAvailable())) return;
+  const controller = new AbortController();
+  const done = passkeySignIn(button.dataset.next || '/account', { mediation: 'conditional', signal: controller.signal })
+    .then((result) => {
+      if (!result.ok && result.code !== 'passkey_cancelled') showFormError(messageFor(result));
+    });
+  conditional = { controller, done };
+}
+
 // ---- buttons ---------------------------------------------------------------
 
 const ACTIONS = {
+  async 'passkey-sign-in'(button) {
+    if (conditional) {
+      conditional.controller.abort();
+      await conditional.done;
+      conditional = null;
+    }
+    const result = await passkeySignIn(button.dataset.next || '/account');
+    if (!result.ok) showFormError(messageFor(result));
+    if (result.code === 'too_many_attempts') holdFor(button, result.retryAfter);
+  },
+
+  async 'passkey-verify'(button) {
+    const start = await api('POST', '/api/auth/mfa/webauthn/start');
+    if (start.code === 'no_second_factor') { showFormError(MESSAGES.no_passkey); return; }
+    if (!start.ok) { showFormError(messageFor(start)); return; }
+    const credential = await getAssertion(start.data);
+    if (!credential) { showFormError(MESSAGES.passkey_cancelled); return; }
+    const form = document.querySelector('form[data-form="mfa"]');
+    await secondFactor(form, button, { webauthn: credential });
+  },
+
+  async 'passkey-rename'(button) {
+    const item = button.closest('li');
+    const current = item.querySelector('.passkey-name').textContent;
+    const name = window.prompt('New name for this passkey', current);
+    if (name === null) return;
+    await withRecentSignIn(async () => {
+      const result = handled(await api('PATCH', `/api/auth/passkeys/${encodeURIComponent(button.dataset.id)}`, { name }));
+      if (result.ok) { await reloadPage(); showStatus('The passkey is renamed.'); }
+      return result;
+    });
+  },
+
+  async 'passkey-delete'(button) {
+    await withRecentSignIn(async () => {
+      const result = handled(await api('DELETE', `/api/auth/passkeys/${encodeURIComponent(button.dataset.id)}`));
+      if (result.ok) { await reloadPage(); showStatus('The passkey is deleted. It no longer signs you in.'); }
+      return result;
+    });
+  },
+
   async 'totp-begin'() {
     await withRecentSignIn(async () => {
       const result = handled(await api('POST', '/api/auth/mfa/totp'));
@@ -595,6 +768,7 @@ function enhance() {
 
 enhance();
 startLinkPages();
+startConditionalSignIn();
 // Another link opened in the same tab changes only the fragment.
 window.addEventListener('hashchange', () => {
   if (!location.hash) return;

@@ -8,7 +8,7 @@ use serde_json::json;
 use super::*;
 use crate::openapi_email::MAIL_SETTINGS;
 
-async fn id_of(app: &TestApp, name: &str) -> UserId {
+pub(crate) async fn id_of(app: &TestApp, name: &str) -> UserId {
     app.auth
         .list_users()
         .await
@@ -21,7 +21,7 @@ async fn id_of(app: &TestApp, name: &str) -> UserId {
 
 /// Sets the address's verification behind the server's back, as the
 /// mailed link (or its absence) would.
-async fn set_verified(app: &TestApp, id: UserId, verified: bool) {
+pub(crate) async fn set_verified(app: &TestApp, id: UserId, verified: bool) {
     let pool = sqlx::SqlitePool::connect(&app.database_url)
         .await
         .expect("the test database");

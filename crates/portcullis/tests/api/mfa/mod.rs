@@ -2,7 +2,7 @@
 //! server's injected clock, recovery codes, the waiting sign-in and its
 //! cookie, recent authentication, the `amr` claim and the operator's reset.
 
-mod admission;
+pub(crate) mod admission;
 mod at_rest;
 mod pending;
 mod sudo;

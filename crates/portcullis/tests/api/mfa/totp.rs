@@ -65,7 +65,7 @@ async fn a_password_then_a_code_signs_in_with_an_mfa_session() {
         .expect("json");
     assert_eq!(
         status,
-        json!({"totp": true, "recovery_codes_left": 10, "methods": ["totp", "recovery_code"]})
+        json!({"totp": true, "recovery_codes_left": 10, "passkey": false, "methods": ["totp", "recovery_code"]})
     );
 }
 

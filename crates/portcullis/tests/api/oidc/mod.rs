@@ -18,6 +18,7 @@ mod forged;
 mod github;
 mod linking;
 pub mod openapi;
+mod passkeys;
 mod second_factor;
 
 use std::io::{BufRead, BufReader};

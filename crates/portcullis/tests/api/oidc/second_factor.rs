@@ -28,7 +28,7 @@ async fn app_at(op: &FakeOp) -> (OidcApp, tempfile::TempDir) {
 
 /// A sign-in at the fake provider as `sub` (address `email`), whose ID
 /// token names `amr` (or none): the callback's answer.
-async fn through_provider(
+pub(super) async fn through_provider(
     app: &OidcApp,
     op: &FakeOp,
     jar: &mut Jar,
@@ -86,7 +86,7 @@ fn next_code(app: &OidcApp, secret: &TotpSecret) -> String {
         .expect("a code")
 }
 
-async fn identities(app: &OidcApp, jar: &mut Jar) -> Value {
+pub(super) async fn identities(app: &OidcApp, jar: &mut Jar) -> Value {
     app.get(jar, "/api/auth/identities")
         .await
         .json()

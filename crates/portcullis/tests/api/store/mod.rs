@@ -34,6 +34,7 @@ mod identities;
 mod key_revocation;
 mod keys;
 mod mfa;
+mod passkeys;
 mod sessions;
 mod users;
 
